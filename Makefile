@@ -1,0 +1,65 @@
+# The interface a newcomer uses: make demo, make test, make bench, make build, make deploy.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# sam build (without Docker) needs the Lambda runtime's Python on PATH.
+PY313_DIR := $(shell d=$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null); \
+	if [ -n "$$d" ] && [ "$$d" != "." ]; then echo "$$d"; \
+	else ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: demo test lint typecheck validate unit integration e2e bench build deploy clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.local-installed: pyproject.toml layers/citriage/requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[local]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml layers/citriage/requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.local-installed
+
+## make demo: replay the bundled Zuul events through webhook -> analyze -> notify, locally.
+demo: $(VENV)/.local-installed
+	$(BIN)/citriage demo --events events --out out
+
+## make test: lint, types, template validation, unit + integration + e2e tests.
+test: lint typecheck validate unit integration e2e
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+	for fn in functions/*/app.py; do $(BIN)/mypy --config-file pyproject.toml "$$fn" || exit 1; done
+
+validate: $(VENV)/.dev-installed
+	$(BIN)/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml
+
+unit: $(VENV)/.dev-installed
+	$(BIN)/pytest -q tests/unit
+
+integration: $(VENV)/.dev-installed
+	$(BIN)/pytest -q tests/integration
+
+e2e: $(VENV)/.dev-installed
+	$(BIN)/pytest -q tests/e2e
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/run.py
+
+build: $(VENV)/.dev-installed
+	@test -n "$(PY313_DIR)" || { echo "make build needs python3.13 (the Lambda runtime) on PATH or under pyenv"; exit 1; }
+	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(BIN)/sam build
+
+deploy: build
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy
+
+clean:
+	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache
