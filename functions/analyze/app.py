@@ -1,0 +1,57 @@
+"""AnalyzeFunction: runs from the analyze queue -> stored reports and RunAnalyzed events.
+
+Each message is processed on its own: one bad run fails only its message (partial batch
+response), which SQS retries and finally moves to the DLQ.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.analyzer import AnalyzeService
+from citriage.config import AnalyzeSettings, FetchSettings
+from citriage.models import RunEvent
+from citriage.wiring import analyze_service
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def service() -> AnalyzeService:
+    """Built on first use from the environment, then kept for warm invocations."""
+    return analyze_service(AnalyzeSettings.from_env(), FetchSettings.from_env())
+
+
+@tracer.capture_method(capture_response=False)
+def analyze_record(record: SQSRecord) -> None:
+    """Analyse the run in one message."""
+    run = RunEvent.model_validate_json(record.body)
+    report = service().handle(run)
+    metrics.add_metric(name=f"Verdict_{report.verdict.value}", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "run analyzed",
+        run_id=report.run_id,
+        verdict=report.verdict.value,
+        failures=len(report.failures),
+        notes=report.notes,
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    """Lambda entry point (SQS batch with ReportBatchItemFailures)."""
+    return process_partial_response(
+        event=event, record_handler=analyze_record, processor=processor, context=context
+    )

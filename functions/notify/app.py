@@ -1,0 +1,54 @@
+"""NotifyFunction: RunAnalyzed events (EventBridge -> notify queue) -> mails to subscribers."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.config import NotifySettings
+from citriage.models import RunAnalyzed
+from citriage.notify.service import NotifyService
+from citriage.wiring import notify_service
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def service() -> NotifyService:
+    """Built on first use from the environment, then kept for warm invocations."""
+    return notify_service(NotifySettings.from_env())
+
+
+@tracer.capture_method(capture_response=False)
+def notify_record(record: SQSRecord) -> None:
+    """Mail the subscribers of the run in one RunAnalyzed event."""
+    envelope = EventBridgeModel.model_validate_json(record.body)
+    event = RunAnalyzed.model_validate(envelope.detail)
+    outcome = service().handle(event)
+    metrics.add_metric(name="MailsSent", unit=MetricUnit.Count, value=len(outcome.sent))
+    logger.info(
+        "run notified",
+        run_id=outcome.run_id,
+        sent=[d.recipient for d in outcome.sent],
+        already_sent=outcome.already_sent,
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    """Lambda entry point (SQS batch with ReportBatchItemFailures)."""
+    return process_partial_response(
+        event=event, record_handler=notify_record, processor=processor, context=context
+    )

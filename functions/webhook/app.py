@@ -1,0 +1,64 @@
+"""WebhookFunction: `POST /hooks/{source}` -> authenticated, deduplicated runs on the analyze queue."""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.config import WebhookSettings
+from citriage.errors import CitriageError
+from citriage.webhook import WebhookService
+from citriage.wiring import webhook_service
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver()
+
+
+@cache
+def service() -> WebhookService:
+    """Built on first use from the environment, then kept for warm invocations."""
+    return webhook_service(WebhookSettings.from_env())
+
+
+@app.post("/hooks/<source>")
+def receive(source: str) -> Response[str]:
+    """Accept one CI webhook."""
+    event = app.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+    outcome = service().receive(source, event.headers, body)
+    metrics.add_metric(name="RunsAccepted", unit=MetricUnit.Count, value=len(outcome.accepted))
+    metrics.add_metric(name="RunsDuplicate", unit=MetricUnit.Count, value=len(outcome.duplicates))
+    logger.info("webhook accepted", source=source, accepted=outcome.accepted, duplicates=outcome.duplicates)
+    return Response(
+        status_code=202, content_type=content_types.APPLICATION_JSON, body=outcome.model_dump_json()
+    )
+
+
+def refuse(exc: CitriageError) -> Response[str]:
+    """Map domain errors to their HTTP status; the message says what is wrong, never a secret."""
+    status = getattr(exc, "status_code", 500)
+    logger.warning("webhook refused", status=status, reason=str(exc))
+    body = json.dumps({"message": str(exc)})
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+# Registered by call, not as a decorator: Powertools' decorator is untyped and would erase the signature.
+app.exception_handler(CitriageError)(refuse)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point."""
+    return app.resolve(event, context)

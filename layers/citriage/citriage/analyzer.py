@@ -1,0 +1,98 @@
+"""The analyze step: a queued run in, a stored report and a RunAnalyzed event out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from citriage.analysis import analyze_run
+from citriage.config import FetchSettings
+from citriage.errors import FetchRefused
+from citriage.fetch import FetchBudget, open_log_tree
+from citriage.models import KnownIssue, RunEvent, RunReport
+from citriage.signatures import InfraRuleSet, SignatureSet, load_builtin_rules
+
+
+class Reports(Protocol):
+    """Where reports are kept (the runs table)."""
+
+    def get_report(self, run_id: str) -> RunReport | None:
+        """A stored report, or None."""
+
+    def put_report(self, report: RunReport) -> None:
+        """Store a report."""
+
+
+class KnownIssues(Protocol):
+    """Where signatures come from (the known-issues table, or a YAML file)."""
+
+    def list(self) -> list[KnownIssue]:
+        """Every signature."""
+
+
+class Publisher(Protocol):
+    """Where verdict events go (the bus)."""
+
+    def run_analyzed(self, report: RunReport) -> None:
+        """Publish the RunAnalyzed event of a report."""
+
+
+class AnalyzeService:
+    """Analyses runs, stores their reports and publishes their verdicts, idempotently."""
+
+    def __init__(
+        self,
+        reports: Reports,
+        known_issues: KnownIssues,
+        publisher: Publisher,
+        fetch_settings: FetchSettings,
+    ) -> None:
+        self._reports = reports
+        self._known_issues = known_issues
+        self._publisher = publisher
+        self._fetch = fetch_settings
+        self._rules = InfraRuleSet(load_builtin_rules())
+
+    def handle(self, run: RunEvent) -> RunReport:
+        """Analyse a run once. A redelivered run re-publishes its stored verdict instead
+        (the publish may be what failed the first time; notify dedupes its mails)."""
+        stored = self._reports.get_report(run.run_id)
+        if stored is None:
+            stored = self.analyze(run)
+            self._reports.put_report(stored)
+        self._publisher.run_analyzed(stored)
+        return stored
+
+    def analyze(self, run: RunEvent) -> RunReport:
+        """Analyse without storing: fetch the logs, read the results, classify."""
+        signatures = SignatureSet(self._known_issues.list(), datetime.now(UTC).date())
+        budget = FetchBudget(self._fetch.max_file_bytes, self._fetch.max_run_bytes)
+        try:
+            tree = open_log_tree(run.log_url, self._fetch, budget)
+        except FetchRefused as exc:
+            return analyze_refused(run, str(exc), signatures, self._rules)
+        return analyze_run(run, tree, signatures, self._rules)
+
+
+class _RefusedTree:
+    """A log tree that could not be opened at all: every read raises the refusal."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.budget = FetchBudget(0, 0)
+        self._location = location
+        self._reason = reason
+
+    @property
+    def root(self) -> str:
+        return self._location
+
+    def open(self, path: str) -> None:
+        raise FetchRefused(self._reason)
+
+    def url_for(self, path: str) -> str:
+        return self._location
+
+
+def analyze_refused(run: RunEvent, reason: str, signatures: SignatureSet, rules: InfraRuleSet) -> RunReport:
+    """The report of a run whose log URL was refused: nothing fetched, and why."""
+    return analyze_run(run, _RefusedTree(run.log_url, reason), signatures, rules)

@@ -1,0 +1,76 @@
+"""Settings of each function, read from the environment once and validated at start.
+
+Logic never reads `os.environ`; handlers build one of these and pass values down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class _EnvSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Build the settings from environment variables named like the fields, upper-cased."""
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        return cls.model_validate(values)
+
+
+class WebhookSettings(_EnvSettings):
+    """WebhookFunction: where to enqueue, how to dedupe, where the HMAC keys live."""
+
+    analyze_queue_url: str
+    dedupe_table: str
+    webhook_secret_arn: str
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    dedupe_ttl_days: int = Field(default=30, gt=0)
+
+
+class FetchSettings(_EnvSettings):
+    """Which log hosts may be fetched and how much."""
+
+    log_hosts: list[str] = Field(default_factory=list)
+    allow_private_addresses: bool = False
+    max_file_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_run_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    retries: int = Field(default=3, ge=0)
+
+    _split_hosts = field_validator("log_hosts", mode="before")(_split)
+
+
+class AnalyzeSettings(_EnvSettings):
+    """AnalyzeFunction: tables, bus and log fetching."""
+
+    runs_table: str
+    known_issues_table: str
+    dedupe_table: str
+    event_bus_name: str
+
+
+class NotifySettings(_EnvSettings):
+    """NotifyFunction: who to mail, how, and from which address."""
+
+    runs_table: str
+    subscriptions_table: str
+    dedupe_table: str
+    mail_sender: str
+    mail_transports: list[str] = Field(default_factory=lambda: ["ses"])
+    mail_out_dir: str | None = None
+    ses_configuration_set: str | None = None
+
+    _split_transports = field_validator("mail_transports", mode="before")(_split)

@@ -1,0 +1,317 @@
+"""The models every function and the CLI share: one pydantic model per concept.
+
+The run report (`RunReport`) is the JSON contract described in docs/report.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Verdict(StrEnum):
+    """What a run means for the people who get the mail."""
+
+    PASSED = "passed"
+    FAILED_NEW = "failed_new"
+    FAILED_KNOWN = "failed_known"
+    INFRA = "infra"
+    NO_RESULTS = "no_results"
+
+
+class Classification(StrEnum):
+    """Why one test failed, judged from its own evidence."""
+
+    NEW = "new"
+    KNOWN = "known"
+    INFRA = "infra"
+
+
+class TestStatus(StrEnum):
+    """Outcome of one test case, whatever format it was read from."""
+
+    __test__ = False  # not a pytest test class
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    # Started but never finished: the job was killed under it. Never counted as passed.
+    INTERRUPTED = "interrupted"
+
+
+class IssueCategory(StrEnum):
+    """Who owns a known issue: the product, the test itself, or the infrastructure."""
+
+    PRODUCT = "product"
+    TEST = "test"
+    INFRA = "infra"
+
+
+def _parse_time(value: object) -> object:
+    """Zuul sends times as epoch floats or as strings; normalise both to aware datetimes."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except ValueError:
+            pass
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value
+
+
+class RunEvent(BaseModel):
+    """A finished CI build to analyze: what a webhook or a sweep normalises its input to.
+
+    It is also the `run` section of the report.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="The CI that reported it: zuul, jenkins, ...")
+    job: str
+    build_id: str
+    result: str | None = Field(default=None, description="The CI's own result word, e.g. FAILURE")
+    log_url: str
+    web_url: str | None = None
+    tenant: str | None = None
+    pipeline: str | None = None
+    project: str | None = None
+    branch: str | None = None
+    change: str | None = None
+    patchset: str | None = None
+    change_url: str | None = None
+    buildset_id: str | None = None
+    voting: bool | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    _normalise_times = field_validator("start_time", "end_time", mode="before")(_parse_time)
+
+    @property
+    def run_id(self) -> str:
+        """Stable identity of the build: the dedupe key of every step after the webhook."""
+        return f"{self.source}:{self.build_id}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Wall time of the build when the CI told both ends."""
+        if self.start_time and self.end_time:
+            return (self.end_time - self.start_time).total_seconds()
+        return None
+
+
+class TestResult(BaseModel):
+    """One test case as read from subunit, JUnit, a console log or a CI API."""
+
+    __test__ = False
+
+    test_id: str
+    status: TestStatus
+    duration: float | None = None
+    details: str = Field(default="", description="Traceback or failure message, capped")
+    tags: list[str] = Field(default_factory=list)
+
+
+class TestCounts(BaseModel):
+    """Totals of a run's test results."""
+
+    __test__ = False
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+class Evidence(BaseModel):
+    """Why a decision was made: which signature or rule hit, where, and what it saw."""
+
+    kind: Literal["signature", "infra_rule", "ci_result", "unexplained"]
+    matched_by: str | None = Field(default=None, description="Signature or rule id")
+    file: str | None = Field(default=None, description="Log file path, or 'traceback'")
+    line: int | None = None
+    excerpt: str = ""
+
+
+class KnownIssueRef(BaseModel):
+    """The known issue a failure was matched to, as the report and the mail show it."""
+
+    id: str
+    bug_url: str
+    title: str
+
+
+class Failure(BaseModel):
+    """A failed (or interrupted) test and the classification of its cause."""
+
+    test_id: str
+    classification: Classification
+    known_issue: KnownIssueRef | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    status: TestStatus = TestStatus.FAILED
+    details: str = Field(default="", description="Head of the traceback, for the mail")
+
+
+class InfraFinding(BaseModel):
+    """An infrastructure problem seen in the run: a CI result or an infra rule hit in a log."""
+
+    rule: str
+    category: str
+    file: str | None = None
+    line: int | None = None
+    excerpt: str = ""
+
+
+class RunReport(BaseModel):
+    """The analysis of one run: the JSON contract in docs/report.md."""
+
+    report_version: int = 1
+    run: RunEvent
+    verdict: Verdict
+    tests: TestCounts
+    failures: list[Failure] = Field(default_factory=list)
+    infra: list[InfraFinding] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    components: dict[str, str] = Field(default_factory=dict)
+    results_file: str | None = Field(default=None, description="The file the results were read from")
+    analyzed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def run_id(self) -> str:
+        """Identity of the analysed build."""
+        return self.run.run_id
+
+    def failures_by(self, classification: Classification) -> list[Failure]:
+        """The failures with one classification, in report order."""
+        return [f for f in self.failures if f.classification is classification]
+
+
+def glob_match(value: str, patterns: list[str]) -> bool:
+    """Case-sensitive shell-glob match of one value against any of the patterns."""
+    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+class KnownIssue(BaseModel):
+    """A known-issue signature: a bug and the regex (RE2 syntax) that recognises it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128)
+    title: str = Field(min_length=1)
+    bug_url: str = Field(min_length=1)
+    pattern: str = Field(min_length=1, max_length=4096)
+    category: IssueCategory = IssueCategory.PRODUCT
+    jobs: list[str] = Field(default_factory=list)
+    tests: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    multiline: bool = False
+    expires: date | None = None
+
+    def applies_to_job(self, job: str) -> bool:
+        """True when the signature has no job scope or the job matches it."""
+        return not self.jobs or glob_match(job, self.jobs)
+
+    def applies_to_test(self, test_id: str) -> bool:
+        """True when the signature has no test scope or the test matches it."""
+        return not self.tests or glob_match(test_id, self.tests)
+
+    def applies_to_file(self, path: str) -> bool:
+        """True when the signature has no file scope or the path matches it."""
+        return not self.files or glob_match(path, self.files)
+
+    def is_active(self, today: date) -> bool:
+        """An expired signature no longer explains anything."""
+        return self.expires is None or today <= self.expires
+
+    def ref(self) -> KnownIssueRef:
+        """The short form the report carries."""
+        return KnownIssueRef(id=self.id, bug_url=self.bug_url, title=self.title)
+
+
+class InfraRule(BaseModel):
+    """A built-in (or site) rule that recognises infrastructure breakage in a log line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    category: str
+    pattern: str
+    description: str = ""
+    files: list[str] = Field(default_factory=list)
+
+
+class Subscription(BaseModel):
+    """An address and what it wants to hear about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    jobs: list[str] = Field(default_factory=list)
+    tests: list[str] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(
+        default_factory=lambda: [Verdict.FAILED_NEW, Verdict.FAILED_KNOWN],
+    )
+
+    def wants(self, report: RunReport) -> bool:
+        """True when this subscriber should get mail about the report."""
+        if report.verdict not in self.verdicts:
+            return False
+        job_hit = bool(self.jobs) and glob_match(report.run.job, self.jobs)
+        test_hit = bool(self.tests) and any(glob_match(f.test_id, self.tests) for f in report.failures)
+        return job_hit or test_hit
+
+
+class RunAnalyzed(BaseModel):
+    """The `RunAnalyzed` event put on the bus for every analysed run (notify and bots read it)."""
+
+    run_id: str
+    source: str
+    job: str
+    build_id: str
+    verdict: Verdict
+    tests: TestCounts
+    new: int
+    known: int
+    infra: int
+    log_url: str
+    change_url: str | None = None
+    project: str | None = None
+    pipeline: str | None = None
+
+    @classmethod
+    def from_report(cls, report: RunReport) -> RunAnalyzed:
+        """Summarise a report into the event (the full report stays in the runs table)."""
+        return cls(
+            run_id=report.run_id,
+            source=report.run.source,
+            job=report.run.job,
+            build_id=report.run.build_id,
+            verdict=report.verdict,
+            tests=report.tests,
+            new=len(report.failures_by(Classification.NEW)),
+            known=len(report.failures_by(Classification.KNOWN)),
+            infra=len(report.failures_by(Classification.INFRA)),
+            log_url=report.run.log_url,
+            change_url=report.run.change_url,
+            project=report.run.project,
+            pipeline=report.run.pipeline,
+        )
+
+
+class MailMessage(BaseModel):
+    """A rendered mail, ready for a transport."""
+
+    subject: str
+    html: str
+    text: str
+    sender: str
+    recipients: list[str]
+    run_id: str

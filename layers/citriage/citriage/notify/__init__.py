@@ -1,0 +1,1 @@
+"""Turning a run report into mails for the people subscribed to it."""

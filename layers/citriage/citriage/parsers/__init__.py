@@ -1,0 +1,1 @@
+"""Parsers of test results: each turns one format into a list of `TestResult`."""

@@ -1,0 +1,123 @@
+"""subunit v2 streams (what stestr and tempest write), read with python-subunit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+
+import subunit
+import testtools
+
+from citriage.models import TestResult, TestStatus
+
+MAX_DETAILS = 16 * 1024
+_STATUS = {
+    "success": TestStatus.PASSED,
+    "xfail": TestStatus.PASSED,
+    "fail": TestStatus.FAILED,
+    "uxsuccess": TestStatus.FAILED,
+    "skip": TestStatus.SKIPPED,
+}
+# Attachments that explain a failure, most useful first.
+_DETAIL_ORDER = ("traceback", "reason", "pythonlogging", "stderr", "stdout")
+
+
+@dataclass
+class _TestRecord:
+    status: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    tags: set[str] = field(default_factory=set)
+    attachments: dict[str, bytearray] = field(default_factory=dict)
+
+
+class _Collector(testtools.StreamResult):
+    """Gathers status events per test id, in the order tests were first seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tests: dict[str, _TestRecord] = {}
+        self.parser_errors: list[str] = []
+        self.non_subunit_bytes = 0
+
+    def status(
+        self,
+        test_id: str | None = None,
+        test_status: str | None = None,
+        test_tags: set[str] | None = None,
+        runnable: bool = True,
+        file_name: str | None = None,
+        file_bytes: bytes | None = None,
+        eof: bool = False,
+        mime_type: str | None = None,
+        route_code: str | None = None,
+        timestamp: datetime | None = None,
+    ) -> None:
+        """One subunit event."""
+        if file_name == "Parser Error":
+            # python-subunit reports damage as a failing pseudo-test "subunit.parser".
+            self.parser_errors.append(bytes(file_bytes or b"").decode("utf-8", "replace"))
+            return
+        if test_id is None:
+            if file_bytes:
+                self.non_subunit_bytes += len(file_bytes)
+            return
+        record = self.tests.setdefault(test_id, _TestRecord())
+        if test_tags:
+            record.tags.update(test_tags)
+        if timestamp is not None:
+            record.start = record.start or timestamp
+            if test_status in _STATUS:
+                record.end = timestamp
+        if test_status in _STATUS:
+            record.status = test_status
+        if file_name and file_bytes:
+            buffer = record.attachments.setdefault(file_name, bytearray())
+            if len(buffer) < MAX_DETAILS:
+                buffer += bytes(file_bytes)[: MAX_DETAILS - len(buffer)]
+
+
+def _details(record: _TestRecord) -> str:
+    names = sorted(record.attachments, key=lambda n: (*_DETAIL_ORDER, n).index(n))
+    parts = [bytes(record.attachments[n]).decode("utf-8", "replace").strip() for n in names]
+    return "\n".join(p for p in parts if p)[:MAX_DETAILS]
+
+
+def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestResult]:
+    """Read a subunit v2 stream into test results.
+
+    Tests that started but never ended (the job was killed) come back as INTERRUPTED. A cut or
+    corrupt stream keeps every test recorded before the damage and adds a note.
+    """
+    collector = _Collector()
+    parser = subunit.ByteStreamToStreamResult(stream, non_subunit_name="stdout")
+    collector.startTestRun()
+    try:
+        parser.run(collector)
+    except Exception as exc:  # a hostile stream must not lose what was already read
+        notes.append(f"{name}: subunit stream could not be read to the end ({type(exc).__name__}).")
+    collector.stopTestRun()
+    if collector.parser_errors:
+        notes.append(
+            f"{name}: subunit stream is damaged or truncated ({collector.parser_errors[0][:120]}); "
+            "kept the tests recorded before it."
+        )
+    if collector.non_subunit_bytes:
+        notes.append(f"{name}: skipped {collector.non_subunit_bytes} bytes that are not subunit v2.")
+    results = []
+    for test_id, record in collector.tests.items():
+        status = _STATUS.get(record.status or "", TestStatus.INTERRUPTED)
+        duration: float | None = None
+        if record.start and record.end:
+            duration = max(0.0, (record.end - record.start).total_seconds())
+        results.append(
+            TestResult(
+                test_id=test_id,
+                status=status,
+                duration=duration,
+                details=_details(record) if status is not TestStatus.PASSED else "",
+                tags=sorted(record.tags),
+            )
+        )
+    return results

@@ -1,0 +1,33 @@
+"""Webhook sources: each authenticates its CI's requests and normalises the payload to RunEvents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from citriage.errors import UnknownSource
+from citriage.models import RunEvent
+from citriage.sources.zuul import ZuulSource
+
+
+class WebhookSource(Protocol):
+    """What every CI source provides to the webhook."""
+
+    name: str
+
+    def verify(self, headers: Mapping[str, str], body: bytes, key: str) -> None:
+        """Raise Unauthorized unless the request is signed with `key`."""
+
+    def normalize(self, payload: Any) -> list[RunEvent]:
+        """The finished builds to analyze (raise BadRequest for a malformed payload)."""
+
+
+SOURCES: dict[str, WebhookSource] = {source.name: source for source in (ZuulSource(),)}
+
+
+def get_source(name: str) -> WebhookSource:
+    """The source of that name, or UnknownSource."""
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise UnknownSource(f"unknown webhook source {name!r}; known: {', '.join(sorted(SOURCES))}") from None

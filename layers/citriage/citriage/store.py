@@ -1,0 +1,208 @@
+"""DynamoDB, SQS, EventBridge and Secrets Manager adapters: the only boto3 code in the package.
+
+Clients are created by the caller (boto3 honours AWS_ENDPOINT_URL, so the embedded local
+endpoint needs no special code here).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
+
+from citriage.errors import CitriageError, InvalidSignature
+from citriage.models import KnownIssue, RunAnalyzed, RunEvent, RunReport, Subscription
+from citriage.signatures import compile_pattern
+
+# DynamoDB items are capped at 400 KB; reports are stored gzipped and kept well under.
+MAX_REPORT_BYTES = 300_000
+
+
+def _scan(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a table scan, following pagination."""
+    while True:
+        page = table.scan(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class DedupeStore:
+    """Claims on keys, so a redelivered webhook, message or mail is acted on once."""
+
+    def __init__(self, table: Any, ttl_days: int = 30) -> None:
+        self._table = table
+        self._ttl = ttl_days * 86400
+
+    def claim(self, key: str) -> bool:
+        """True when this call took the key first; False when someone already had it."""
+        try:
+            self._table.put_item(
+                Item={"key": key, "expires_at": int(time.time()) + self._ttl},
+                ConditionExpression="attribute_not_exists(#k)",
+                ExpressionAttributeNames={"#k": "key"},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def release(self, key: str) -> None:
+        """Give a claim back (the work it guarded failed and must be retried)."""
+        self._table.delete_item(Key={"key": key})
+
+
+class RunStore:
+    """Analysed runs: one item per run holding its report, indexed by job and time."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def put_report(self, report: RunReport) -> None:
+        """Store (or overwrite) a run's report."""
+        payload = gzip.compress(report.model_dump_json().encode("utf-8"), mtime=0)
+        if len(payload) > MAX_REPORT_BYTES:
+            trimmed = report.model_copy(deep=True)
+            for failure in trimmed.failures:
+                failure.details = failure.details[:200]
+            trimmed.notes.append("Failure details were shortened to fit the run store.")
+            payload = gzip.compress(trimmed.model_dump_json().encode("utf-8"), mtime=0)
+        when = (report.run.end_time or report.analyzed_at).isoformat()
+        self._table.put_item(
+            Item={
+                "pk": f"RUN#{report.run_id}",
+                "sk": "REPORT",
+                "gsi1pk": f"JOB#{report.run.source}#{report.run.job}",
+                "gsi1sk": f"{when}#{report.run_id}",
+                "verdict": report.verdict.value,
+                "report_gz": base64.b64encode(payload).decode("ascii"),
+            }
+        )
+
+    def get_report(self, run_id: str) -> RunReport | None:
+        """A stored report, or None."""
+        item = self._table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "REPORT"}).get("Item")
+        if item is None:
+            return None
+        data = gzip.decompress(base64.b64decode(item["report_gz"]))
+        return RunReport.model_validate_json(data)
+
+
+class KnownIssueStore:
+    """Known-issue signatures, one item per signature id."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def list(self) -> list[KnownIssue]:
+        """Every stored signature; a malformed item is skipped (and named in the error log)."""
+        issues = []
+        for item in _scan(self._table):
+            try:
+                issues.append(KnownIssue.model_validate(_from_dynamo(item)))
+            except ValueError as exc:
+                raise InvalidSignature(f"stored signature {item.get('id')!r} is malformed: {exc}") from exc
+        return issues
+
+    def put(self, issue: KnownIssue) -> None:
+        """Store a signature after checking its pattern compiles under RE2."""
+        compile_pattern(issue.pattern)
+        self._table.put_item(Item=_to_dynamo(issue.model_dump(mode="json", exclude_none=True)))
+
+    def delete(self, issue_id: str) -> None:
+        """Remove a signature."""
+        self._table.delete_item(Key={"id": issue_id})
+
+
+class SubscriptionStore:
+    """Subscriptions, one item per address."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def list(self) -> list[Subscription]:
+        """Every subscription."""
+        return [Subscription.model_validate(_from_dynamo(item)) for item in _scan(self._table)]
+
+    def put(self, subscription: Subscription) -> None:
+        """Store (or replace) one address's subscription."""
+        self._table.put_item(Item=_to_dynamo(subscription.model_dump(mode="json")))
+
+    def delete(self, email: str) -> None:
+        """Remove an address."""
+        self._table.delete_item(Key={"email": email})
+
+
+def _to_dynamo(data: dict[str, Any]) -> dict[str, Any]:
+    # DynamoDB refuses empty lists in some SDK paths and empty strings in keys: drop empties.
+    return {k: v for k, v in data.items() if v not in ([], "", None)}
+
+
+def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: (int(v) if isinstance(v, Decimal) else v) for k, v in item.items()}
+
+
+class RunQueue:
+    """The analyze queue: one message per run to analyze."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+
+    def send(self, run: RunEvent) -> None:
+        """Enqueue a run."""
+        self._sqs.send_message(QueueUrl=self._url, MessageBody=run.model_dump_json())
+
+
+class EventPublisher:
+    """Puts `RunAnalyzed` events on the bus."""
+
+    source = "citriage"
+
+    def __init__(self, events: Any, bus_name: str) -> None:
+        self._events = events
+        self._bus = bus_name
+
+    def run_analyzed(self, report: RunReport) -> None:
+        """Publish the verdict event of a run (raises when EventBridge refuses it)."""
+        event = RunAnalyzed.from_report(report)
+        response = self._events.put_events(
+            Entries=[
+                {
+                    "Source": self.source,
+                    "DetailType": "RunAnalyzed",
+                    "Detail": event.model_dump_json(),
+                    "EventBusName": self._bus,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise CitriageError(f"EventBridge refused RunAnalyzed for {report.run_id}: {response['Entries']}")
+
+
+class SecretKeys:
+    """HMAC keys and tokens per source, from one JSON secret (cached across warm invocations)."""
+
+    def __init__(self, secret_arn: str, max_age: int = 300) -> None:
+        self._arn = secret_arn
+        self._max_age = max_age
+
+    def key_for(self, source: str) -> str | None:
+        """The key configured for a source, or None when the secret has none for it."""
+        value = parameters.get_secret(self._arn, max_age=self._max_age)
+        data = json.loads(value) if isinstance(value, str | bytes) else value
+        key = data.get(source) if isinstance(data, dict) else None
+        return key if isinstance(key, str) and key else None

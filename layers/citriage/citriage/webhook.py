@@ -1,0 +1,87 @@
+"""Webhook intake: authenticate, parse, normalise, dedupe and enqueue. No analysis here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from citriage.errors import BadRequest, PayloadTooLarge, Unauthorized
+from citriage.models import RunEvent
+from citriage.sources import get_source
+
+
+class KeySource(Protocol):
+    """Where the per-source HMAC keys and tokens come from (Secrets Manager in AWS)."""
+
+    def key_for(self, source: str) -> str | None:
+        """The key for a source, or None."""
+
+
+class Dedupe(Protocol):
+    """Claims on keys (the dedupe table)."""
+
+    def claim(self, key: str) -> bool:
+        """True when the key was free and is now taken."""
+
+    def release(self, key: str) -> None:
+        """Free a key again."""
+
+
+class Queue(Protocol):
+    """Where runs go to be analysed."""
+
+    def send(self, run: RunEvent) -> None:
+        """Enqueue one run."""
+
+
+class WebhookOutcome(BaseModel):
+    """What a webhook request led to (the 202 response body)."""
+
+    accepted: list[str]
+    duplicates: list[str]
+
+
+class WebhookService:
+    """Turns a signed CI webhook into queued, deduplicated analysis requests."""
+
+    def __init__(self, keys: KeySource, dedupe: Dedupe, queue: Queue, max_body_bytes: int) -> None:
+        self._keys = keys
+        self._dedupe = dedupe
+        self._queue = queue
+        self._max_body_bytes = max_body_bytes
+
+    def receive(self, source_name: str, headers: Mapping[str, str], body: bytes) -> WebhookOutcome:
+        """Handle one webhook request; raises a CitriageError subclass for every refusal.
+
+        Nothing is enqueued unless the signature is right. A run already accepted (a redelivery)
+        is reported as a duplicate and not enqueued again.
+        """
+        source = get_source(source_name)
+        if len(body) > self._max_body_bytes:
+            raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {self._max_body_bytes}")
+        key = self._keys.key_for(source.name)
+        if key is None:
+            # No key configured means no request can be trusted, not that all are.
+            raise Unauthorized(f"no key is configured for source {source.name}")
+        source.verify(headers, body, key)
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest(f"body is not JSON: {exc}") from exc
+        runs = source.normalize(payload)
+        outcome = WebhookOutcome(accepted=[], duplicates=[])
+        for run in runs:
+            dedupe_key = f"run#{run.run_id}"
+            if not self._dedupe.claim(dedupe_key):
+                outcome.duplicates.append(run.run_id)
+                continue
+            try:
+                self._queue.send(run)
+            except Exception:
+                self._dedupe.release(dedupe_key)
+                raise
+            outcome.accepted.append(run.run_id)
+        return outcome

@@ -1,0 +1,76 @@
+"""Building each function's service from its settings and real AWS clients.
+
+boto3 reads AWS_ENDPOINT_URL, so the same wiring serves AWS and the embedded local endpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+
+from citriage.analyzer import AnalyzeService
+from citriage.config import AnalyzeSettings, FetchSettings, NotifySettings, WebhookSettings
+from citriage.notify.service import NotifyService
+from citriage.notify.transports import FileTransport, MailTransport, SesTransport
+from citriage.store import (
+    DedupeStore,
+    EventPublisher,
+    KnownIssueStore,
+    RunQueue,
+    RunStore,
+    SecretKeys,
+    SubscriptionStore,
+)
+from citriage.webhook import WebhookService
+
+
+def webhook_service(settings: WebhookSettings) -> WebhookService:
+    """The webhook intake over Secrets Manager, DynamoDB and SQS."""
+    dynamodb = boto3.resource("dynamodb")
+    return WebhookService(
+        keys=SecretKeys(settings.webhook_secret_arn),
+        dedupe=DedupeStore(dynamodb.Table(settings.dedupe_table), settings.dedupe_ttl_days),
+        queue=RunQueue(boto3.client("sqs"), settings.analyze_queue_url),
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+def analyze_service(settings: AnalyzeSettings, fetch: FetchSettings) -> AnalyzeService:
+    """The analyzer over DynamoDB and EventBridge."""
+    dynamodb = boto3.resource("dynamodb")
+    return AnalyzeService(
+        reports=RunStore(dynamodb.Table(settings.runs_table)),
+        known_issues=KnownIssueStore(dynamodb.Table(settings.known_issues_table)),
+        publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
+        fetch_settings=fetch,
+    )
+
+
+def mail_transports(settings: NotifySettings) -> list[MailTransport]:
+    """The configured transports: `ses`, `file` (needs MAIL_OUT_DIR), or both."""
+    transports: list[MailTransport] = []
+    for name in settings.mail_transports:
+        if name == "ses":
+            transports.append(SesTransport(boto3.client("sesv2"), settings.ses_configuration_set))
+        elif name == "file":
+            if not settings.mail_out_dir:
+                raise ValueError("MAIL_TRANSPORTS has 'file' but MAIL_OUT_DIR is not set")
+            transports.append(FileTransport(Path(settings.mail_out_dir)))
+        else:
+            raise ValueError(f"unknown mail transport {name!r} (known: ses, file)")
+    if not transports:
+        raise ValueError("MAIL_TRANSPORTS names no transport")
+    return transports
+
+
+def notify_service(settings: NotifySettings) -> NotifyService:
+    """The notifier over DynamoDB and the configured mail transports."""
+    dynamodb = boto3.resource("dynamodb")
+    return NotifyService(
+        reports=RunStore(dynamodb.Table(settings.runs_table)),
+        subscriptions=SubscriptionStore(dynamodb.Table(settings.subscriptions_table)),
+        dedupe=DedupeStore(dynamodb.Table(settings.dedupe_table)),
+        transports=mail_transports(settings),
+        sender=settings.mail_sender,
+    )
