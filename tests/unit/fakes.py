@@ -1,0 +1,69 @@
+"""In-memory fakes of the ports the services take (no AWS, no network)."""
+
+from __future__ import annotations
+
+from citriage.models import KnownIssue, MailMessage, RunEvent, RunReport, Subscription
+
+
+class FakeKeys:
+    def __init__(self, keys: dict[str, str]) -> None:
+        self.keys = keys
+
+    def key_for(self, source: str) -> str | None:
+        return self.keys.get(source)
+
+
+class FakeDedupe:
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def claim(self, key: str) -> bool:
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        return True
+
+    def release(self, key: str) -> None:
+        self.keys.discard(key)
+
+
+class FakeQueue:
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[RunEvent] = []
+        self.fail = fail
+
+    def send(self, run: RunEvent) -> None:
+        if self.fail:
+            raise ConnectionError("queue down")
+        self.sent.append(run)
+
+
+class FakeReports:
+    def __init__(self) -> None:
+        self.reports: dict[str, RunReport] = {}
+
+    def get_report(self, run_id: str) -> RunReport | None:
+        return self.reports.get(run_id)
+
+    def put_report(self, report: RunReport) -> None:
+        self.reports[report.run_id] = report
+
+
+class FakeList:
+    def __init__(self, items: list[Subscription] | list[KnownIssue]) -> None:
+        self.items = items
+
+    def list(self):  # type: ignore[no-untyped-def]
+        return list(self.items)
+
+
+class FakeTransport:
+    def __init__(self, fail_for: set[str] | None = None) -> None:
+        self.sent: list[tuple[str, MailMessage]] = []
+        self.fail_for = fail_for or set()
+
+    def send(self, message: MailMessage, recipient: str) -> str:
+        if recipient in self.fail_for:
+            raise ConnectionError("throttled")
+        self.sent.append((recipient, message))
+        return f"id-{len(self.sent)}"
