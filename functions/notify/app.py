@@ -10,10 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.config import NotifySettings
-from citriage.models import RunAnalyzed
+from citriage.models import RunAnalyzedEnvelope
 from citriage.notify.service import NotifyService
 from citriage.wiring import notify_service
 
@@ -32,8 +31,7 @@ def service() -> NotifyService:
 @tracer.capture_method(capture_response=False)
 def notify_record(record: SQSRecord) -> None:
     """Mail the subscribers of the run in one RunAnalyzed event."""
-    envelope = EventBridgeModel.model_validate_json(record.body)
-    event = RunAnalyzed.model_validate(envelope.detail)
+    event = RunAnalyzedEnvelope.model_validate_json(record.body).detail
     outcome = service().handle(event)
     metrics.add_metric(name="MailsSent", unit=MetricUnit.Count, value=len(outcome.sent))
     logger.info(

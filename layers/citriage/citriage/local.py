@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import logging
 import os
 import secrets
 import threading
@@ -95,6 +96,8 @@ class EmbeddedAws:
 
     def start(self) -> str:
         """Start the server and point boto3 (in this process) at it."""
+        # The embedded server's per-request access log would drown the caller's output.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"

@@ -306,6 +306,17 @@ class RunAnalyzed(BaseModel):
         )
 
 
+class RunAnalyzedEnvelope(BaseModel):
+    """An EventBridge event carrying RunAnalyzed, as the rule delivers it to the notify queue.
+
+    Only the fields citriage needs are required, so any EventBridge-compatible bus will do.
+    """
+
+    source: Literal["citriage"]
+    detail_type: Literal["RunAnalyzed"] = Field(alias="detail-type")
+    detail: RunAnalyzed
+
+
 class MailMessage(BaseModel):
     """A rendered mail, ready for a transport."""
 

@@ -50,7 +50,9 @@ class FileTransport:
     def send(self, message: MailMessage, recipient: str) -> str:
         """Write the files; return the .eml path."""
         self._directory.mkdir(parents=True, exist_ok=True)
-        stem = self._directory / f"{safe_name(message.run_id)}__{safe_name(recipient)}"
-        stem.with_suffix(".eml").write_bytes(to_mime(message, recipient))
-        stem.with_suffix(".html").write_text(message.html, encoding="utf-8")
-        return str(stem.with_suffix(".eml"))
+        # Suffixes are appended, not swapped in: an address ends in ".org" already.
+        stem = f"{safe_name(message.run_id)}__{safe_name(recipient)}"
+        eml = self._directory / f"{stem}.eml"
+        eml.write_bytes(to_mime(message, recipient))
+        (self._directory / f"{stem}.html").write_text(message.html, encoding="utf-8")
+        return str(eml)
