@@ -47,6 +47,7 @@ def receive(source: str) -> Response[str]:
 def refuse(exc: CitriageError) -> Response[str]:
     """Map domain errors to their HTTP status; the message says what is wrong, never a secret."""
     status = getattr(exc, "status_code", 500)
+    metrics.add_metric(name=f"WebhookRefused{status}", unit=MetricUnit.Count, value=1)
     logger.warning("webhook refused", status=status, reason=str(exc))
     body = json.dumps({"message": str(exc)})
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)

@@ -1,0 +1,77 @@
+"""The DynamoDB adapters against a real endpoint (moto server over HTTP)."""
+
+import secrets
+
+import boto3
+import pytest
+from citriage.errors import InvalidSignature
+from citriage.models import (
+    Classification,
+    Failure,
+    KnownIssue,
+    RunEvent,
+    RunReport,
+    Subscription,
+    TestCounts,
+    Verdict,
+)
+from citriage.store import DedupeStore, KnownIssueStore, RunStore, SubscriptionStore
+
+pytestmark = pytest.mark.integration
+
+
+def table(name):
+    return boto3.resource("dynamodb").Table(name)
+
+
+def test_dedupe_claim_is_taken_once_and_can_be_released(stack):
+    dedupe = DedupeStore(table(stack.env["DEDUPE_TABLE"]))
+    assert dedupe.claim("run#zuul:b1") is True
+    assert dedupe.claim("run#zuul:b1") is False
+    dedupe.release("run#zuul:b1")
+    assert dedupe.claim("run#zuul:b1") is True
+
+
+def test_run_report_round_trips_and_huge_details_are_trimmed_to_fit(stack):
+    runs = RunStore(table(stack.env["RUNS_TABLE"]))
+    # Given a report whose tracebacks are far over DynamoDB's 400 KB item limit, even gzipped
+    noise = [secrets.token_hex(1000) for _ in range(400)]
+    report = RunReport(
+        run=RunEvent(
+            source="zuul", job="tempest-full", build_id="b1", result="FAILURE", log_url="https://l/"
+        ),
+        verdict=Verdict.FAILED_NEW,
+        tests=TestCounts(total=400, failed=400),
+        failures=[
+            Failure(test_id=f"t.{i}", classification=Classification.NEW, details=noise[i]) for i in range(400)
+        ],
+    )
+    # When it is stored and read back
+    runs.put_report(report)
+    stored = runs.get_report("zuul:b1")
+    # Then everything but the trimmed details survives, and the trim is noted
+    assert stored is not None
+    assert stored.verdict is Verdict.FAILED_NEW and len(stored.failures) == 400
+    assert all(len(f.details) <= 200 for f in stored.failures)
+    assert "shortened" in stored.notes[-1]
+    assert runs.get_report("zuul:nope") is None
+
+
+def test_known_issue_store_refuses_invalid_pattern_and_round_trips(stack):
+    store = KnownIssueStore(table(stack.env["KNOWN_ISSUES_TABLE"]))
+    good = KnownIssue(
+        id="LP-1", title="t", bug_url="https://b/1", pattern=r"in-use \(attaching\)", jobs=["tempest-*"]
+    )
+    store.put(good)
+    with pytest.raises(InvalidSignature, match="not valid RE2"):
+        store.put(good.model_copy(update={"id": "LP-2", "pattern": r"(a)\1"}))
+    assert store.list() == [good]
+
+
+def test_subscription_store_round_trips(stack):
+    store = SubscriptionStore(table(stack.env["SUBSCRIPTIONS_TABLE"]))
+    sub = Subscription(email="a@example.org", tests=["tempest.api.volume.*"], verdicts=[Verdict.FAILED_NEW])
+    store.put(sub)
+    assert store.list() == [sub]
+    store.delete("a@example.org")
+    assert store.list() == []
