@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# sam build (without Docker) needs the Lambda runtime's Python on PATH.
-PY313_DIR := $(shell d=$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null); \
-	if [ -n "$$d" ] && [ "$$d" != "." ]; then echo "$$d"; \
-	else ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
+# sam build (without Docker) needs the Lambda runtime's Python on PATH. A pyenv install is
+# preferred: pyenv's shims answer to python3.13 but fail unless 3.13 is the selected version.
+PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 2>/dev/null | tail -n 1); \
+	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: demo test lint typecheck validate unit integration e2e bench build deploy clean
