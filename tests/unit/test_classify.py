@@ -200,3 +200,14 @@ def test_job_failure_new_when_tests_passed_but_job_failed():
 
 def test_no_job_failure_without_results_or_explanation():
     assert job_failure(run(), results_found=False, known_hits=[], error_lines=[]) is None
+
+
+def test_long_traceback_keeps_its_final_exception_line():
+    text = (
+        "Traceback (most recent call last):\n"
+        + "  frame\n" * 2000
+        + "socket.gaierror: Temporary failure in name resolution"
+    )
+    f = classify_failure(failed("t.x", text), SIGNATURES, RULES, [], None)
+    assert f.details.endswith("Temporary failure in name resolution")
+    assert len(f.details) <= 2000

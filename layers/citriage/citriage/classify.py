@@ -29,6 +29,13 @@ CI_PASSED_RESULTS = frozenset({"SUCCESS", "PASSED", "PASS"})
 MAX_DETAILS_IN_REPORT = 2000
 
 
+def clip_details(text: str) -> str:
+    """A traceback cut to size for the report, keeping its end: the exception is the last line."""
+    if len(text) <= MAX_DETAILS_IN_REPORT:
+        return text
+    return "…" + text[-(MAX_DETAILS_IN_REPORT - 1) :]
+
+
 def _signature_evidence(hit: Hit[KnownIssue]) -> Evidence:
     return Evidence(
         kind="signature", matched_by=hit.item.id, file=hit.file, line=hit.line, excerpt=hit.excerpt
@@ -45,7 +52,7 @@ def _known(result: TestResult, hit: Hit[KnownIssue]) -> Failure:
         known_issue=hit.item.ref(),
         evidence=[_signature_evidence(hit)],
         status=result.status,
-        details=result.details[:MAX_DETAILS_IN_REPORT],
+        details=clip_details(result.details),
     )
 
 
@@ -79,7 +86,7 @@ def classify_failure(
                 for h in rule_hits
             ],
             status=result.status,
-            details=text[:MAX_DETAILS_IN_REPORT],
+            details=clip_details(text),
         )
     for log_hit in log_hits:
         if log_hit.item.tests and log_hit.item.applies_to_test(result.test_id):
@@ -90,7 +97,7 @@ def classify_failure(
             classification=Classification.INFRA,
             evidence=[Evidence(kind="ci_result", matched_by=ci_infra.rule, excerpt=ci_infra.excerpt)],
             status=result.status,
-            details=text[:MAX_DETAILS_IN_REPORT],
+            details=clip_details(text),
         )
     first_line = next((line for line in reversed(text.splitlines()) if line.strip()), "")
     return Failure(
@@ -98,7 +105,7 @@ def classify_failure(
         classification=Classification.NEW,
         evidence=[Evidence(kind="unexplained", file="traceback", excerpt=first_line[:500])],
         status=result.status,
-        details=text[:MAX_DETAILS_IN_REPORT],
+        details=clip_details(text),
     )
 
 
