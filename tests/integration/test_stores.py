@@ -1,6 +1,7 @@
 """The DynamoDB adapters against a real endpoint (moto server over HTTP)."""
 
 import secrets
+import time
 
 import boto3
 import pytest
@@ -55,6 +56,8 @@ def test_run_report_round_trips_and_huge_details_are_trimmed_to_fit(stack):
     assert all(len(f.details) <= 200 for f in stored.failures)
     assert "shortened" in stored.notes[-1]
     assert runs.get_report("zuul:nope") is None
+    item = table(stack.env["RUNS_TABLE"]).get_item(Key={"pk": "RUN#zuul:b1", "sk": "REPORT"})["Item"]
+    assert 399 * 86400 < int(item["expires_at"]) - time.time() <= 400 * 86400
 
 
 def test_known_issue_store_refuses_invalid_pattern_and_round_trips(stack):

@@ -60,6 +60,7 @@ class AnalyzeSettings(_EnvSettings):
     known_issues_table: str
     dedupe_table: str
     event_bus_name: str
+    run_retention_days: int = Field(default=400, gt=0)
 
 
 class NotifySettings(_EnvSettings):

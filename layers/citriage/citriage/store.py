@@ -66,10 +66,14 @@ class DedupeStore:
 
 
 class RunStore:
-    """Analysed runs: one item per run holding its report, indexed by job and time."""
+    """Analysed runs: one item per run holding its report, indexed by job and time.
 
-    def __init__(self, table: Any) -> None:
+    Items expire (DynamoDB TTL on `expires_at`) `retention_days` after they are written.
+    """
+
+    def __init__(self, table: Any, retention_days: int = 400) -> None:
         self._table = table
+        self._retention = retention_days * 86400
 
     def put_report(self, report: RunReport) -> None:
         """Store (or overwrite) a run's report."""
@@ -89,6 +93,7 @@ class RunStore:
                 "gsi1sk": f"{when}#{report.run_id}",
                 "verdict": report.verdict.value,
                 "report_gz": base64.b64encode(payload).decode("ascii"),
+                "expires_at": int(time.time()) + self._retention,
             }
         )
 

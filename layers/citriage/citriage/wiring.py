@@ -40,7 +40,7 @@ def analyze_service(settings: AnalyzeSettings, fetch: FetchSettings) -> AnalyzeS
     """The analyzer over DynamoDB and EventBridge."""
     dynamodb = boto3.resource("dynamodb")
     return AnalyzeService(
-        reports=RunStore(dynamodb.Table(settings.runs_table)),
+        reports=RunStore(dynamodb.Table(settings.runs_table), settings.run_retention_days),
         known_issues=KnownIssueStore(dynamodb.Table(settings.known_issues_table)),
         publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
         fetch_settings=fetch,
