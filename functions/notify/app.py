@@ -40,6 +40,8 @@ def notify_record(record: SQSRecord) -> None:
         sent=[d.recipient for d in outcome.sent],
         already_sent=outcome.already_sent,
     )
+    if outcome.suppressed:
+        logger.warning("suppressed addresses skipped", run_id=outcome.run_id, suppressed=outcome.suppressed)
 
 
 @logger.inject_lambda_context

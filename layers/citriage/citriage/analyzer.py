@@ -37,6 +37,13 @@ class Publisher(Protocol):
         """Publish the RunAnalyzed event of a report."""
 
 
+class History(Protocol):
+    """Where each analysed run's per-test results are kept for flakiness judgements."""
+
+    def record(self, report: RunReport) -> object:
+        """Record a report's test results (idempotent: a redelivery overwrites)."""
+
+
 class AnalyzeService:
     """Analyses runs, stores their reports and publishes their verdicts, idempotently."""
 
@@ -46,12 +53,14 @@ class AnalyzeService:
         known_issues: KnownIssues,
         publisher: Publisher,
         fetch_settings: FetchSettings,
+        history: History | None = None,
     ) -> None:
         self._reports = reports
         self._known_issues = known_issues
         self._publisher = publisher
         self._fetch = fetch_settings
         self._rules = InfraRuleSet(load_builtin_rules())
+        self._history = history
 
     def handle(self, run: RunEvent) -> RunReport:
         """Analyse a run once. A redelivered run re-publishes its stored verdict instead
@@ -60,6 +69,9 @@ class AnalyzeService:
         if stored is None:
             stored = self.analyze(run)
             self._reports.put_report(stored)
+        if self._history is not None:
+            # Also on a redelivery: the first attempt may have died before recording.
+            self._history.record(stored)
         self._publisher.run_analyzed(stored)
         return stored
 

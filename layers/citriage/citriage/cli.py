@@ -17,6 +17,7 @@ from citriage.models import RunEvent, RunReport
 from citriage.notify.render import MailRenderer
 from citriage.notify.transports import FileTransport
 from citriage.signatures import InfraRuleSet, SignatureSet, load_builtin_rules, load_known_issues_yaml
+from citriage.subscriptions_cli import register as register_subscriptions
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--events", default="events", help="directory of bundled events and log trees")
     demo.add_argument("--out", default="out", help="where the mails are written")
     demo.set_defaults(func=_demo)
+
+    register_subscriptions(sub)
     return parser
 
 

@@ -61,6 +61,7 @@ class AnalyzeSettings(_EnvSettings):
     dedupe_table: str
     event_bus_name: str
     run_retention_days: int = Field(default=400, gt=0)
+    history_ttl_days: int = Field(default=90, gt=0)
 
 
 class NotifySettings(_EnvSettings):
@@ -73,5 +74,28 @@ class NotifySettings(_EnvSettings):
     mail_transports: list[str] = Field(default_factory=lambda: ["ses"])
     mail_out_dir: str | None = None
     ses_configuration_set: str | None = None
+    suppressions_table: str
+    ci_admins: list[str] = Field(default_factory=list)
+    fixed_mails: bool = True
+    mail_templates_dir: str | None = None
+    mail_templates_s3_uri: str | None = None
 
-    _split_transports = field_validator("mail_transports", mode="before")(_split)
+    _split_transports = field_validator("mail_transports", "ci_admins", mode="before")(_split)
+
+    @field_validator("mail_templates_dir", "mail_templates_s3_uri", "ses_configuration_set", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # CloudFormation cannot omit a variable, only leave it empty.
+        return None if value == "" else value
+
+
+class SesEventsSettings(_EnvSettings):
+    """SesEventsFunction: where bounced and complaining addresses are kept."""
+
+    suppressions_table: str
+
+
+class SubscriptionsCliSettings(_EnvSettings):
+    """`citriage subscriptions`: the table, unless --table names it."""
+
+    subscriptions_table: str | None = None

@@ -248,25 +248,72 @@ class InfraRule(BaseModel):
     files: list[str] = Field(default_factory=list)
 
 
+class MailVerdict(StrEnum):
+    """What a subscriber can ask to hear about: a run's verdict, or `fixed` (passing again)."""
+
+    PASSED = "passed"
+    FAILED_NEW = "failed_new"
+    FAILED_KNOWN = "failed_known"
+    INFRA = "infra"
+    NO_RESULTS = "no_results"
+    # A passed run of a job (or test) whose previous run failed.
+    FIXED = "fixed"
+
+
+# The verdict a failure stands for, when a test subscriber's own tests are judged.
+CLASSIFICATION_VERDICTS = {
+    Classification.NEW: MailVerdict.FAILED_NEW,
+    Classification.KNOWN: MailVerdict.FAILED_KNOWN,
+    Classification.INFRA: MailVerdict.INFRA,
+}
+
+
 class Subscription(BaseModel):
-    """An address and what it wants to hear about."""
+    """An address and what it wants to hear about.
+
+    Job globs alone: every run of those jobs with a wanted verdict. Test globs: only runs in
+    which one of those tests failed with a wanted classification (and, with job globs too,
+    only in those jobs).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     jobs: list[str] = Field(default_factory=list)
     tests: list[str] = Field(default_factory=list)
-    verdicts: list[Verdict] = Field(
-        default_factory=lambda: [Verdict.FAILED_NEW, Verdict.FAILED_KNOWN],
+    verdicts: list[MailVerdict] = Field(
+        default_factory=lambda: [MailVerdict.FAILED_NEW, MailVerdict.FAILED_KNOWN],
     )
+    delivery: Literal["immediate", "daily", "weekly"] = Field(
+        default="immediate", description="A mail per run, or a daily or weekly digest"
+    )
+
+    def wants_verdict(self, verdict: Verdict | MailVerdict) -> bool:
+        """True when the verdict is one this subscriber listed."""
+        return verdict.value in {v.value for v in self.verdicts}
+
+    def covers_job(self, job: str) -> bool:
+        """True when the job is in scope: no job globs (tests only), or one matches."""
+        return not self.jobs or glob_match(job, self.jobs)
+
+    def matching_failures(self, report: RunReport) -> list[Failure]:
+        """This subscriber's own failed tests, with a classification it wants, in report order."""
+        if not self.tests or not self.covers_job(report.run.job):
+            return []
+        return [
+            f
+            for f in report.failures
+            if glob_match(f.test_id, self.tests)
+            and self.wants_verdict(CLASSIFICATION_VERDICTS[f.classification])
+        ]
 
     def wants(self, report: RunReport) -> bool:
         """True when this subscriber should get mail about the report."""
-        if report.verdict not in self.verdicts:
+        if not self.jobs and not self.tests:
             return False
-        job_hit = bool(self.jobs) and glob_match(report.run.job, self.jobs)
-        test_hit = bool(self.tests) and any(glob_match(f.test_id, self.tests) for f in report.failures)
-        return job_hit or test_hit
+        if self.tests:
+            return bool(self.matching_failures(report))
+        return self.covers_job(report.run.job) and self.wants_verdict(report.verdict)
 
 
 class RunAnalyzed(BaseModel):

@@ -142,6 +142,11 @@ class SubscriptionStore:
         """Every subscription."""
         return [Subscription.model_validate(_from_dynamo(item)) for item in _scan(self._table)]
 
+    def get(self, email: str) -> Subscription | None:
+        """One address's subscription, or None."""
+        item = self._table.get_item(Key={"email": email}).get("Item")
+        return Subscription.model_validate(_from_dynamo(item)) if item else None
+
     def put(self, subscription: Subscription) -> None:
         """Store (or replace) one address's subscription."""
         self._table.put_item(Item=_to_dynamo(subscription.model_dump(mode="json")))

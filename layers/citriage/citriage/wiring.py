@@ -10,7 +10,10 @@ from pathlib import Path
 import boto3
 
 from citriage.analyzer import AnalyzeService
-from citriage.config import AnalyzeSettings, FetchSettings, NotifySettings, WebhookSettings
+from citriage.config import AnalyzeSettings, FetchSettings, NotifySettings, SesEventsSettings, WebhookSettings
+from citriage.digest import DigestService
+from citriage.history import HistoryStore
+from citriage.notify.render import MailRenderer, site_loader
 from citriage.notify.service import NotifyService
 from citriage.notify.transports import FileTransport, MailTransport, SesTransport
 from citriage.store import (
@@ -22,6 +25,8 @@ from citriage.store import (
     SecretKeys,
     SubscriptionStore,
 )
+from citriage.subscriptions import NotifyPolicy
+from citriage.suppression import SuppressionStore
 from citriage.webhook import WebhookService
 
 
@@ -44,6 +49,7 @@ def analyze_service(settings: AnalyzeSettings, fetch: FetchSettings) -> AnalyzeS
         known_issues=KnownIssueStore(dynamodb.Table(settings.known_issues_table)),
         publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
         fetch_settings=fetch,
+        history=HistoryStore(dynamodb.Table(settings.runs_table), settings.history_ttl_days),
     )
 
 
@@ -73,4 +79,35 @@ def notify_service(settings: NotifySettings) -> NotifyService:
         dedupe=DedupeStore(dynamodb.Table(settings.dedupe_table)),
         transports=mail_transports(settings),
         sender=settings.mail_sender,
+        renderer=mail_renderer(settings),
+        history=HistoryStore(dynamodb.Table(settings.runs_table)),
+        suppressions=SuppressionStore(dynamodb.Table(settings.suppressions_table)),
+        policy=NotifyPolicy(ci_admins=settings.ci_admins, fixed_mails=settings.fixed_mails),
     )
+
+
+def mail_renderer(settings: NotifySettings) -> MailRenderer:
+    """The packaged templates, under the site's own from a directory or S3 when configured."""
+    s3 = boto3.client("s3") if settings.mail_templates_s3_uri else None
+    return MailRenderer(
+        site=site_loader(settings.mail_templates_dir, s3=s3, s3_uri=settings.mail_templates_s3_uri)
+    )
+
+
+def digest_service(settings: NotifySettings) -> DigestService:
+    """The digest sender: the notifier's tables, transports and templates."""
+    dynamodb = boto3.resource("dynamodb")
+    return DigestService(
+        records=HistoryStore(dynamodb.Table(settings.runs_table)),
+        subscriptions=SubscriptionStore(dynamodb.Table(settings.subscriptions_table)),
+        dedupe=DedupeStore(dynamodb.Table(settings.dedupe_table)),
+        transports=mail_transports(settings),
+        sender=settings.mail_sender,
+        renderer=mail_renderer(settings),
+        suppressions=SuppressionStore(dynamodb.Table(settings.suppressions_table)),
+    )
+
+
+def suppression_store(settings: SesEventsSettings) -> SuppressionStore:
+    """The suppression list the SES event handler writes."""
+    return SuppressionStore(boto3.resource("dynamodb").Table(settings.suppressions_table))

@@ -1,16 +1,26 @@
-"""The notify step: a RunAnalyzed event in, one mail per interested subscriber out, once."""
+"""The notify step: a RunAnalyzed event in, one mail per interested address out, once."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from citriage.errors import CitriageError
+from citriage.history import RunRecord, judge_issue, judge_test, previous_run
 from citriage.models import RunAnalyzed, RunReport, Subscription
 from citriage.notify.render import MailRenderer
 from citriage.notify.transports import MailTransport
+from citriage.notify.view import MailContext
+from citriage.subscriptions import NotifyPolicy, audience
+
+logger = logging.getLogger(__name__)
+
+# How many of a job's runs the flakiness ratio covers, and how far back a pass streak is counted.
+HISTORY_WINDOW = 20
+HISTORY_DEPTH = 100
 
 
 class Reports(Protocol):
@@ -37,11 +47,26 @@ class Dedupe(Protocol):
         """Free a key again."""
 
 
+class History(Protocol):
+    """A job's recorded runs."""
+
+    def recent(self, source: str, job: str, up_to: RunRecord | None, limit: int) -> list[RunRecord]:
+        """A job's records, newest first, ending at `up_to`."""
+
+
+class Suppressions(Protocol):
+    """Addresses that must get no more mail."""
+
+    def is_suppressed(self, email: str) -> bool:
+        """True when the address is on the suppression list."""
+
+
 class Delivery(BaseModel):
     """One mail handed to the transports."""
 
     recipient: str
     receipts: list[str]
+    kind: str = "run"
 
 
 class NotifyOutcome(BaseModel):
@@ -50,10 +75,34 @@ class NotifyOutcome(BaseModel):
     run_id: str
     sent: list[Delivery]
     already_sent: list[str]
+    suppressed: list[str] = Field(default_factory=list)
+
+
+def history_context(report: RunReport, records: list[RunRecord], window: int) -> MailContext:
+    """What the job's records (newest first) say about each failing test and known issue."""
+    current = RunRecord.from_report(report)
+    if not records or records[0].run_id != current.run_id:
+        records = [current, *[r for r in records if r.run_id != current.run_id]]
+    tests = {
+        f.test_id: judge_test(f.test_id, records, window)
+        for f in report.failures
+        if current.has_results and not current.failed_truncated and f.test_id in current.failed
+    }
+    issues = {
+        f.known_issue.id: judge_issue(f.known_issue.id, records, window)
+        for f in report.failures
+        if f.known_issue
+    }
+    return MailContext(
+        tests_history=tests,
+        issues_history=issues,
+        history_runs=min(len(records), window),
+        previous=previous_run(records, current.run_id),
+    )
 
 
 class NotifyService:
-    """Mails each subscriber who wants a run's verdict, exactly once per run and address."""
+    """Mails each interested address about a run, exactly once per run and address."""
 
     def __init__(
         self,
@@ -63,6 +112,10 @@ class NotifyService:
         transports: Sequence[MailTransport],
         sender: str,
         renderer: MailRenderer | None = None,
+        *,
+        history: History | None = None,
+        suppressions: Suppressions | None = None,
+        policy: NotifyPolicy | None = None,
     ) -> None:
         self._reports = reports
         self._subscriptions = subscriptions
@@ -70,26 +123,48 @@ class NotifyService:
         self._transports = transports
         self._sender = sender
         self._renderer = renderer or MailRenderer()
+        self._history = history
+        self._suppressions = suppressions
+        self._policy = policy or NotifyPolicy()
 
     def handle(self, event: RunAnalyzed) -> NotifyOutcome:
         """Send the run's mails. A failed send frees its claim and raises, so a retry resends it."""
         report = self._reports.get_report(event.run_id)
         if report is None:
             raise CitriageError(f"no stored report for run {event.run_id}")
-        recipients = sorted({s.email for s in self._subscriptions.list() if s.wants(report)})
+        records: list[RunRecord] = []
+        if self._history is not None:
+            records = self._history.recent(
+                report.run.source, report.run.job, RunRecord.from_report(report), HISTORY_DEPTH
+            )
+        shared = (
+            history_context(report, records, HISTORY_WINDOW) if self._history is not None else MailContext()
+        )
+        recipients = audience(report, self._subscriptions.list(), self._policy, shared.previous)
         outcome = NotifyOutcome(run_id=report.run_id, sent=[], already_sent=[])
-        if not recipients:
-            return outcome
-        message = self._renderer.render(report, self._sender, recipients)
         for recipient in recipients:
-            key = f"mail#{report.run_id}#{recipient}"
+            email = recipient.email
+            if self._suppressions is not None and self._suppressions.is_suppressed(email):
+                logger.warning("suppressed address skipped: %s (run %s)", email, report.run_id)
+                outcome.suppressed.append(email)
+                continue
+            key = f"mail#{report.run_id}#{email}"
             if not self._dedupe.claim(key):
-                outcome.already_sent.append(recipient)
+                outcome.already_sent.append(email)
                 continue
             try:
-                receipts = [transport.send(message, recipient) for transport in self._transports]
+                context = shared.model_copy(
+                    update={
+                        "kind": recipient.context.kind,
+                        "reason": recipient.context.reason,
+                        "yours": recipient.context.yours,
+                        "fixed_tests": recipient.context.fixed_tests,
+                    }
+                )
+                message = self._renderer.render(report, self._sender, [email], context)
+                receipts = [transport.send(message, email) for transport in self._transports]
             except Exception:
                 self._dedupe.release(key)
                 raise
-            outcome.sent.append(Delivery(recipient=recipient, receipts=receipts))
+            outcome.sent.append(Delivery(recipient=email, receipts=receipts, kind=context.kind))
         return outcome

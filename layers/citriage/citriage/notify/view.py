@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
+from urllib.parse import quote, urljoin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from citriage.history import IssueHistory, RunRecord, TestHistory
 from citriage.models import Classification, Failure, RunReport, Verdict
 
 UNKNOWN = "unknown"
@@ -25,6 +28,31 @@ VERDICT_COLOURS = {
     Verdict.INFRA: "#8250df",
     Verdict.NO_RESULTS: "#57606a",
 }
+FIXED_LABEL = "Fixed: passing again"
+HISTORY_COLOURS = {
+    "flaky": "#9a6700",
+    "regression": "#cf222e",
+    "still_failing": "#cf222e",
+    "no_history": "#57606a",
+    UNKNOWN: "#57606a",
+}
+
+MailKind = Literal["run", "fixed"]
+
+
+class MailContext(BaseModel):
+    """What differs between two recipients of the same run, and what history says about it."""
+
+    kind: MailKind = "run"
+    reason: str = "you subscribed to this job or its tests"
+    yours: list[str] = Field(
+        default_factory=list, description="The recipient's own failed tests, shown first"
+    )
+    tests_history: dict[str, TestHistory] = Field(default_factory=dict)
+    issues_history: dict[str, IssueHistory] = Field(default_factory=dict)
+    history_runs: int | None = Field(default=None, description="Runs of the job on record; None: not kept")
+    previous: RunRecord | None = Field(default=None, description="The job's run before this one")
+    fixed_tests: list[str] = Field(default_factory=list, description="Failed last run, passed in this one")
 
 
 class FailureView(BaseModel):
@@ -36,9 +64,16 @@ class FailureView(BaseModel):
     bug_id: str
     bug_url: str
     bug_title: str
+    bug_status: str
+    bug_hits: str
     reason: str
     excerpt: str
     where: str
+    log_link: str
+    history: str
+    history_kind: str
+    history_colour: str
+    first_failed_url: str
 
 
 class InfraView(BaseModel):
@@ -48,12 +83,31 @@ class InfraView(BaseModel):
     category: str
     where: str
     excerpt: str
+    log_link: str
+
+
+class ComponentView(BaseModel):
+    """A component and its version, as the run reported it."""
+
+    name: str
+    version: str
+
+
+class FixedView(BaseModel):
+    """For a "fixed" mail: the failing run before this one and what it failed."""
+
+    previous_verdict: str
+    previous_url: str
+    previous_date: str
+    tests: list[str]
 
 
 class MailView(BaseModel):
     """Everything a mail template may use. Templates render with StrictUndefined."""
 
     subject: str
+    kind: MailKind
+    reason: str
     verdict: str
     verdict_label: str
     verdict_colour: str
@@ -74,10 +128,14 @@ class MailView(BaseModel):
     passed: int
     failed: int
     skipped: int
+    yours: list[FailureView]
     new: list[FailureView]
     known: list[FailureView]
     infra_failures: list[FailureView]
     infra: list[InfraView]
+    components: list[ComponentView]
+    history_scope: str
+    fixed: FixedView
     notes: list[str]
     results_file: str
 
@@ -104,20 +162,37 @@ def _short_name(test_id: str) -> str:
     return ".".join(parts[-2:]) if len(parts) > 2 else base
 
 
-def _failure_view(failure: Failure, log_url: str) -> FailureView:
+def log_link(log_url: str, file: str | None, line: int | None) -> str:
+    """A link to a file of the run's log tree (at a line, as Zuul's log viewer anchors it)."""
+    if not file or file == "traceback":
+        return log_url
+    base = log_url if log_url.endswith("/") else log_url + "/"
+    link = urljoin(base, quote(file.lstrip("/")))
+    return f"{link}#{line}" if line else link
+
+
+def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> FailureView:
+    log_url = report.run.log_url
     evidence = failure.evidence[0] if failure.evidence else None
     issue = failure.known_issue
     tail = "\n".join(failure.details.strip().splitlines()[-TRACEBACK_TAIL_LINES:])
     if evidence is None:
-        reason, where = "no evidence recorded", UNKNOWN
-    elif evidence.kind == "signature":
-        reason, where = f"matches known issue {evidence.matched_by}", _where(evidence.file, evidence.line)
-    elif evidence.kind == "infra_rule":
-        reason, where = f"infrastructure rule {evidence.matched_by}", _where(evidence.file, evidence.line)
-    elif evidence.kind == "ci_result":
-        reason, where = evidence.excerpt, "CI result"
+        reason, where, link = "no evidence recorded", UNKNOWN, log_url
     else:
-        reason, where = "nothing known explains it", _where(evidence.file, evidence.line)
+        where = _where(evidence.file, evidence.line)
+        file = report.results_file if evidence.file == "traceback" else evidence.file
+        link = log_link(log_url, file, None if evidence.file == "traceback" else evidence.line)
+        if evidence.kind == "signature":
+            reason = f"matches known issue {evidence.matched_by}"
+        elif evidence.kind == "infra_rule":
+            reason = f"infrastructure rule {evidence.matched_by}"
+        elif evidence.kind == "ci_result":
+            reason, where = evidence.excerpt, "CI result"
+        else:
+            reason = "nothing known explains it"
+    history = context.tests_history.get(failure.test_id)
+    issue_history = context.issues_history.get(issue.id) if issue else None
+    history_kind = history.kind if history else UNKNOWN
     return FailureView(
         test_id=failure.test_id,
         short_name=_short_name(failure.test_id),
@@ -125,9 +200,17 @@ def _failure_view(failure: Failure, log_url: str) -> FailureView:
         bug_id=issue.id if issue else UNKNOWN,
         bug_url=issue.bug_url if issue else log_url,
         bug_title=issue.title if issue else UNKNOWN,
+        # The report carries no bug tracker status (yet): say so rather than leave it out.
+        bug_status=UNKNOWN,
+        bug_hits=issue_history.text if issue_history else "how often it hit lately is unknown",
         reason=reason,
         excerpt=tail or (evidence.excerpt if evidence else "") or "(no traceback was recorded)",
         where=where,
+        log_link=link,
+        history=history.text if history else "history unknown (no earlier runs on record)",
+        history_kind=history_kind,
+        history_colour=HISTORY_COLOURS[history_kind],
+        first_failed_url=history.first_failed_url if history else UNKNOWN,
     )
 
 
@@ -137,28 +220,49 @@ def _where(file: str | None, line: int | None) -> str:
     return f"{file}:{line}" if line else file
 
 
-def subject_for(report: RunReport) -> str:
-    """The mail subject: the verdict first, then job and change."""
+def subject_for(report: RunReport, kind: MailKind = "run", yours: int = 0) -> str:
+    """The mail subject: the verdict first, then job and change (and the recipient's tests)."""
     run = report.run
-    new = len(report.failures_by(Classification.NEW))
-    counts = f"{new} new, {len(report.failures_by(Classification.KNOWN))} known"
     change = f" on {run.project}" if run.project else ""
     if run.change:
         change += f" change {run.change}" + (f",{run.patchset}" if run.patchset else "")
+    if kind == "fixed":
+        return f"[citriage] {FIXED_LABEL}: {run.job}{change}"
+    new = len(report.failures_by(Classification.NEW))
+    counts = f"{new} new, {len(report.failures_by(Classification.KNOWN))} known"
+    if yours:
+        counts = f"{yours} of your tests; " + counts
     label = VERDICT_LABELS[report.verdict]
     tail = f" ({counts})" if report.failures and report.verdict is not Verdict.INFRA else ""
     return f"[citriage] {label}: {run.job}{change}{tail}"
 
 
-def build_view(report: RunReport) -> MailView:
-    """The mail view of a report."""
+def _fixed_view(context: MailContext) -> FixedView:
+    previous = context.previous
+    return FixedView(
+        previous_verdict=previous.verdict.value if previous else UNKNOWN,
+        previous_url=previous.log_url if previous else UNKNOWN,
+        previous_date=_date(previous.when) if previous else UNKNOWN,
+        tests=context.fixed_tests,
+    )
+
+
+def build_view(report: RunReport, context: MailContext | None = None) -> MailView:
+    """The mail view of a report, for one recipient's context."""
+    context = context or MailContext()
     run = report.run
-    views = [_failure_view(f, run.log_url) for f in report.failures]
+    views = [_failure_view(f, report, context) for f in report.failures]
+    yours_ids = set(context.yours)
+    yours = [v for v in views if v.test_id in yours_ids]
+    rest = [v for v in views if v.test_id not in yours_ids]
+    fixed = context.kind == "fixed"
     return MailView(
-        subject=subject_for(report),
+        subject=subject_for(report, context.kind, len(yours)),
+        kind=context.kind,
+        reason=context.reason,
         verdict=report.verdict.value,
-        verdict_label=VERDICT_LABELS[report.verdict],
-        verdict_colour=VERDICT_COLOURS[report.verdict],
+        verdict_label=FIXED_LABEL if fixed else VERDICT_LABELS[report.verdict],
+        verdict_colour=VERDICT_COLOURS[Verdict.PASSED if fixed else report.verdict],
         source=run.source,
         job=run.job,
         build_id=run.build_id,
@@ -176,13 +280,27 @@ def build_view(report: RunReport) -> MailView:
         passed=report.tests.passed,
         failed=report.tests.failed,
         skipped=report.tests.skipped,
-        new=[v for v in views if v.classification == "new"],
-        known=[v for v in views if v.classification == "known"],
-        infra_failures=[v for v in views if v.classification == "infra"],
+        yours=yours,
+        new=[v for v in rest if v.classification == "new"],
+        known=[v for v in rest if v.classification == "known"],
+        infra_failures=[v for v in rest if v.classification == "infra"],
         infra=[
-            InfraView(rule=i.rule, category=i.category, where=_where(i.file, i.line), excerpt=i.excerpt)
+            InfraView(
+                rule=i.rule,
+                category=i.category,
+                where=_where(i.file, i.line),
+                excerpt=i.excerpt,
+                log_link=log_link(run.log_url, i.file, i.line),
+            )
             for i in report.infra
         ],
+        components=[ComponentView(name=k, version=v) for k, v in sorted(report.components.items())],
+        history_scope=(
+            f"the last {context.history_runs} runs of {run.job} on record"
+            if context.history_runs
+            else "unknown (no run history kept)"
+        ),
+        fixed=_fixed_view(context),
         notes=report.notes,
         results_file=_or_unknown(report.results_file),
     )

@@ -1,0 +1,38 @@
+"""DigestFunction: on its daily and weekly schedules, mails each digest subscriber its digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.config import NotifySettings
+from citriage.digest import DigestService, DigestTrigger
+from citriage.wiring import digest_service
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@cache
+def service() -> DigestService:
+    """Built on first use from the environment, then kept for warm invocations."""
+    return digest_service(NotifySettings.from_env())
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point (EventBridge schedule with input {"period": "daily" | "weekly"})."""
+    trigger = DigestTrigger.model_validate(event)
+    outcome = service().send(trigger.period, datetime.now(UTC))
+    metrics.add_metric(name="DigestsSent", unit=MetricUnit.Count, value=len(outcome.sent))
+    if outcome.suppressed:
+        logger.warning("suppressed addresses skipped", period=trigger.period, suppressed=outcome.suppressed)
+    logger.info("digests sent", **outcome.model_dump())
+    return outcome.model_dump()

@@ -1,0 +1,250 @@
+"""Per-job test history over runs: what a failure mail says about flakiness and regressions.
+
+The analyze step records one compact `RunRecord` per analysed run (items in the runs table,
+expiring by TTL); notify reads a job's recent records to say, for each failing test, "failed 3
+of the last 20 runs — flaky" or "first failure after 40 passes — likely a regression", and for
+each known issue how often it hit lately; the digest reads the records of a day or a week.
+
+The report lists failed tests, not passed ones, so a test counts as passed in a run that read
+test results and did not fail it. Runs without results (infrastructure, no results) count
+neither way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from boto3.dynamodb.conditions import Key
+from pydantic import BaseModel, Field
+
+from citriage.models import Classification, RunReport, TestCounts, Verdict
+
+# How many failed tests one record keeps; a run failing more than this is broken wholesale.
+MAX_RECORDED_FAILURES = 500
+FAILED_VERDICTS = (Verdict.FAILED_NEW, Verdict.FAILED_KNOWN)
+
+
+class FailedTest(BaseModel):
+    """How one test failed in one run."""
+
+    classification: Classification
+    known_issue: str | None = None
+
+
+class RunRecord(BaseModel):
+    """One run in a job's history: enough to judge each test's flakiness, small enough to query."""
+
+    run_id: str
+    source: str
+    job: str
+    when: datetime
+    verdict: Verdict
+    log_url: str
+    has_results: bool
+    tests: TestCounts
+    failed: dict[str, FailedTest] = Field(default_factory=dict)
+    failed_truncated: bool = False
+    duration_seconds: float | None = None
+    infra_categories: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_report(cls, report: RunReport) -> RunRecord:
+        """The record of an analysed run."""
+        failures = report.failures[:MAX_RECORDED_FAILURES]
+        return cls(
+            run_id=report.run_id,
+            source=report.run.source,
+            job=report.run.job,
+            when=(report.run.end_time or report.analyzed_at).astimezone(UTC),
+            verdict=report.verdict,
+            log_url=report.run.log_url,
+            has_results=report.tests.total > 0,
+            tests=report.tests,
+            failed={
+                f.test_id: FailedTest(
+                    classification=f.classification, known_issue=f.known_issue.id if f.known_issue else None
+                )
+                for f in failures
+            },
+            failed_truncated=len(report.failures) > MAX_RECORDED_FAILURES,
+            duration_seconds=report.run.duration_seconds,
+            infra_categories=sorted({i.category for i in report.infra}),
+        )
+
+    @property
+    def sort_key(self) -> str:
+        """Orders a job's records by end time (ties broken by run id)."""
+        return f"{_stamp(self.when)}#{self.run_id}"
+
+    def passed_test(self, test_id: str) -> bool:
+        """True when this run read results and the test did not fail in it."""
+        return self.has_results and not self.failed_truncated and test_id not in self.failed
+
+    def known_issues(self) -> set[str]:
+        """The known issues that hit this run."""
+        return {f.known_issue for f in self.failed.values() if f.known_issue}
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+HistoryKind = Literal["flaky", "regression", "still_failing", "no_history"]
+
+
+class TestHistory(BaseModel):
+    """What a job's history says about one failing test."""
+
+    __test__ = False
+
+    test_id: str
+    kind: HistoryKind
+    failed: int = Field(description="Runs in the window that failed the test (this one included)")
+    runs: int = Field(description="Runs in the window that read test results (this one included)")
+    passes_before: int = Field(description="Passing runs right before the current failing streak")
+    first_failed_run_id: str
+    first_failed_url: str
+    text: str
+
+
+class IssueHistory(BaseModel):
+    """How often a known issue hit a job's recent runs."""
+
+    issue_id: str
+    hits: int
+    runs: int
+    text: str
+
+
+def judge_test(test_id: str, records: Sequence[RunRecord], window: int) -> TestHistory:
+    """Judge a failing test from a job's records, newest first, the current run first.
+
+    Flaky: it also failed earlier in the window, with passes in between. Regression: it
+    passed before the current failing streak. Still failing: no pass is on record.
+    """
+    with_results = [r for r in records if r.has_results and not r.failed_truncated]
+    if not with_results or test_id not in with_results[0].failed:
+        raise ValueError(f"the newest record does not fail {test_id}")
+    streak = 0
+    for record in with_results:
+        if test_id not in record.failed:
+            break
+        streak += 1
+    first = with_results[streak - 1]
+    passes = 0
+    for record in with_results[streak:]:
+        if test_id in record.failed:
+            break
+        passes += 1
+    shown = with_results[:window]
+    failed = sum(1 for r in shown if test_id in r.failed)
+    earliest_in_window = next(r for r in reversed(shown) if test_id in r.failed)
+    base = {"test_id": test_id, "failed": failed, "runs": len(shown), "passes_before": passes}
+    if len(with_results) == 1:
+        return TestHistory(
+            **base,
+            kind="no_history",
+            first_failed_run_id=first.run_id,
+            first_failed_url=first.log_url,
+            text="first recorded run of this job: no history yet",
+        )
+    if failed > streak:
+        return TestHistory(
+            **base,
+            kind="flaky",
+            first_failed_run_id=earliest_in_window.run_id,
+            first_failed_url=earliest_in_window.log_url,
+            text=f"failed {failed} of the last {len(shown)} runs — flaky",
+        )
+    if passes == 0:
+        return TestHistory(
+            **base,
+            kind="still_failing",
+            first_failed_run_id=first.run_id,
+            first_failed_url=first.log_url,
+            text=f"failed in all {streak} recorded runs — broken since the first one on record",
+        )
+    passed = f"{passes} pass{'es' if passes != 1 else ''}"
+    text = (
+        f"first failure after {passed} — likely a regression"
+        if streak == 1
+        else f"failing for the last {streak} runs, after {passed} — likely a regression"
+    )
+    return TestHistory(
+        **base, kind="regression", first_failed_run_id=first.run_id, first_failed_url=first.log_url, text=text
+    )
+
+
+def judge_issue(issue_id: str, records: Sequence[RunRecord], window: int) -> IssueHistory:
+    """How many of a job's last runs (newest first, the current one included) the issue hit."""
+    shown = list(records[:window])
+    hits = sum(1 for r in shown if issue_id in r.known_issues())
+    return IssueHistory(
+        issue_id=issue_id,
+        hits=hits,
+        runs=len(shown),
+        text=f"hit {hits} of the last {len(shown)} runs of this job",
+    )
+
+
+def previous_run(records: Sequence[RunRecord], run_id: str) -> RunRecord | None:
+    """The run of the job just before `run_id` (records newest first), or None."""
+    for position, record in enumerate(records):
+        if record.run_id == run_id:
+            return records[position + 1] if position + 1 < len(records) else None
+    return None
+
+
+class HistoryStore:
+    """Run records as items of the runs table: per job (`HIST#`) and per day (`DAY#`), with TTL."""
+
+    def __init__(self, table: Any, ttl_days: int = 90) -> None:
+        self._table = table
+        self._ttl = ttl_days * 86400
+
+    def record(self, report: RunReport) -> RunRecord:
+        """Store a report's record (overwriting it on a redelivery) and return it."""
+        record = RunRecord.from_report(report)
+        body = record.model_dump_json()
+        expires = int(time.time()) + self._ttl
+        with self._table.batch_writer() as batch:
+            for pk in (_job_key(record.source, record.job), _day_key(record.when)):
+                batch.put_item(Item={"pk": pk, "sk": record.sort_key, "record": body, "expires_at": expires})
+        return record
+
+    def recent(self, source: str, job: str, up_to: RunRecord | None, limit: int) -> list[RunRecord]:
+        """A job's records, newest first, ending at `up_to` (inclusive) when given."""
+        pk = Key("pk").eq(_job_key(source, job))
+        condition = pk & Key("sk").lte(up_to.sort_key) if up_to is not None else pk
+        response = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
+        return [RunRecord.model_validate_json(item["record"]) for item in response.get("Items", [])]
+
+    def between(self, start: datetime, end: datetime) -> Iterator[RunRecord]:
+        """Every job's records that ended in [start, end), day by day."""
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date():
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": Key("pk").eq(f"DAY#{day.isoformat()}")
+                & Key("sk").between(_stamp(start), _stamp(end))
+            }
+            while True:
+                page = self._table.query(**kwargs)
+                for item in page.get("Items", []):
+                    record = RunRecord.model_validate_json(item["record"])
+                    if start <= record.when < end:
+                        yield record
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            day += timedelta(days=1)
+
+
+def _job_key(source: str, job: str) -> str:
+    return f"HIST#{source}#{job}"
+
+
+def _day_key(when: datetime) -> str:
+    return f"DAY#{when.astimezone(UTC).date().isoformat()}"
