@@ -1,128 +1,205 @@
-"""Notify: who gets mail, exactly once; and what the mail says, safely."""
+"""Notify: who gets which mail, exactly once; and what the mail says, safely."""
 
+import logging
+from datetime import timedelta
+
+import jinja2
 import pytest
-from citriage.models import (
-    Classification,
-    Evidence,
-    Failure,
-    InfraFinding,
-    KnownIssueRef,
-    RunAnalyzed,
-    RunEvent,
-    RunReport,
-    Subscription,
-    TestCounts,
-    Verdict,
-)
+from citriage.models import Classification, RunAnalyzed, RunReport, Subscription, Verdict
 from citriage.notify.render import MailRenderer, to_mime
 from citriage.notify.service import NotifyService
+from citriage.subscriptions import NotifyPolicy
 
 from tests.unit.fakes import FakeDedupe, FakeList, FakeReports, FakeTransport
+from tests.unit.mail_fakes import (
+    DNS_TEST,
+    PORT_TEST,
+    T0,
+    VOLUME_TEST,
+    FakeHistory,
+    FakeSuppressions,
+    failure,
+    make_report,
+)
+
+JOB_SUB = Subscription(email="nova@example.org", jobs=["tempest-*"])
+TEST_SUB = Subscription(email="storage@example.org", tests=["tempest.api.volume.*"])
+ADMIN_SUB = Subscription(email="infra-team@example.org", jobs=["*"], verdicts=["infra"])
+OTHER_SUB = Subscription(email="other@example.org", jobs=["grenade-*"])
+DIGEST_SUB = Subscription(email="digest@example.org", jobs=["tempest-*"], delivery="daily")
+SUBS = [JOB_SUB, TEST_SUB, ADMIN_SUB, OTHER_SUB, DIGEST_SUB]
+POLICY = NotifyPolicy(ci_admins=["ci-admins@example.org"])
 
 
-def report(verdict=Verdict.FAILED_NEW, test_id="tempest.api.volume.test_v.V.test_attach") -> RunReport:
-    return RunReport(
-        run=RunEvent(
-            source="zuul",
-            job="tempest-full",
-            build_id="b1",
-            result="FAILURE",
-            log_url="https://logs.example.org/b1/",
-            project="openstack/nova",
-            change="912345",
-            patchset="3",
-            change_url="https://review.opendev.org/c/openstack/nova/+/912345",
-        ),
-        verdict=verdict,
-        tests=TestCounts(total=50, passed=45, failed=3, skipped=2),
-        failures=[
-            Failure(
-                test_id=test_id,
-                classification=Classification.KNOWN,
-                known_issue=KnownIssueRef(
-                    id="LP-1929710",
-                    bug_url="https://bugs.launchpad.net/cinder/+bug/1929710",
-                    title="Volume attach times out",
-                ),
-                evidence=[
-                    Evidence(
-                        kind="signature",
-                        matched_by="LP-1929710",
-                        file="traceback",
-                        line=3,
-                        excerpt="failed to reach in-use status",
-                    )
-                ],
-                details="Traceback\nfailed to reach in-use status (current attaching)",
-            ),
-            Failure(
-                test_id="tempest.api.network.test_ports.P.test_<script>alert(1)</script>",
-                classification=Classification.NEW,
-                evidence=[Evidence(kind="unexplained", file="traceback", excerpt="AssertionError: 2 != 3")],
-                details="AssertionError: 2 != 3 <b>bold</b>",
-            ),
+def mixed_report(build: str = "b1") -> RunReport:
+    """One new, one known (a volume test) and one infra failure: verdict failed_new."""
+    return make_report(
+        [
+            failure(PORT_TEST),
+            failure(VOLUME_TEST, Classification.KNOWN),
+            failure(DNS_TEST, Classification.INFRA),
         ],
-        infra=[
-            InfraFinding(
-                rule="dns-temporary-failure",
-                category="network",
-                file="job-output.txt",
-                line=9,
-                excerpt="Temporary failure in name resolution",
-            )
-        ],
+        build=build,
     )
 
 
-SUBS = [
-    Subscription(email="nova@example.org", jobs=["tempest-*"]),
-    Subscription(email="storage@example.org", tests=["tempest.api.volume.*"]),
-    Subscription(email="admins@example.org", jobs=["*"], verdicts=[Verdict.INFRA]),
-    Subscription(email="other@example.org", jobs=["grenade-*"]),
-]
+def notifier(reports, transport, dedupe=None, subs=SUBS, **kwargs) -> NotifyService:
+    kwargs.setdefault("policy", POLICY)
+    return NotifyService(
+        reports, FakeList(subs), dedupe or FakeDedupe(), [transport], "citriage@example.org", **kwargs
+    )
 
 
-def notifier(reports, transport, dedupe=None):
-    return NotifyService(reports, FakeList(SUBS), dedupe or FakeDedupe(), [transport], "citriage@example.org")
+def notify(report: RunReport, transport=None, **kwargs):
+    reports = FakeReports()
+    reports.put_report(report)
+    transport = transport or FakeTransport()
+    outcome = notifier(reports, transport, **kwargs).handle(RunAnalyzed.from_report(report))
+    return outcome, dict(transport.sent)
 
 
-def event_for(r: RunReport) -> RunAnalyzed:
-    return RunAnalyzed.from_report(r)
+def test_job_and_test_subscribers_get_different_mails_about_the_same_run():
+    # Given a run where a volume test failed (known issue) next to a new and an infra failure
+    report = mixed_report()
+    # When it is notified
+    outcome, mails = notify(report)
+    # Then the job subscriber and the volume-test subscriber get a mail each, nobody else
+    assert sorted(mails) == ["nova@example.org", "storage@example.org"]
+    job_mail, test_mail = mails["nova@example.org"], mails["storage@example.org"]
+    # The test subscriber's mail leads with its own test, and says so in the subject
+    assert "1 of your tests" in test_mail.subject and "your tests" not in job_mail.subject
+    assert test_mail.text.index("YOUR TESTS (1)") < test_mail.text.index(VOLUME_TEST)
+    assert test_mail.text.index(VOLUME_TEST) < test_mail.text.index(PORT_TEST)
+    assert test_mail.html.index("Your tests (1)") < test_mail.html.index("New failures")
+    # The job subscriber's mail has no "your tests" section: new failures come first
+    assert "YOUR TESTS" not in job_mail.text and "Your tests" not in job_mail.html
+    assert job_mail.text.index(PORT_TEST) < job_mail.text.index(VOLUME_TEST)
+    # Each says why it was sent
+    assert "you subscribed to tests tempest.api.volume.*" in test_mail.text
+    assert "you subscribed to failed_new runs of jobs tempest-*" in job_mail.text
+    assert [d.kind for d in outcome.sent] == ["run", "run"]
 
 
-def test_mails_the_job_and_test_subscribers_once_each():
+def test_test_subscriber_gets_nothing_when_its_tests_pass():
+    # Given a failed run in which no volume test failed
+    report = make_report([failure(PORT_TEST)])
+    # When notified
+    _, mails = notify(report)
+    # Then only the job subscriber hears of it
+    assert sorted(mails) == ["nova@example.org"]
+
+
+def test_infra_only_run_goes_to_admins_only():
+    # Given a run that failed only because of the infrastructure, a volume test among its victims
+    report = make_report(
+        [failure(VOLUME_TEST, Classification.INFRA), failure(DNS_TEST, Classification.INFRA)]
+    )
+    assert report.verdict is Verdict.INFRA
+    # When notified
+    _, mails = notify(report)
+    # Then the configured CI admins and the infra subscribers get it, the code owners do not
+    assert sorted(mails) == ["ci-admins@example.org", "infra-team@example.org"]
+    admin_mail = mails["ci-admins@example.org"]
+    assert "Infrastructure failure" in admin_mail.subject
+    assert "you are a CI admin" in admin_mail.text
+    assert "WHAT BROKE (1)" in admin_mail.text and "Temporary failure in name resolution" in admin_mail.text
+
+
+def test_no_results_run_goes_to_admins_only():
+    report = make_report([], verdict=Verdict.NO_RESULTS, total=0)
+    _, mails = notify(report)
+    assert sorted(mails) == ["ci-admins@example.org"]
+    assert "No test results could be read" in mails["ci-admins@example.org"].text
+
+
+def test_redelivery_sends_nothing_new():
+    # Given a run already notified
     reports, transport, dedupe = FakeReports(), FakeTransport(), FakeDedupe()
-    r = report()
-    reports.put_report(r)
-    outcome = notifier(reports, transport, dedupe).handle(event_for(r))
-    assert sorted(d.recipient for d in outcome.sent) == ["nova@example.org", "storage@example.org"]
-    # When the same event is delivered again, nothing new is sent
-    again = notifier(reports, transport, dedupe).handle(event_for(r))
+    report = mixed_report()
+    reports.put_report(report)
+    first = notifier(reports, transport, dedupe).handle(RunAnalyzed.from_report(report))
+    assert len(first.sent) == 2
+    # When the same event is delivered again
+    again = notifier(reports, transport, dedupe).handle(RunAnalyzed.from_report(report))
+    # Then nothing new is sent
     assert again.sent == [] and sorted(again.already_sent) == ["nova@example.org", "storage@example.org"]
     assert len(transport.sent) == 2
 
 
-def test_infra_verdict_goes_to_admins_only():
-    reports, transport = FakeReports(), FakeTransport()
-    r = report(Verdict.INFRA)
-    reports.put_report(r)
-    outcome = notifier(reports, transport).handle(event_for(r))
-    assert [d.recipient for d in outcome.sent] == ["admins@example.org"]
-
-
 def test_failed_send_is_retried_on_redelivery_not_lost():
     reports, dedupe = FakeReports(), FakeDedupe()
-    r = report()
-    reports.put_report(r)
+    report = mixed_report()
+    reports.put_report(report)
     with pytest.raises(ConnectionError):
-        notifier(reports, FakeTransport(fail_for={"storage@example.org"}), dedupe).handle(event_for(r))
+        notifier(reports, FakeTransport(fail_for={"storage@example.org"}), dedupe).handle(
+            RunAnalyzed.from_report(report)
+        )
     transport = FakeTransport()
-    outcome = notifier(reports, transport, dedupe).handle(event_for(r))
+    outcome = notifier(reports, transport, dedupe).handle(RunAnalyzed.from_report(report))
     assert [d.recipient for d in outcome.sent] == ["storage@example.org"]
 
 
+def test_suppressed_address_is_skipped_and_logged(caplog):
+    # Given the test subscriber's address hard-bounced earlier
+    suppressions = FakeSuppressions({"storage@example.org"})
+    # When a run it would hear about is notified
+    with caplog.at_level(logging.WARNING, logger="citriage.notify.service"):
+        outcome, mails = notify(mixed_report(), suppressions=suppressions)
+    # Then it gets nothing, the others get their mail, and a log line says why
+    assert sorted(mails) == ["nova@example.org"]
+    assert outcome.suppressed == ["storage@example.org"]
+    assert "suppressed address skipped: storage@example.org" in caplog.text
+
+
+def fixed_setup(previous_failures, fixed_mails=True):
+    history = FakeHistory()
+    history.record(make_report(previous_failures, build="b1", at=T0))
+    passed = make_report([], build="b2", at=T0 + timedelta(hours=1))
+    history.record(passed)
+    subs = [
+        Subscription(email="fix-job@example.org", jobs=["tempest-*"], verdicts=["failed_new", "fixed"]),
+        Subscription(email="fix-test@example.org", tests=["tempest.api.volume.*"], verdicts=["fixed"]),
+        JOB_SUB,
+    ]
+    return notify(
+        passed, subs=subs, history=history, policy=NotifyPolicy(ci_admins=[], fixed_mails=fixed_mails)
+    )
+
+
+def test_passed_after_failure_sends_fixed_mail_to_who_asked():
+    # Given a failed run of the job (a volume test among the failures), then a passed one
+    outcome, mails = fixed_setup([failure(PORT_TEST), failure(VOLUME_TEST, Classification.KNOWN)])
+    # Then the subscribers who asked for `fixed` hear that it passes again; the others do not
+    assert sorted(mails) == ["fix-job@example.org", "fix-test@example.org"]
+    job_mail, test_mail = mails["fix-job@example.org"], mails["fix-test@example.org"]
+    assert job_mail.subject.startswith("[citriage] Fixed: passing again: tempest-full")
+    assert "https://logs.example.org/b1/" in job_mail.text  # the failing run before, linked
+    assert PORT_TEST in job_mail.text and VOLUME_TEST in job_mail.text
+    # The test subscriber's fixed mail lists only its own tests
+    assert VOLUME_TEST in test_mail.text and PORT_TEST not in test_mail.text
+    assert {d.kind for d in outcome.sent} == {"fixed"}
+
+
+def test_fixed_mail_only_for_the_tests_that_had_failed_and_when_enabled():
+    # A failure the test subscriber does not care about: no fixed mail for it
+    _, mails = fixed_setup([failure(PORT_TEST)])
+    assert sorted(mails) == ["fix-job@example.org"]
+    # Switched off by the site: nobody
+    _, mails = fixed_setup([failure(PORT_TEST)], fixed_mails=False)
+    assert mails == {}
+
+
+def test_digest_subscribers_get_no_immediate_mail():
+    _, mails = notify(mixed_report())
+    assert "digest@example.org" not in mails
+
+
 def test_mail_content_html_and_text():
-    mail = MailRenderer().render(report(), "citriage@example.org", ["nova@example.org"])
+    # Given a report with untrusted text from logs in a test id and a traceback
+    report = mixed_report()
+    report.failures[0].test_id = "tempest.api.network.test_ports.P.test_<script>alert(1)</script>"
+    report.failures[0].details = "AssertionError: 2 != 3 <b>bold</b>"
+    mail = MailRenderer().render(report, "citriage@example.org", ["nova@example.org"])
     assert mail.subject.startswith(
         "[citriage] FAILED: new failure: tempest-full on openstack/nova change 912345,3"
     )
@@ -131,34 +208,40 @@ def test_mail_content_html_and_text():
         assert "https://bugs.launchpad.net/cinder/+bug/1929710" in part
         assert "Volume attach times out" in part
         assert "https://logs.example.org/b1/" in part
-        assert "50 run: 45 passed, 3 failed, 2 skipped" in part
+        assert "https://logs.example.org/b1/job-output.txt#9" in part  # evidence linked to its log line
+        assert "https://review.opendev.org/c/openstack/nova/+/912345" in part
+        assert "50 run: 47 passed, 3 failed" in part
         assert "Temporary failure in name resolution" in part
+        assert "duration 50m 00s" in part and "2026-11-01 08:00 UTC" in part
         assert "None" not in part
-    # Untrusted text from logs is escaped in HTML
+    # Untrusted text is escaped in HTML, and the HTML loads nothing and runs nothing
     assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
     assert "<b>bold</b>" not in mail.html
+    for forbidden in ("<style", "<script", "<img", "<link", " src=", "url("):
+        assert forbidden not in mail.html
     assert mail.html.index("New failures") < mail.html.index("Known issues")
-    assert "<style" not in mail.html and "<script" not in mail.html
 
 
 def test_unknown_fields_are_said_to_be_unknown():
-    r = report()
-    r.run.pipeline = None
-    r.run.branch = None
-    mail = MailRenderer().render(r, "c@example.org", ["x@example.org"])
+    report = mixed_report()
+    report.run.pipeline = None
+    report.run.branch = None
+    report.run.start_time = None
+    mail = MailRenderer().render(report, "c@example.org", ["x@example.org"])
     assert "Pipeline:  unknown" in mail.text
+    assert "(duration unknown)" in mail.text
+    assert "Versions:  unknown" in mail.text
+    assert "status unknown" in mail.text
 
 
 def test_template_naming_a_missing_field_fails_loudly():
-    import jinja2
-
-    renderer = MailRenderer(jinja2.DictLoader({"mail.html.j2": "{{ no_such_field }}", "mail.txt.j2": "x"}))
+    loader = jinja2.DictLoader({"tempest.html.j2": "{{ no_such_field }}", "tempest.txt.j2": "x"})
     with pytest.raises(jinja2.UndefinedError):
-        renderer.render(report(), "c@example.org", ["x@example.org"])
+        MailRenderer(site=loader).render(mixed_report(), "c@example.org", ["x@example.org"])
 
 
 def test_mime_has_text_and_html_parts():
-    mail = MailRenderer().render(report(), "citriage@example.org", ["nova@example.org"])
+    mail = MailRenderer().render(mixed_report(), "citriage@example.org", ["nova@example.org"])
     raw = to_mime(mail, "nova@example.org").decode()
     assert "multipart/alternative" in raw and "text/plain" in raw and "text/html" in raw
     assert "To: nova@example.org" in raw

@@ -186,7 +186,11 @@ def judge_issue(issue_id: str, records: Sequence[RunRecord], window: int) -> Iss
         issue_id=issue_id,
         hits=hits,
         runs=len(shown),
-        text=f"hit {hits} of the last {len(shown)} runs of this job",
+        text=(
+            f"hit {hits} of the last {len(shown)} runs of this job"
+            if len(shown) > 1
+            else "first run of this job on record"
+        ),
     )
 
 

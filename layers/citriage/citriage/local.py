@@ -125,6 +125,7 @@ class EmbeddedAws:
             "known": "citriage-known-issues",
             "subs": "citriage-subscriptions",
             "dedupe": "citriage-dedupe",
+            "suppressions": "citriage-suppressions",
         }
         _create_table(
             dynamodb, names["runs"], [("pk", "HASH"), ("sk", "RANGE")], gsi=("by-job", "gsi1pk", "gsi1sk")
@@ -132,6 +133,7 @@ class EmbeddedAws:
         _create_table(dynamodb, names["known"], [("id", "HASH")])
         _create_table(dynamodb, names["subs"], [("email", "HASH")])
         _create_table(dynamodb, names["dedupe"], [("key", "HASH")])
+        _create_table(dynamodb, names["suppressions"], [("email", "HASH")])
         sqs = boto3.client("sqs")
         analyze_url = _create_queue(sqs, "citriage-analyze", visibility=720)
         notify_url = _create_queue(sqs, "citriage-notify", visibility=360)
@@ -164,6 +166,7 @@ class EmbeddedAws:
             "RUNS_TABLE": names["runs"],
             "KNOWN_ISSUES_TABLE": names["known"],
             "SUBSCRIPTIONS_TABLE": names["subs"],
+            "SUPPRESSIONS_TABLE": names["suppressions"],
             "EVENT_BUS_NAME": "citriage",
             "LOG_HOSTS": ",".join(log_hosts),
             # The local log server listens on loopback; only this embedded mode allows it.

@@ -210,7 +210,10 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
         history=history.text if history else "history unknown (no earlier runs on record)",
         history_kind=history_kind,
         history_colour=HISTORY_COLOURS[history_kind],
-        first_failed_url=history.first_failed_url if history else UNKNOWN,
+        # Linked only when it is an earlier run: this run's logs are linked already.
+        first_failed_url=(
+            history.first_failed_url if history and history.first_failed_run_id != report.run_id else UNKNOWN
+        ),
     )
 
 
