@@ -143,5 +143,21 @@ def test_mail_shows_the_history_lines_of_a_stored_sequence():
         in (mail.text)
     )
     assert "hit 3 of the last 20 runs of this job" in mail.text
-    assert "history from the last 20 runs of tempest-full on record" in mail.text
+    assert "history: the last 20 runs of tempest-full on record" in mail.text
     assert "first failure after 41 passes" in mail.html
+
+
+def test_infra_failure_is_not_called_a_regression():
+    # Given 10 passing runs, then one where the test failed because DNS broke
+    history = run_sequence("." * 10, test_id=DNS_TEST)
+    last = make_report([failure(DNS_TEST, Classification.INFRA)], build="b999", at=T0 + timedelta(days=1))
+    history.record(last)
+    records = history.recent("zuul", "tempest-full", None, 100)
+    from citriage.notify.service import history_context
+    from citriage.notify.view import build_view
+
+    # When the mail view is built
+    (view,) = build_view(last, history_context(last, records, 20)).infra_failures
+    # Then its history says the infrastructure, not "likely a regression"
+    assert view.history == "failed 1 of the last 11 runs; this time the infrastructure"
+    assert view.history_kind == "infra"

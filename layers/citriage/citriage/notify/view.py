@@ -34,6 +34,7 @@ HISTORY_COLOURS = {
     "regression": "#cf222e",
     "still_failing": "#cf222e",
     "no_history": "#57606a",
+    "infra": "#8250df",
     UNKNOWN: "#57606a",
 }
 
@@ -193,6 +194,13 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
     history = context.tests_history.get(failure.test_id)
     issue_history = context.issues_history.get(issue.id) if issue else None
     history_kind = history.kind if history else UNKNOWN
+    history_text = history.text if history else "history unknown (no earlier runs on record)"
+    if history and failure.classification is Classification.INFRA:
+        # The infrastructure broke it this time: neither flaky nor a regression of the code.
+        history_kind = "infra"
+        history_text = (
+            f"failed {history.failed} of the last {history.runs} runs; this time the infrastructure"
+        )
     return FailureView(
         test_id=failure.test_id,
         short_name=_short_name(failure.test_id),
@@ -207,7 +215,7 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
         excerpt=tail or (evidence.excerpt if evidence else "") or "(no traceback was recorded)",
         where=where,
         log_link=link,
-        history=history.text if history else "history unknown (no earlier runs on record)",
+        history=history_text,
         history_kind=history_kind,
         history_colour=HISTORY_COLOURS[history_kind],
         # Linked only when it is an earlier run: this run's logs are linked already.
