@@ -226,3 +226,17 @@ def test_subscriptions_cli(aws, tmp_path, capsys):
     path.write_text("cli-c@example.org: {owners: x}")
     assert main(["subscriptions", "--table", name, "import", str(path)]) == 2
     assert "unknown keys" in capsys.readouterr().err
+
+
+def test_a_huge_run_is_recorded_within_the_item_limit(aws):
+    # Given a run failing 500 tests with 1000-character ids (far over DynamoDB's 400 KB item)
+    stack, _ = aws
+    history = HistoryStore(table("RUNS_TABLE", stack))
+    ids = [f"tempest.api.{n:04d}." + "x" * 1000 for n in range(500)]
+    report = make_report([failure(t) for t in ids], build="huge", job="huge-job", total=600)
+    # When it is recorded
+    history.record(report)
+    # Then the record is stored, with fewer failures, marked truncated so no test is judged by it
+    (record,) = history.recent("zuul", "huge-job", None, 5)
+    assert record.failed_truncated and 0 < len(record.failed) < 500
+    assert not record.passed_test("tempest.api.never-failed")

@@ -161,3 +161,9 @@ def test_infra_failure_is_not_called_a_regression():
     # Then its history says the infrastructure, not "likely a regression"
     assert view.history == "failed 1 of the last 11 runs; this time the infrastructure"
     assert view.history_kind == "infra"
+
+
+def test_previous_run_passes_over_runs_without_results():
+    records = newest_first(run_sequence("FI."))
+    previous = previous_run(records, "zuul:b002")
+    assert previous is not None and previous.run_id == "zuul:b000"

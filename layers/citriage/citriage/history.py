@@ -24,6 +24,7 @@ from citriage.models import Classification, RunReport, TestCounts, Verdict
 
 # How many failed tests one record keeps; a run failing more than this is broken wholesale.
 MAX_RECORDED_FAILURES = 500
+MAX_RECORD_BYTES = 300_000
 FAILED_VERDICTS = (Verdict.FAILED_NEW, Verdict.FAILED_KNOWN)
 
 
@@ -195,10 +196,14 @@ def judge_issue(issue_id: str, records: Sequence[RunRecord], window: int) -> Iss
 
 
 def previous_run(records: Sequence[RunRecord], run_id: str) -> RunRecord | None:
-    """The run of the job just before `run_id` (records newest first), or None."""
+    """The job's last run before `run_id` that read results (records newest first), or None.
+
+    Infrastructure and no-results runs in between are passed over: they say nothing about
+    whether the job was fixed.
+    """
     for position, record in enumerate(records):
         if record.run_id == run_id:
-            return records[position + 1] if position + 1 < len(records) else None
+            return next((r for r in records[position + 1 :] if r.has_results), None)
     return None
 
 
@@ -213,6 +218,11 @@ class HistoryStore:
         """Store a report's record (overwriting it on a redelivery) and return it."""
         record = RunRecord.from_report(report)
         body = record.model_dump_json()
+        # DynamoDB items stop at 400 KB: a run failing thousands of long test ids keeps fewer.
+        while len(body.encode("utf-8")) > MAX_RECORD_BYTES and record.failed:
+            kept = dict(list(record.failed.items())[: len(record.failed) // 2])
+            record = record.model_copy(update={"failed": kept, "failed_truncated": True})
+            body = record.model_dump_json()
         expires = int(time.time()) + self._ttl
         with self._table.batch_writer() as batch:
             for pk in (_job_key(record.source, record.job), _day_key(record.when)):
