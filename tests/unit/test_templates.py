@@ -161,3 +161,21 @@ def test_digest_templates_render_strictly():
     )
     assert_never_blank(mail.text)
     assert "<script" not in mail.html and "<style" not in mail.html
+
+
+def test_templates_check_command(tmp_path, capsys):
+    from citriage.cli import main
+
+    # The packaged templates pass
+    assert main(["templates", "check"]) == 0
+    assert (
+        "5 templates checked (infra, junit, openqa, tempest, digest): 0 problem(s)" in capsys.readouterr().out
+    )
+    # A site template naming a field the view lacks, or loading an image, is reported
+    (tmp_path / "tempest.txt.j2").write_text("{{ job }} {{ owner }}")
+    (tmp_path / "nightly.html.j2").write_text('<img src="https://example.org/logo.png">{{ job }}')
+    (tmp_path / "nightly.txt.j2").write_text("{{ job }}")
+    assert main(["templates", "check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "tempest (failed_new bare): UndefinedError: 'owner' is undefined" in out
+    assert "nightly (passed bare): the HTML has a script, style sheet or external asset" in out

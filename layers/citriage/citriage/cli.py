@@ -18,6 +18,7 @@ from citriage.notify.render import MailRenderer
 from citriage.notify.transports import FileTransport
 from citriage.signatures import InfraRuleSet, SignatureSet, load_builtin_rules, load_known_issues_yaml
 from citriage.subscriptions_cli import register as register_subscriptions
+from citriage.templates_cli import register as register_templates
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     register_subscriptions(sub)
+    register_templates(sub)
     return parser
 
 
