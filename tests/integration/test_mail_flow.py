@@ -12,27 +12,23 @@ import pytest
 from citriage.cli import main
 from citriage.config import AnalyzeSettings, FetchSettings, NotifySettings
 from citriage.history import HistoryStore, RunRecord
-from citriage.local import EmbeddedAws, HandlerChain, LambdaContext, load_handler
+from citriage.local import HandlerChain, LambdaContext, load_handler
 from citriage.models import Classification, RunAnalyzed, Subscription
 from citriage.notify.render import MailRenderer, site_loader
 from citriage.store import RunStore, SubscriptionStore
 from citriage.suppression import SuppressionStore
 from citriage.wiring import analyze_service
 
+from tests.conftest import SENDER
 from tests.unit.mail_fakes import PORT_TEST, T0, VOLUME_TEST, failure, make_report
 
 pytestmark = pytest.mark.integration
-SENDER = "citriage@example.org"
 
 
-@pytest.fixture(scope="module")
-def aws(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mail")
-    server = EmbeddedAws()
-    server.start()
-    stack = server.provision(SENDER, ["logs.example.org"], out)
-    yield stack, out
-    server.stop()
+@pytest.fixture
+def aws(stack):
+    """The shared embedded endpoint, reset for each test (tests/conftest.py), and the mail dir."""
+    return stack, Path(stack.env["MAIL_OUT_DIR"])
 
 
 def table(name_env: str, stack):
@@ -137,7 +133,6 @@ def test_notify_handler_mails_each_subscriber_once_and_skips_suppressed(aws, cap
     HistoryStore(table("RUNS_TABLE", stack)).record(report)
     chain = HandlerChain(stack)
     sqs = boto3.client("sqs")
-    chain.drain(stack.notify_queue_url, chain.notify, "NotifyFunction")  # what earlier tests published
     # When the RunAnalyzed message is delivered, then delivered again
     ses = boto3.client("ses")  # the embedded SES counts what SES v2 sent
     sent_before = ses.get_send_quota()["SentLast24Hours"]

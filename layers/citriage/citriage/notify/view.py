@@ -195,7 +195,7 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
     issue_history = context.issues_history.get(issue.id) if issue else None
     history_kind = history.kind if history else UNKNOWN
     history_text = history.text if history else "history unknown (no earlier runs on record)"
-    if history and failure.classification is Classification.INFRA:
+    if history and history.kind != "no_history" and failure.classification is Classification.INFRA:
         # The infrastructure broke it this time: neither flaky nor a regression of the code.
         history_kind = "infra"
         history_text = (
