@@ -63,7 +63,6 @@ def main() -> None:
 
     personal = best_of(per_recipient)
     judging = best_of(lambda: history_context(report, records, 20))
-    empty = best_of(lambda: MailContext())
     print(f"baseline: one shared render of a {FAILURES}-failure mail: {shared * 1000:.2f} ms")
     print(
         f"per-recipient renders for {RECIPIENTS} recipients: {personal * 1000:.2f} ms "
@@ -71,7 +70,7 @@ def main() -> None:
     )
     print(
         f"history of {FAILURES} failing tests over {RUNS} runs: {judging * 1000:.2f} ms "
-        f"({judging / shared:.2f}x one render; empty context {empty * 1e6:.1f} us)"
+        f"({judging / shared:.2f}x one render)"
     )
 
 
