@@ -18,7 +18,6 @@ from citriage.history import RunRecord
 from citriage.models import Classification
 from citriage.notify.render import MailRenderer
 from citriage.notify.service import history_context
-from citriage.notify.view import MailContext
 
 from tests.unit.mail_fakes import failure, make_report
 
