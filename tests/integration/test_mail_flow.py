@@ -235,3 +235,25 @@ def test_a_huge_run_is_recorded_within_the_item_limit(aws):
     (record,) = history.recent("zuul", "huge-job", None, 5)
     assert record.failed_truncated and 0 < len(record.failed) < 500
     assert not record.passed_test("tempest.api.never-failed")
+
+
+def test_digest_handler_sends_each_digest_once(aws):
+    # Given yesterday's runs recorded, and a daily digest subscriber
+    stack, out = aws
+    yesterday = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    history = HistoryStore(table("RUNS_TABLE", stack))
+    for n, failures in enumerate([[failure(PORT_TEST)], [], [failure(PORT_TEST)]]):
+        history.record(
+            make_report(failures, build=f"d{n}", job="digest-job", at=yesterday + timedelta(hours=n))
+        )
+    SubscriptionStore(table("SUBSCRIPTIONS_TABLE", stack)).put(
+        Subscription(email="daily@example.org", jobs=["digest-*"], delivery="daily")
+    )
+    digest = load_handler("digest")
+    # When the daily schedule fires, and fires again
+    first = digest({"period": "daily"}, LambdaContext("DigestFunction"))
+    again = digest({"period": "daily"}, LambdaContext("DigestFunction"))
+    # Then the digest went out once, naming the flaky test
+    assert first["sent"] == ["daily@example.org"] and again["already_sent"] == ["daily@example.org"]
+    (mail,) = out.glob("digest-daily-*__daily@example.org.eml")
+    assert "failed 2 of 3 runs of digest-job" in mail.read_text()
