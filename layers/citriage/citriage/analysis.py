@@ -10,7 +10,13 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from citriage.classify import ci_result_finding, ci_says_passed, classify_failure, decide_verdict, job_failure
+from citriage.classify import (
+    ci_result_finding,
+    ci_says_passed,
+    classify_failure,
+    explain_verdict,
+    job_failure,
+)
 from citriage.errors import FetchFailed, FetchRefused
 from citriage.fetch import LogTree, iter_lines, open_first
 from citriage.models import (
@@ -123,7 +129,7 @@ def analyze_run(run: RunEvent, tree: LogTree, signatures: SignatureSet, rules: I
         logs_read = False
         notes.append(f"Logs unavailable: {exc}")
 
-    ci_infra = ci_result_finding(run)
+    ci_infra = ci_result_finding(run, rules)
     if ci_infra is not None:
         infra.insert(0, ci_infra)
     failures = [
@@ -134,7 +140,7 @@ def analyze_run(run: RunEvent, tree: LogTree, signatures: SignatureSet, rules: I
     if not failures and not infra and logs_read and ci_says_passed(run) is False:
         extra = job_failure(run, bool(results), known_hits, error_lines)
         failures = [extra] if extra else []
-    verdict = decide_verdict(run, bool(results), failures, infra, logs_read)
+    verdict, verdict_reason = explain_verdict(run, bool(results), failures, infra, logs_read)
     _note_interrupted(failures, notes)
     return RunReport(
         run=run,
@@ -144,6 +150,7 @@ def analyze_run(run: RunEvent, tree: LogTree, signatures: SignatureSet, rules: I
         infra=infra,
         notes=notes,
         results_file=results_file,
+        verdict_reason=verdict_reason,
         analyzed_at=datetime.now(UTC),
     )
 

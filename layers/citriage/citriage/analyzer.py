@@ -30,6 +30,13 @@ class KnownIssues(Protocol):
         """Every signature."""
 
 
+class HitStats(Protocol):
+    """Where per-signature hit statistics are kept (the known-issues table)."""
+
+    def record_hits(self, report: RunReport) -> dict[str, int]:
+        """Count the hits of each known issue that explained a failure of the report."""
+
+
 class Publisher(Protocol):
     """Where verdict events go (the bus)."""
 
@@ -54,12 +61,15 @@ class AnalyzeService:
         publisher: Publisher,
         fetch_settings: FetchSettings,
         history: History | None = None,
+        hit_stats: HitStats | None = None,
+        rules: InfraRuleSet | None = None,
     ) -> None:
         self._reports = reports
         self._known_issues = known_issues
         self._publisher = publisher
         self._fetch = fetch_settings
-        self._rules = InfraRuleSet(load_builtin_rules())
+        self._hit_stats = hit_stats
+        self._rules = rules if rules is not None else InfraRuleSet(load_builtin_rules())
         self._history = history
 
     def handle(self, run: RunEvent) -> RunReport:
@@ -69,6 +79,9 @@ class AnalyzeService:
         if stored is None:
             stored = self.analyze(run)
             self._reports.put_report(stored)
+            # Counted once per stored analysis: a redelivery finds the report and skips this.
+            if self._hit_stats is not None:
+                self._hit_stats.record_hits(stored)
         if self._history is not None:
             # Also on a redelivery: the first attempt may have died before recording.
             self._history.record(stored)
@@ -76,7 +89,11 @@ class AnalyzeService:
         return stored
 
     def analyze(self, run: RunEvent) -> RunReport:
-        """Analyse without storing: fetch the logs, read the results, classify."""
+        """Analyse without storing: fetch the logs, read the results, classify.
+
+        The signatures are read on every run; their compiled matcher is reused from the
+        process cache while they stay the same (warm invocations), and rebuilt when they change.
+        """
         signatures = SignatureSet(self._known_issues.list(), datetime.now(UTC).date())
         budget = FetchBudget(self._fetch.max_file_bytes, self._fetch.max_run_bytes)
         try:

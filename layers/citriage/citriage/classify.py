@@ -8,6 +8,7 @@ unrelated assertion failure; that would hide real regressions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 from citriage.models import (
     Classification,
@@ -21,10 +22,10 @@ from citriage.models import (
     TestStatus,
     Verdict,
 )
-from citriage.signatures import Hit, InfraRuleSet, SignatureSet
+from citriage.signatures import Hit, InfraRuleSet, SignatureSet, load_builtin_rules
 
-# Zuul build results that mean the infrastructure, not the change, failed the build.
-CI_INFRA_RESULTS = frozenset({"NODE_FAILURE", "RETRY_LIMIT", "POST_FAILURE", "TIMED_OUT", "DISK_FULL"})
+# Which CI result words mean the infrastructure failed the build is data: the `results` of the
+# rules in rules/infra.yaml (Zuul NODE_FAILURE, RETRY_LIMIT, ..., Jenkins ABORTED).
 CI_PASSED_RESULTS = frozenset({"SUCCESS", "PASSED", "PASS"})
 MAX_DETAILS_IN_REPORT = 2000
 
@@ -36,13 +37,30 @@ def clip_details(text: str) -> str:
     return "…" + text[-(MAX_DETAILS_IN_REPORT - 1) :]
 
 
-def _signature_evidence(hit: Hit[KnownIssue]) -> Evidence:
+@cache
+def _builtin_rules() -> InfraRuleSet:
+    return InfraRuleSet(load_builtin_rules())
+
+
+def _where(file: str | None, line: int | None) -> str:
+    if file and line:
+        return f"{file}:{line}"
+    return file or "the run"
+
+
+def _signature_evidence(hit: Hit[KnownIssue], rule: str) -> Evidence:
     return Evidence(
-        kind="signature", matched_by=hit.item.id, file=hit.file, line=hit.line, excerpt=hit.excerpt
+        kind="signature",
+        matched_by=hit.item.id,
+        file=hit.file,
+        line=hit.line,
+        excerpt=hit.excerpt,
+        message=hit.message(hit.item.message) or hit.item.title,
+        rule=rule,
     )
 
 
-def _known(result: TestResult, hit: Hit[KnownIssue]) -> Failure:
+def _known(result: TestResult, hit: Hit[KnownIssue], rule: str) -> Failure:
     classification = (
         Classification.INFRA if hit.item.category is IssueCategory.INFRA else Classification.KNOWN
     )
@@ -50,7 +68,7 @@ def _known(result: TestResult, hit: Hit[KnownIssue]) -> Failure:
         test_id=result.test_id,
         classification=classification,
         known_issue=hit.item.ref(),
-        evidence=[_signature_evidence(hit)],
+        evidence=[_signature_evidence(hit, rule)],
         status=result.status,
         details=clip_details(result.details),
     )
@@ -63,26 +81,35 @@ def classify_failure(
     log_hits: Sequence[Hit[KnownIssue]],
     ci_infra: InfraFinding | None,
 ) -> Failure:
-    """Classify one failed or interrupted test. Precedence, first that applies:
+    """Classify one failed or interrupted test. Precedence, first that applies (the ids are
+    those of docs/classification.md, and each decision's evidence names its rule):
 
-    1. a known-issue signature (in scope for the test) matches its traceback -> known
+    failure-1. a known-issue signature (in scope for the test) matches its traceback -> known
        (or infra, for a known issue of category infra);
-    2. an infrastructure rule matches its traceback -> infra;
-    3. a signature scoped to this test by `tests` matched a line of the run's logs -> known;
-    4. the test was interrupted and the CI reported an infrastructure result -> infra;
-    5. otherwise -> new.
+    failure-2. an infrastructure rule matches its traceback -> infra;
+    failure-3. a signature scoped to this test by `tests` matched a line of the run's logs -> known;
+    failure-4. the test was interrupted and the CI reported an infrastructure result -> infra;
+    failure-5. otherwise -> new.
     """
     text = result.details
     for hit in signatures.search_text(text, file="traceback"):
         if hit.item.applies_to_test(result.test_id):
-            return _known(result, hit)
+            return _known(result, hit, "failure-1")
     rule_hits = rules.search_text(text, file="traceback")
     if rule_hits:
         return Failure(
             test_id=result.test_id,
             classification=Classification.INFRA,
             evidence=[
-                Evidence(kind="infra_rule", matched_by=h.item.id, file=h.file, line=h.line, excerpt=h.excerpt)
+                Evidence(
+                    kind="infra_rule",
+                    matched_by=h.item.id,
+                    file=h.file,
+                    line=h.line,
+                    excerpt=h.excerpt,
+                    message=f"{h.item.category}: {h.item.description}" if h.item.description else None,
+                    rule="failure-2",
+                )
                 for h in rule_hits
             ],
             status=result.status,
@@ -90,12 +117,20 @@ def classify_failure(
         )
     for log_hit in log_hits:
         if log_hit.item.tests and log_hit.item.applies_to_test(result.test_id):
-            return _known(result, log_hit)
+            return _known(result, log_hit, "failure-3")
     if result.status is TestStatus.INTERRUPTED and ci_infra is not None:
         return Failure(
             test_id=result.test_id,
             classification=Classification.INFRA,
-            evidence=[Evidence(kind="ci_result", matched_by=ci_infra.rule, excerpt=ci_infra.excerpt)],
+            evidence=[
+                Evidence(
+                    kind="ci_result",
+                    matched_by=ci_infra.rule,
+                    excerpt=ci_infra.excerpt,
+                    message="the test never finished and the CI reported an infrastructure result",
+                    rule="failure-4",
+                )
+            ],
             status=result.status,
             details=clip_details(text),
         )
@@ -103,21 +138,36 @@ def classify_failure(
     return Failure(
         test_id=result.test_id,
         classification=Classification.NEW,
-        evidence=[Evidence(kind="unexplained", file="traceback", excerpt=first_line[:500])],
+        evidence=[
+            Evidence(
+                kind="unexplained",
+                file="traceback",
+                excerpt=first_line[:500],
+                message="no known issue or infrastructure rule matches this failure",
+                rule="failure-5",
+            )
+        ],
         status=result.status,
         details=clip_details(text),
     )
 
 
-def ci_result_finding(run: RunEvent) -> InfraFinding | None:
-    """An infra finding when the CI's own result word means infrastructure failure."""
-    if run.result and run.result.upper() in CI_INFRA_RESULTS:
-        return InfraFinding(
-            rule=f"{run.source}-result-{run.result.upper()}",
-            category="ci",
-            excerpt=f"{run.source} reported the build as {run.result.upper()}",
-        )
-    return None
+def ci_result_finding(run: RunEvent, rules: InfraRuleSet | None = None) -> InfraFinding | None:
+    """An infra finding when the CI's own result word means infrastructure failure.
+
+    The words are the `results` of the infrastructure rules (the built-in pack by default).
+    """
+    if not run.result:
+        return None
+    rule = (rules or _builtin_rules()).for_result(run.result)
+    if rule is None:
+        return None
+    word = run.result.upper()
+    return InfraFinding(
+        rule=f"{run.source}-result-{word}",
+        category=rule.category,
+        excerpt=f"{run.source} reported the build as {word} ({rule.id}: {rule.description or rule.category})",
+    )
 
 
 def ci_says_passed(run: RunEvent) -> bool | None:
@@ -148,12 +198,13 @@ def job_failure(
                     Classification.INFRA if hit.item.category is IssueCategory.INFRA else Classification.KNOWN
                 ),
                 known_issue=hit.item.ref(),
-                evidence=[_signature_evidence(hit)],
+                evidence=[_signature_evidence(hit, "job-1")],
             )
     if not results_found:
         return None
-    evidence = list(error_lines) or [
-        Evidence(kind="unexplained", excerpt=f"{run.source} reported {run.result}")
+    why = f"{run.source} reported {run.result} but every test passed"
+    evidence = [e.model_copy(update={"rule": "job-2", "message": why}) for e in error_lines] or [
+        Evidence(kind="unexplained", excerpt=f"{run.source} reported {run.result}", message=why, rule="job-2")
     ]
     return Failure(test_id=test_id, classification=Classification.NEW, evidence=evidence)
 
@@ -165,26 +216,48 @@ def decide_verdict(
     infra: Sequence[InfraFinding],
     logs_read: bool = True,
 ) -> Verdict:
-    """The run's verdict. Precedence, first that applies:
+    """The run's verdict (see `explain_verdict` for the rules and the reason)."""
+    return explain_verdict(run, results_found, failures, infra, logs_read)[0]
 
-    1. any failure classified new -> failed_new (a failure nothing explains is never hidden);
-    2. failures, all classified infra -> infra;
-    3. failures, each known or infra -> failed_known;
-    4. no failure, the logs were read, and the CI passed the build (or did not say, and results
-       were read) -> passed; unreadable logs are never a pass;
-    5. no failure, and an infrastructure finding (CI result or log line) -> infra;
-    6. otherwise -> no_results: nothing was read that says what happened.
+
+def explain_verdict(
+    run: RunEvent,
+    results_found: bool,
+    failures: Sequence[Failure],
+    infra: Sequence[InfraFinding],
+    logs_read: bool = True,
+) -> tuple[Verdict, str]:
+    """The run's verdict and a sentence saying which rule decided it. Precedence, first that applies:
+
+    verdict-1. any failure classified new -> failed_new (a failure nothing explains is never hidden);
+    verdict-2. failures, all classified infra -> infra;
+    verdict-3. failures, each known or infra -> failed_known;
+    verdict-4. no failure, the logs were read, and the CI passed the build (or did not say, and
+       results were read) -> passed; unreadable logs are never a pass;
+    verdict-5. no failure, and an infrastructure finding (CI result or log line) -> infra;
+    verdict-6. otherwise -> no_results: nothing was read that says what happened.
     """
     if failures:
-        classes = {f.classification for f in failures}
-        if Classification.NEW in classes:
-            return Verdict.FAILED_NEW
-        if classes == {Classification.INFRA}:
-            return Verdict.INFRA
-        return Verdict.FAILED_KNOWN
+        new = [f.test_id for f in failures if f.classification is Classification.NEW]
+        if new:
+            more = f" and {len(new) - 1} more" if len(new) > 1 else ""
+            return Verdict.FAILED_NEW, f"verdict-1: {new[0]}{more} failed and nothing known explains it"
+        if all(f.classification is Classification.INFRA for f in failures):
+            return Verdict.INFRA, f"verdict-2: all {len(failures)} failure(s) are infrastructure"
+        issues = sorted({f.known_issue.id for f in failures if f.known_issue})
+        return Verdict.FAILED_KNOWN, (
+            f"verdict-3: every failure is explained by a known issue or the infrastructure"
+            f" ({', '.join(issues) or 'infrastructure rules'})"
+        )
     passed = ci_says_passed(run)
     if logs_read and (passed or (passed is None and results_found)):
-        return Verdict.PASSED
+        said = f"{run.source} reported {run.result}" if passed else "the CI did not say, results were read"
+        return Verdict.PASSED, f"verdict-4: no test failed and {said}"
     if infra:
-        return Verdict.INFRA
-    return Verdict.NO_RESULTS
+        first = infra[0]
+        return Verdict.INFRA, (
+            f"verdict-5: no test failed; infrastructure: {first.rule} at {_where(first.file, first.line)}"
+            f" ({first.excerpt[:200]})"
+        )
+    reason = "the logs could not be read" if not logs_read else "no test results were found"
+    return Verdict.NO_RESULTS, f"verdict-6: no failure could be judged: {reason}"

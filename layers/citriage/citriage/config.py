@@ -62,6 +62,10 @@ class AnalyzeSettings(_EnvSettings):
     event_bus_name: str
     run_retention_days: int = Field(default=400, gt=0)
     history_ttl_days: int = Field(default=90, gt=0)
+    infra_rules: str | None = Field(
+        default=None,
+        description="Site infrastructure rules: a YAML file, a directory of them, or s3://bucket/key",
+    )
 
 
 class NotifySettings(_EnvSettings):

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Verdict(StrEnum):
@@ -139,6 +139,12 @@ class Evidence(BaseModel):
     file: str | None = Field(default=None, description="Log file path, or 'traceback'")
     line: int | None = None
     excerpt: str = ""
+    message: str | None = Field(
+        default=None, description="The known issue's message with the match's capture groups filled in"
+    )
+    rule: str | None = Field(
+        default=None, description="The precedence rule that decided (docs/classification.md): failure-1 ..."
+    )
 
 
 class KnownIssueRef(BaseModel):
@@ -182,6 +188,7 @@ class RunReport(BaseModel):
     notes: list[str] = Field(default_factory=list)
     components: dict[str, str] = Field(default_factory=dict)
     results_file: str | None = Field(default=None, description="The file the results were read from")
+    verdict_reason: str = Field(default="", description="Which precedence rule decided the verdict, and why")
     analyzed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -214,6 +221,12 @@ class KnownIssue(BaseModel):
     files: list[str] = Field(default_factory=list)
     multiline: bool = False
     expires: date | None = None
+    message: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Explanation shown with a hit; {1}, {name} are the pattern's capture groups",
+    )
+    bug_status: str | None = Field(default=None, description="The bug's status, as last looked up (cached)")
 
     def applies_to_job(self, job: str) -> bool:
         """True when the signature has no job scope or the job matches it."""
@@ -236,16 +249,35 @@ class KnownIssue(BaseModel):
         return KnownIssueRef(id=self.id, bug_url=self.bug_url, title=self.title)
 
 
+class SignatureStats(BaseModel):
+    """How often a known issue explained failures: kept current by every analysis."""
+
+    hits: int = Field(default=0, description="Failures it explained, over all runs")
+    runs_hit: int = Field(default=0, description="Runs in which it explained at least one failure")
+    last_hit_at: datetime | None = None
+    last_run_id: str | None = None
+
+
 class InfraRule(BaseModel):
     """A built-in (or site) rule that recognises infrastructure breakage in a log line."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    category: str
-    pattern: str
+    id: str = Field(min_length=1, max_length=128)
+    category: str = Field(min_length=1)
+    pattern: str | None = Field(default=None, max_length=4096, description="Log line regex, RE2 syntax")
+    results: list[str] = Field(
+        default_factory=list, description="CI result words that mean this: Zuul NODE_FAILURE, Jenkins ABORTED"
+    )
     description: str = ""
     files: list[str] = Field(default_factory=list)
+    enabled: bool = Field(default=True, description="False in a site file turns a built-in rule off")
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> InfraRule:
+        if not self.pattern and not self.results and self.enabled:
+            raise ValueError(f"rule {self.id!r} needs a pattern, results, or both")
+        return self
 
 
 class MailVerdict(StrEnum):

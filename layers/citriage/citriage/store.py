@@ -10,6 +10,7 @@ import base64
 import gzip
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,8 +19,8 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
 from citriage.errors import CitriageError, InvalidSignature
-from citriage.models import KnownIssue, RunAnalyzed, RunEvent, RunReport, Subscription
-from citriage.signatures import compile_pattern
+from citriage.models import KnownIssue, RunAnalyzed, RunEvent, RunReport, SignatureStats, Subscription
+from citriage.signatures import check_signature
 
 # DynamoDB items are capped at 400 KB; reports are stored gzipped and kept well under.
 MAX_REPORT_BYTES = 300_000
@@ -102,34 +103,104 @@ class RunStore:
         item = self._table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "REPORT"}).get("Item")
         if item is None:
             return None
-        data = gzip.decompress(base64.b64decode(item["report_gz"]))
-        return RunReport.model_validate_json(data)
+        return _decode_report(item)
+
+    def scan_reports(self) -> Iterator[RunReport]:
+        """Every stored report (a full table scan: for replaying signatures, not for serving)."""
+        for item in _scan(self._table):
+            if item.get("sk") == "REPORT" and "report_gz" in item:
+                yield _decode_report(item)
+
+
+def _decode_report(item: dict[str, Any]) -> RunReport:
+    data = gzip.decompress(base64.b64decode(item["report_gz"]))
+    return RunReport.model_validate_json(data)
+
+
+# Attributes of a known-issue item that are statistics, not part of the signature.
+_STATS_FIELDS = frozenset(SignatureStats.model_fields)
 
 
 class KnownIssueStore:
-    """Known-issue signatures, one item per signature id."""
+    """Known-issue signatures, one item per signature id, with their hit statistics."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def list(self) -> list[KnownIssue]:
-        """Every stored signature; a malformed item is skipped (and named in the error log)."""
+    def list_with_stats(self) -> list[tuple[KnownIssue, SignatureStats]]:
+        """Every stored signature with its hit statistics."""
         issues = []
         for item in _scan(self._table):
+            data = _from_dynamo(item)
+            stats = SignatureStats.model_validate({k: v for k, v in data.items() if k in _STATS_FIELDS})
             try:
-                issues.append(KnownIssue.model_validate(_from_dynamo(item)))
+                issue = KnownIssue.model_validate({k: v for k, v in data.items() if k not in _STATS_FIELDS})
             except ValueError as exc:
                 raise InvalidSignature(f"stored signature {item.get('id')!r} is malformed: {exc}") from exc
+            issues.append((issue, stats))
         return issues
 
+    def list(self) -> list[KnownIssue]:
+        """Every stored signature; a malformed item raises InvalidSignature naming it."""
+        return [issue for issue, _ in self.list_with_stats()]
+
+    def get(self, issue_id: str) -> KnownIssue | None:
+        """One signature, or None."""
+        item = self._table.get_item(Key={"id": issue_id}).get("Item")
+        if item is None:
+            return None
+        data = _from_dynamo(item)
+        return KnownIssue.model_validate({k: v for k, v in data.items() if k not in _STATS_FIELDS})
+
     def put(self, issue: KnownIssue) -> None:
-        """Store a signature after checking its pattern compiles under RE2."""
-        compile_pattern(issue.pattern)
-        self._table.put_item(Item=_to_dynamo(issue.model_dump(mode="json", exclude_none=True)))
+        """Store a signature after checking it (RE2 pattern, message groups); keeps its statistics."""
+        check_signature(issue)
+        data = _to_dynamo(issue.model_dump(mode="json", exclude_none=True))
+        keys = [k for k in data if k != "id"]
+        names = {f"#a{i}": k for i, k in enumerate(keys)}
+        values = {f":v{i}": data[k] for i, k in enumerate(keys)}
+        update = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keys)))
+        dropped = [k for k in KnownIssue.model_fields if k != "id" and k not in data]
+        if dropped:
+            names.update({f"#r{i}": k for i, k in enumerate(dropped)})
+            update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(dropped)))
+        # UpdateItem rather than PutItem: replacing a signature keeps its hit statistics.
+        self._table.update_item(
+            Key={"id": issue.id},
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def delete(self, issue_id: str) -> None:
         """Remove a signature."""
         self._table.delete_item(Key={"id": issue_id})
+
+    def record_hits(self, report: RunReport) -> dict[str, int]:
+        """Count the failures each known issue explained in one analysed run, atomically
+        (UpdateItem ADD/SET); returns the counts. A signature deleted meanwhile is not recreated."""
+        counts = Counter(f.known_issue.id for f in report.failures if f.known_issue is not None)
+        when = report.analyzed_at.isoformat()
+        for issue_id, hits in sorted(counts.items()):
+            try:
+                self._table.update_item(
+                    Key={"id": issue_id},
+                    UpdateExpression=(
+                        "ADD hits :hits, runs_hit :one SET last_hit_at = :when, last_run_id = :run"
+                    ),
+                    ConditionExpression="attribute_exists(#id)",
+                    ExpressionAttributeNames={"#id": "id"},
+                    ExpressionAttributeValues={
+                        ":hits": hits,
+                        ":one": 1,
+                        ":when": when,
+                        ":run": report.run_id,
+                    },
+                )
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+        return dict(counts)
 
 
 class SubscriptionStore:
@@ -163,6 +234,17 @@ def _to_dynamo(data: dict[str, Any]) -> dict[str, Any]:
 
 def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     return {k: (int(v) if isinstance(v, Decimal) else v) for k, v in item.items()}
+
+
+def read_s3_text(s3: Any, url: str, max_bytes: int = 1_048_576) -> str:
+    """The UTF-8 text of an `s3://bucket/key` object (site rules), refusing one over `max_bytes`."""
+    if not url.startswith("s3://") or "/" not in url[5:]:
+        raise ValueError(f"{url!r} is not an s3://bucket/key URL")
+    bucket, key = url[5:].split("/", 1)
+    body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"].read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise ValueError(f"{url} is over {max_bytes} bytes")
+    return str(body.decode("utf-8"))
 
 
 class RunQueue:

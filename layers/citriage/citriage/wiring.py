@@ -13,9 +13,17 @@ from citriage.analyzer import AnalyzeService
 from citriage.config import AnalyzeSettings, FetchSettings, NotifySettings, SesEventsSettings, WebhookSettings
 from citriage.digest import DigestService
 from citriage.history import HistoryStore
+from citriage.models import InfraRule
 from citriage.notify.render import MailRenderer, site_loader
 from citriage.notify.service import NotifyService
 from citriage.notify.transports import FileTransport, MailTransport, SesTransport
+from citriage.signatures import (
+    InfraRuleSet,
+    load_builtin_rules,
+    load_site_rules,
+    merge_rules,
+    parse_rules_yaml,
+)
 from citriage.store import (
     DedupeStore,
     EventPublisher,
@@ -24,6 +32,7 @@ from citriage.store import (
     RunStore,
     SecretKeys,
     SubscriptionStore,
+    read_s3_text,
 )
 from citriage.subscriptions import NotifyPolicy
 from citriage.suppression import SuppressionStore
@@ -44,13 +53,26 @@ def webhook_service(settings: WebhookSettings) -> WebhookService:
 def analyze_service(settings: AnalyzeSettings, fetch: FetchSettings) -> AnalyzeService:
     """The analyzer over DynamoDB and EventBridge."""
     dynamodb = boto3.resource("dynamodb")
+    known_issues = KnownIssueStore(dynamodb.Table(settings.known_issues_table))
     return AnalyzeService(
         reports=RunStore(dynamodb.Table(settings.runs_table), settings.run_retention_days),
-        known_issues=KnownIssueStore(dynamodb.Table(settings.known_issues_table)),
+        known_issues=known_issues,
         publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
         fetch_settings=fetch,
         history=HistoryStore(dynamodb.Table(settings.runs_table), settings.history_ttl_days),
+        hit_stats=known_issues,
+        rules=infra_rules(settings.infra_rules),
     )
+
+
+def infra_rules(location: str | None) -> InfraRuleSet:
+    """The built-in infrastructure rules with a site's file, directory or S3 object applied by id."""
+    site: list[InfraRule] = []
+    if location and location.startswith("s3://"):
+        site = parse_rules_yaml(read_s3_text(boto3.client("s3"), location), location)
+    elif location:
+        site = load_site_rules(location)
+    return InfraRuleSet(merge_rules(load_builtin_rules(), site))
 
 
 def mail_transports(settings: NotifySettings) -> list[MailTransport]:
