@@ -13,6 +13,7 @@ from citriage.analysis import analyze_run
 from citriage.config import FetchSettings
 from citriage.errors import CitriageError
 from citriage.fetch import FetchBudget, open_log_tree
+from citriage.known_issues import register as register_known_issues
 from citriage.models import RunEvent, RunReport
 from citriage.notify.render import MailRenderer
 from citriage.notify.transports import FileTransport
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_subscriptions(sub)
     register_templates(sub)
+    register_known_issues(sub)
     return parser
 
 

@@ -68,6 +68,13 @@ class AnalyzeSettings(_EnvSettings):
     )
 
 
+class KnownIssuesCliSettings(_EnvSettings):
+    """`citriage known-issues`: the tables, when not given on the command line."""
+
+    known_issues_table: str | None = None
+    runs_table: str | None = None
+
+
 class NotifySettings(_EnvSettings):
     """NotifyFunction: who to mail, how, and from which address."""
 

@@ -425,7 +425,8 @@ class LineScanner(Generic[ItemT]):
                 if len(pending) < 4 * BLOCK_BYTES:
                     continue
                 cut = len(pending)
-            data = pending[:cut].replace(b"\r\n", b"\n")
+            # Cut after the newline, so a CR before it goes with it.
+            data = pending[: cut + 1].replace(b"\r\n", b"\n")[:-1]
             pending = pending[cut + 1 :]
             self.feed_block(data, line)
             line += data.count(b"\n") + 1

@@ -1,0 +1,232 @@
+"""`citriage known-issues` and hit statistics against the embedded moto endpoint (real HTTP),
+with a local log server for `--fetch`."""
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from citriage.analyzer import AnalyzeService
+from citriage.cli import main
+from citriage.config import FetchSettings
+from citriage.local import EmbeddedAws, serve_directory
+from citriage.models import (
+    Classification,
+    Failure,
+    KnownIssue,
+    RunEvent,
+    RunReport,
+    TestCounts,
+    Verdict,
+)
+from citriage.signatures import load_known_issues_yaml
+from citriage.store import EventPublisher, KnownIssueStore, RunStore
+
+pytestmark = pytest.mark.integration
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory):
+    saved = dict(os.environ)
+    embedded = EmbeddedAws()
+    embedded.start()
+    logs = tmp_path_factory.mktemp("logs")
+    # A passing run whose console nevertheless shows the line the candidate looks for.
+    (logs / "passed-noisy").mkdir()
+    (logs / "passed-noisy" / "job-output.txt").write_text(
+        "2026-11-20 10:00:00.000000 | controller | setup ok\n"
+        "2026-11-20 10:00:01.000000 | controller | WARNING nova: volume v9 failed to reach in-use status "
+        "(current attaching), retrying\n"
+        "2026-11-20 10:00:02.000000 | controller | all tests passed\n",
+        "utf-8",
+    )
+    (logs / "passed-quiet").mkdir()
+    (logs / "passed-quiet" / "job-output.txt").write_text("2026-11-20 10:00:00.000000 | x | fine\n", "utf-8")
+    try:
+        with serve_directory(logs) as log_server:
+            stack = embedded.provision("citriage@example.org", [log_server], None)
+            yield stack, log_server
+    finally:
+        embedded.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def report(build_id: str, verdict: Verdict, log_url: str, failures: list[Failure] | None = None) -> RunReport:
+    return RunReport(
+        run=RunEvent(source="zuul", job="tempest-full", build_id=build_id, result="x", log_url=log_url),
+        verdict=verdict,
+        tests=TestCounts(total=3, passed=3 - len(failures or []), failed=len(failures or [])),
+        failures=failures or [],
+        analyzed_at=datetime(2026, 11, 20, 12, tzinfo=UTC),
+    )
+
+
+def candidate_file(tmp_path: Path, pattern: str) -> Path:
+    path = tmp_path / "candidate.yaml"
+    path.write_text(
+        f"- id: CAND-1\n  title: Volume attach times out\n  bug_url: https://bugs.example.org/1\n"
+        f"  pattern: '{pattern}'\n",
+        "utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def stored_runs(aws):
+    stack, log_server = aws
+    runs = RunStore(boto3.resource("dynamodb").Table(stack.env["RUNS_TABLE"]))
+    failed = Failure(
+        test_id="tempest.api.volume.test_attach.AttachTest.test_attach",
+        classification=Classification.NEW,
+        details="Traceback (most recent call last):\n  ...\n"
+        "tempest.exceptions.TimeoutException: volume v1 failed to reach in-use status (current attaching)",
+    )
+    runs.put_report(report("failed-1", Verdict.FAILED_NEW, f"{log_server}/missing/", [failed]))
+    runs.put_report(report("passed-noisy", Verdict.PASSED, f"{log_server}/passed-noisy/"))
+    runs.put_report(report("passed-quiet", Verdict.PASSED, f"{log_server}/passed-quiet/"))
+    return log_server
+
+
+def test_known_issues_test_shows_hits_on_failed_and_passed_runs(stored_runs, tmp_path, capsys):
+    # Given stored runs: a failed one whose traceback shows the bug, and a passing one whose
+    # console shows the same line (the bug's symptom, retried and harmless there)
+    path = candidate_file(tmp_path, r"failed to reach in-use status \(current attaching\)")
+    # When the candidate is replayed over the stored runs, fetching their logs
+    status = main(
+        ["known-issues", "test", str(path), "--fetch", "--allow-private", "--log-host", stored_runs]
+    )
+    out = capsys.readouterr().out
+    # Then it reports the hit on the failed run (in the traceback) and on the passing run (its log)
+    assert "failed runs: 1 hit of 1" in out
+    assert "zuul:failed-1 tempest-full [failed_new] traceback of tempest.api.volume" in out
+    assert "passed runs: 1 hit of 2" in out
+    assert "zuul:passed-noisy tempest-full [passed] job-output.txt:2: WARNING nova: volume v9" in out
+    # And calls it bad, with a failing exit status
+    assert "BAD: it hits passing runs" in out and status == 1
+
+
+def test_known_issues_test_of_a_narrow_candidate_is_good(stored_runs, tmp_path, capsys):
+    path = candidate_file(tmp_path, r"TimeoutException: volume \S+ failed to reach in-use")
+    status = main(
+        ["known-issues", "test", str(path), "--fetch", "--allow-private", "--log-host", stored_runs]
+    )
+    out = capsys.readouterr().out
+    assert "failed runs: 1 hit of 1" in out and "passed runs: 0 hit of 2" in out
+    assert "good: it hits no passing run" in out and status == 0
+
+
+def test_known_issues_test_without_fetch_says_passed_runs_held_no_text(stored_runs, tmp_path, capsys):
+    path = candidate_file(tmp_path, r"failed to reach in-use status")
+    status = main(["known-issues", "test", str(path)])
+    out = capsys.readouterr().out
+    assert "passed runs: 0 hit of 2 (2 held no text: --fetch reads their logs)" in out and status == 0
+
+
+def test_import_list_add_export_remove_over_the_table(aws, tmp_path, capsys):
+    stack, _ = aws
+    table = stack.env["KNOWN_ISSUES_TABLE"]
+    # Given the bundled known issues imported into the table
+    assert main(["known-issues", "import", str(EVENTS / "known-issues.yaml"), "--table", table]) == 0
+    # When one is added and the table is listed and exported
+    assert (
+        main(
+            [
+                "known-issues",
+                "add",
+                "--table",
+                table,
+                "--id",
+                "LP-42",
+                "--title",
+                "Ports stay DOWN",
+                "--bug-url",
+                "https://bugs.launchpad.net/neutron/+bug/42",
+                "--pattern",
+                r"port (?P<port>\S+) stayed DOWN",
+                "--message",
+                "port {port} never came up",
+                "--test",
+                "tempest.api.network.*",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["known-issues", "list"]) == 0  # the table from $KNOWN_ISSUES_TABLE
+    listed = capsys.readouterr().out
+    out_file = tmp_path / "export.yaml"
+    assert main(["known-issues", "export", "--out", str(out_file)]) == 0
+    # Then the list shows every signature with its statistics, and the export reads back the same
+    assert "LP-1929710 [product] hits=0 runs=0 last=never" in listed and "LP-42 [product]" in listed
+    exported = {i.id: i for i in load_known_issues_yaml(out_file.read_text("utf-8"))}
+    assert exported["LP-42"].message == "port {port} never came up"
+    assert exported["LP-42"].tests == ["tempest.api.network.*"]
+    assert set(exported) >= {"LP-1929710", "LP-1999999", "LP-42"}
+    # And remove takes one out; removing an unknown id is refused
+    assert main(["known-issues", "remove", "LP-42"]) == 0
+    assert main(["known-issues", "remove", "LP-42"]) == 2
+    assert "no such signature: LP-42" in capsys.readouterr().err
+
+
+def test_add_refuses_an_invalid_regex_with_a_clear_message(aws, capsys):
+    status = main(
+        [
+            "known-issues",
+            "add",
+            "--id",
+            "BAD",
+            "--title",
+            "t",
+            "--bug-url",
+            "https://b/1",
+            "--pattern",
+            r"(a)\1",
+        ]
+    )
+    assert status == 2
+    assert "pattern '(a)\\\\1' is not valid RE2: invalid escape sequence" in capsys.readouterr().err
+
+
+def test_hit_statistics_are_kept_current_by_every_analysis(aws):
+    # Given the analyze service on the embedded tables, and a known issue that explains a run
+    stack, _ = aws
+    dynamodb = boto3.resource("dynamodb")
+    known = KnownIssueStore(dynamodb.Table(stack.env["KNOWN_ISSUES_TABLE"]))
+    for issue in load_known_issues_yaml((EVENTS / "known-issues.yaml").read_text("utf-8")):
+        known.put(issue)
+    before = {i.id: s for i, s in known.list_with_stats()}["LP-1929710"]
+    with serve_directory(EVENTS / "logs") as log_server:
+        service = AnalyzeService(
+            reports=RunStore(dynamodb.Table(stack.env["RUNS_TABLE"])),
+            known_issues=known,
+            publisher=EventPublisher(boto3.client("events"), stack.env["EVENT_BUS_NAME"]),
+            fetch_settings=FetchSettings(log_hosts=[log_server], allow_private_addresses=True),
+            hit_stats=known,
+        )
+        # When two runs are analysed, and the first is redelivered
+        reports = {}
+        for build in ("stats-1", "stats-2", "stats-1"):
+            reports[build] = service.handle(
+                RunEvent(
+                    source="zuul",
+                    job="tempest-integrated-storage",
+                    build_id=build,
+                    result="FAILURE",
+                    log_url=f"{log_server}/tempest-known/",
+                )
+            )
+    # Then the signature's statistics count both runs once each (UpdateItem ADD), with the last run
+    after = {i.id: s for i, s in known.list_with_stats()}["LP-1929710"]
+    assert after.runs_hit == before.runs_hit + 2
+    explained = sum(
+        1 for r in reports.values() for f in r.failures if f.known_issue and f.known_issue.id == "LP-1929710"
+    )
+    assert explained >= 2 and after.hits == before.hits + explained
+    assert after.last_run_id == "zuul:stats-2" and after.last_hit_at is not None
+    # And re-putting the signature keeps its statistics
+    known.put(KnownIssue.model_validate(known.get("LP-1929710").model_dump() | {"title": "Renamed"}))
+    kept = {i.id: s for i, s in known.list_with_stats()}["LP-1929710"]
+    assert kept == after
