@@ -6,8 +6,10 @@ from datetime import date
 
 import pytest
 from citriage import signatures
+from citriage.analyzer import AnalyzeService
+from citriage.config import FetchSettings
 from citriage.errors import InvalidSignature
-from citriage.models import InfraRule, KnownIssue
+from citriage.models import InfraRule, KnownIssue, RunEvent
 from citriage.signatures import (
     MULTILINE_WINDOW,
     InfraRuleSet,
@@ -20,6 +22,8 @@ from citriage.signatures import (
     merge_rules,
     parse_rules_yaml,
 )
+
+from tests.unit.fakes import FakeList, FakeReports
 
 TODAY = date(2026, 11, 21)
 
@@ -283,3 +287,50 @@ def test_site_rule_with_an_invalid_pattern_is_refused():
 def test_a_rule_needs_a_pattern_or_results():
     with pytest.raises(ValueError, match="needs a pattern, results, or both"):
         InfraRule(id="empty", category="ci")
+
+
+class _GivingUpSet:
+    """Stands in for an RE2 Set whose automaton ran out of memory: RE2 then answers nothing."""
+
+    def Match(self, data):  # RE2's method name
+        return None
+
+
+def test_when_re2_gives_up_on_a_block_signatures_are_located_one_by_one():
+    # Given a compiled set whose combined automaton fails on every block
+    sigs = SignatureSet([issue("GU-1", r"giving up test \d+"), issue("GU-2", "never here")], TODAY)
+    for shard in sigs._matcher.single:
+        shard._set = _GivingUpSet()
+    try:
+        # When a log is scanned
+        scanner = sigs.scanner("job-output.txt")
+        for number, line in enumerate(["a", "giving up test 7", "b"], 1):
+            scanner.feed(number, line)
+        # Then the hit is still found, and the scanner says how it was found
+        assert [(h.item.id, h.line) for h in scanner.hits] == [("GU-1", 2)]
+        assert any("ran out of memory" in note for note in scanner.notes)
+    finally:
+        signatures._MATCHERS.clear()  # the doctored matcher must not serve other tests
+
+
+def test_analyze_service_reuses_the_compiled_matcher_across_runs():
+    class Publisher:
+        def run_analyzed(self, report):
+            self.last = report
+
+    # Given an analyze service whose signatures do not change between runs
+    known = FakeList([issue("AS-1", "analyzer cache test"), issue("AS-2", r"analyzer cache \d+")])
+    service = AnalyzeService(FakeReports(), known, Publisher(), FetchSettings(log_hosts=["logs.example.org"]))
+    # When it analyses two runs (their log URLs are refused: no network in unit tests)
+    for build in ("c1", "c2"):
+        service.analyze(
+            RunEvent(source="zuul", job="j", build_id=build, log_url="https://elsewhere.example/x/")
+        )
+        if build == "c1":
+            after_first = matcher_cache_info()
+    # Then the second run compiled nothing new
+    assert matcher_cache_info() == after_first
+    # And a changed signature list is compiled afresh
+    known.items = [issue("AS-1", "analyzer cache test changed")]
+    service.analyze(RunEvent(source="zuul", job="j", build_id="c3", log_url="https://elsewhere.example/x/"))
+    assert matcher_cache_info()[1][-1] not in after_first[1]

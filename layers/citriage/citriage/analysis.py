@@ -118,6 +118,7 @@ def analyze_run(run: RunEvent, tree: LogTree, signatures: SignatureSet, rules: I
                 for h in scan.infra.hits
             )
             error_lines = scan.error_lines
+            notes.extend(note for note in scan.known.notes + scan.infra.notes if note not in notes)
         if found is None and console is None:
             notes.append(f"No test results and no console log were found under {tree.root}.")
         elif not results:

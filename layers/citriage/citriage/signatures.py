@@ -312,8 +312,8 @@ class PatternSet(Generic[ItemT]):
         """
         scanner = LineScanner(file, self, max_hits_per_item=1)
         scanner.feed_block(text.encode("utf-8", "replace"), 1)
-        order = {id(item): position for position, item in enumerate(self._all)}
-        return sorted(scanner.hits, key=lambda hit: order[id(hit.item)])
+        # Items are sorted by id, so the id orders the hits the same way.
+        return sorted(scanner.hits, key=lambda hit: hit.item.id)
 
     def scanner(self, file: str) -> LineScanner[ItemT]:
         """A scanner for the lines of one log file (only items whose `files` scope admits it)."""
