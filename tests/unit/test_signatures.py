@@ -72,6 +72,12 @@ def test_invalid_or_unsupported_regex_is_refused_with_a_clear_message(pattern, r
     assert "is not valid RE2" in message and repr(pattern) in message and reason in message
 
 
+@pytest.mark.parametrize("pattern", ["x*", "^$", r"(?:ERROR)?\s*"])
+def test_pattern_matching_an_empty_line_is_refused(pattern):
+    with pytest.raises(InvalidSignature, match="matches an empty line, so it would match every line"):
+        compile_pattern(pattern)
+
+
 def test_yaml_import_refuses_an_invalid_signature_naming_it():
     text = "- id: BAD-1\n  title: t\n  bug_url: https://b/1\n  pattern: 'x(?<=y)'\n"
     with pytest.raises(InvalidSignature, match=r"signature 'BAD-1': pattern 'x\(\?<=y\)' is not valid RE2"):
@@ -179,6 +185,14 @@ def test_scan_stream_reads_bytes_blocks_like_fed_lines(monkeypatch):
     scanner = sigs.scanner("f")
     scanner.scan_stream(io.BytesIO(data))
     assert [(h.line, h.excerpt) for h in scanner.hits] == [(38, "needle 37")]
+
+
+def test_scan_stream_cuts_an_endless_line_without_losing_bytes(monkeypatch):
+    monkeypatch.setattr(signatures, "BLOCK_BYTES", 16)
+    sigs = SignatureSet([issue("END", r"zz$")], TODAY)
+    scanner = sigs.scanner("f")
+    scanner.scan_stream(io.BytesIO(b"a" * 100 + b"zz"))
+    assert scanner.bytes_scanned == 102 and [h.item.id for h in scanner.hits] == ["END"]
 
 
 def test_compiled_matcher_is_cached_and_rebuilt_when_signatures_change():

@@ -94,9 +94,12 @@ def compile_pattern(pattern: str, multiline: bool = False) -> Any:
     The compiled regex matches within one line unless `multiline` is set.
     """
     try:
-        return re2.compile(_anchored_per_line(pattern), _options(multiline=multiline))
+        regex = re2.compile(_anchored_per_line(pattern), _options(multiline=multiline))
     except re2.error as exc:
         raise InvalidSignature(f"pattern {pattern!r} is not valid RE2: {_reason(exc)}") from exc
+    if regex.search(b"") is not None:
+        raise InvalidSignature(f"pattern {pattern!r} matches an empty line, so it would match every line")
+    return regex
 
 
 def excerpt_of(line: str) -> str:
@@ -424,10 +427,11 @@ class LineScanner(Generic[ItemT]):
             if cut == -1:
                 if len(pending) < 4 * BLOCK_BYTES:
                     continue
-                cut = len(pending)
-            # Cut after the newline, so a CR before it goes with it.
-            data = pending[: cut + 1].replace(b"\r\n", b"\n")[:-1]
-            pending = pending[cut + 1 :]
+                data, pending = pending, b""
+            else:
+                # Cut after the newline, so a CR before it goes with it.
+                data = pending[: cut + 1].replace(b"\r\n", b"\n")[:-1]
+                pending = pending[cut + 1 :]
             self.feed_block(data, line)
             line += data.count(b"\n") + 1
         if pending:
