@@ -186,7 +186,6 @@ class _Matcher:
 
     def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
         self.regexes = [compile_pattern(pattern, multiline) for pattern, multiline in patterns]
-        self.multiline = [multiline for _, multiline in patterns]
         self.names = [dict(rx.groupindex) for rx in self.regexes]
         texts = [pattern for pattern, _ in patterns]
         self.single = _shards([i for i, (_, m) in enumerate(patterns) if not m], texts, multiline=False)
