@@ -230,3 +230,45 @@ def test_hit_statistics_are_kept_current_by_every_analysis(aws):
     known.put(KnownIssue.model_validate(known.get("LP-1929710").model_dump() | {"title": "Renamed"}))
     kept = {i.id: s for i, s in known.list_with_stats()}["LP-1929710"]
     assert kept == after
+
+
+def test_known_issues_test_by_stored_id(aws, stored_runs, capsys):
+    # Given a signature already in the table
+    stack, _ = aws
+    table = stack.env["KNOWN_ISSUES_TABLE"]
+    KnownIssueStore(boto3.resource("dynamodb").Table(table)).put(
+        KnownIssue(
+            id="STORED-1",
+            title="Volume attach times out",
+            bug_url="https://bugs.example.org/1",
+            pattern=r"TimeoutException: volume \S+ failed",
+        )
+    )
+    # When it is replayed by id
+    status = main(["known-issues", "test", "STORED-1", "--table", table])
+    # Then its hits are reported like a file's
+    out = capsys.readouterr().out
+    # (other tests of this module store more runs: only the hit count is fixed here)
+    assert out.startswith("STORED-1: ") and "failed runs: 1 hit of " in out and status == 0
+    assert "zuul:failed-1 tempest-full [failed_new] traceback of tempest.api.volume" in out
+
+
+def test_site_infra_rules_from_s3_override_the_builtin_pack(aws):
+    from citriage.wiring import infra_rules
+
+    # Given a site rules file in an S3 bucket on the embedded endpoint
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="site-rules")
+    s3.put_object(
+        Bucket="site-rules",
+        Key="infra.yaml",
+        Body=b"- id: disk-no-space\n  category: disk\n  pattern: 'ENOSPC'\n"
+        b"- id: site-proxy\n  category: network\n  pattern: 'squid: connection refused'\n",
+    )
+    # When the analyzer's rules are built from it
+    rules = infra_rules("s3://site-rules/infra.yaml")
+    # Then the site's rules replace and extend the built-in ones
+    assert [h.item.id for h in rules.search_text("ENOSPC while writing")] == ["disk-no-space"]
+    assert rules.search_text("No space left on device") == []
+    assert [h.item.id for h in rules.search_text("squid: connection refused")] == ["site-proxy"]
+    assert rules.for_result("NODE_FAILURE") is not None

@@ -18,6 +18,7 @@ from citriage.signatures import (
     compile_pattern,
     load_builtin_rules,
     load_known_issues_yaml,
+    load_site_rules,
     matcher_cache_info,
     merge_rules,
     parse_rules_yaml,
@@ -291,6 +292,16 @@ def test_site_rules_override_disable_and_extend_by_id():
     assert rules.search_text("No space left on device") == []
     assert rules.search_text("invoked oom-killer") == []
     assert [h.item.id for h in rules.search_text("squid: connection refused")] == ["site-proxy-down"]
+
+
+def test_site_rules_from_a_directory_apply_in_file_name_order(tmp_path):
+    (tmp_path / "10-base.yaml").write_text("- id: s1\n  category: ci\n  pattern: 'first'\n", "utf-8")
+    (tmp_path / "20-later.yml").write_text("- id: s1\n  category: ci\n  pattern: 'second'\n", "utf-8")
+    (tmp_path / "notes.txt").write_text("not rules", "utf-8")
+    rules = InfraRuleSet(merge_rules(load_builtin_rules(), load_site_rules(str(tmp_path))))
+    assert rules.search_text("first") == [] and [h.item.id for h in rules.search_text("second")] == ["s1"]
+    with pytest.raises(InvalidSignature, match="no such file or directory"):
+        load_site_rules(str(tmp_path / "missing"))
 
 
 def test_site_rule_with_an_invalid_pattern_is_refused():
