@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import yaml
 
 from citriage.analysis import CONSOLE_FILES
+from citriage.bugs import BugLookupFailed, lookup_bug
 from citriage.config import FetchSettings, KnownIssuesCliSettings
 from citriage.errors import CitriageError, FetchFailed, FetchRefused, InvalidSignature
 from citriage.fetch import iter_lines, open_first, open_log_tree
@@ -87,6 +88,16 @@ class YamlKnownIssues:
     def delete(self, issue_id: str) -> None:
         """Remove a signature."""
         self._save([i for i in self._load() if i.id != issue_id])
+
+
+def with_bug_details(issue: KnownIssue, settings: FetchSettings) -> tuple[KnownIssue, str | None]:
+    """The signature with its bug's title and status looked up, or unchanged and the reason why not
+    (the lookup is optional and never stops a signature from being stored)."""
+    try:
+        info = lookup_bug(issue.bug_url, settings)
+    except BugLookupFailed as exc:
+        return issue, f"{issue.id}: bug not looked up: {exc}"
+    return issue.model_copy(update={"bug_title": info.title, "bug_status": info.status}), None
 
 
 # ------------------------------------------------------------------------------ replay
@@ -302,7 +313,7 @@ def _import(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
     issues = load_known_issues_yaml(Path(args.source).read_text("utf-8"))
     repository = _repository(args, settings)
     for issue in issues:
-        repository.put(issue)
+        repository.put(_looked_up(issue, args))
     print(f"imported {len(issues)} signature(s)")
     return 0
 
@@ -328,6 +339,7 @@ def _list(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
     today = datetime.now(UTC).date()
     for issue, stats in rows:
         state = "" if issue.is_active(today) else " (expired)"
+        state += f" bug={issue.bug_status}" if issue.bug_status else ""
         last = stats.last_hit_at.isoformat(timespec="seconds") if stats.last_hit_at else "never"
         print(
             f"{issue.id} [{issue.category.value}]{state} hits={stats.hits} runs={stats.runs_hit} "
@@ -353,9 +365,19 @@ def _add(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
         )
     except ValueError as exc:
         raise InvalidSignature(f"signature {args.id!r}: {exc}") from exc
-    _repository(args, settings).put(issue)
+    _repository(args, settings).put(_looked_up(issue, args))
     print(f"added {issue.id}")
     return 0
+
+
+def _looked_up(issue: KnownIssue, args: argparse.Namespace) -> KnownIssue:
+    if not args.lookup_bugs:
+        return issue
+    fetch = FetchSettings.from_env().model_copy(update={"allow_private_addresses": args.allow_private})
+    issue, note = with_bug_details(issue, fetch)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return issue
 
 
 def _remove(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
@@ -418,6 +440,15 @@ def _run(func: Callable[[argparse.Namespace, KnownIssuesCliSettings], int], args
         raise CitriageError(f"AWS refused the request: {exc}") from exc
 
 
+def _lookup_options(cmd: Any) -> None:
+    cmd.add_argument(
+        "--lookup-bugs",
+        action="store_true",
+        help="look up each bug's title and status (Launchpad, GitHub, Bugzilla, Redmine); fails softly",
+    )
+    cmd.add_argument("--allow-private", action="store_true", help="allow trackers on private addresses")
+
+
 def register(sub: Any) -> None:
     """Add `known-issues` and its subcommands to the CLI's subparsers."""
     parser = sub.add_parser("known-issues", help="manage known-issue signatures (YAML files and the table)")
@@ -438,6 +469,7 @@ def register(sub: Any) -> None:
 
     cmd = command("import", "check every signature of a YAML file, then store them all", _import)
     cmd.add_argument("source", help="YAML list of signatures")
+    _lookup_options(cmd)
     cmd = command("export", "write the signatures as YAML", _export)
     cmd.add_argument("--out", help="file to write (default: standard output)")
     cmd = command("list", "list signatures with their hit statistics", _list)
@@ -454,6 +486,7 @@ def register(sub: Any) -> None:
     cmd.add_argument("--multiline", action="store_true", help="the pattern may span a few lines")
     cmd.add_argument("--expires", help="YYYY-MM-DD after which it explains nothing")
     cmd.add_argument("--message", help="explanation; {1} or {name} insert capture groups")
+    _lookup_options(cmd)
     cmd = command("remove", "remove signatures by id", _remove)
     cmd.add_argument("ids", nargs="+", metavar="ID")
     cmd = command(

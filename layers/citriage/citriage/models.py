@@ -226,6 +226,9 @@ class KnownIssue(BaseModel):
         max_length=1000,
         description="Explanation shown with a hit; {1}, {name} are the pattern's capture groups",
     )
+    bug_title: str | None = Field(
+        default=None, description="The bug's title in its tracker, as last looked up"
+    )
     bug_status: str | None = Field(default=None, description="The bug's status, as last looked up (cached)")
 
     def applies_to_job(self, job: str) -> bool:
