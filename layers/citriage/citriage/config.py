@@ -49,6 +49,8 @@ class FetchSettings(_EnvSettings):
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=3, ge=0)
+    # A read timeout restarts with every chunk; this bounds a whole file's download.
+    max_file_seconds: float = Field(default=120.0, gt=0)
 
     _split_hosts = field_validator("log_hosts", mode="before")(_split)
 

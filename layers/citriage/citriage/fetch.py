@@ -13,16 +13,20 @@ import posixpath
 import socket
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from citriage.config import FetchSettings
 from citriage.errors import FetchFailed, FetchRefused
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
 
 CHUNK = 256 * 1024
 MAX_LINE = 64 * 1024
@@ -90,28 +94,33 @@ class CappedStream(io.RawIOBase):
 
 
 def _inflate(chunks: Iterator[bytes], name: str, budget: FetchBudget) -> Iterator[bytes]:
-    """Stream-decompress gzip chunks; a truncated or corrupt member ends the stream with a note."""
+    """Stream-decompress gzip chunks; a truncated or corrupt member ends the stream with a note.
+
+    Concatenated members (as `gzip -c a b` or pigz make) are decoded one after the other,
+    without ever holding more than one input chunk and one output chunk in memory.
+    """
     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    member_started = False
     try:
         for chunk in chunks:
-            # max_length bounds what one call may inflate, so a bomb cannot balloon memory.
-            data = decoder.decompress(chunk, CHUNK)
+            data = chunk
             while data:
-                yield data
                 if decoder.eof:
-                    break
-                data = decoder.decompress(decoder.unconsumed_tail, CHUNK)
-            if decoder.eof:
-                rest = decoder.unused_data
-                if rest.startswith(GZIP_MAGIC):
-                    # A concatenated member (as `gzip -c a b` makes): keep going.
+                    if not data.startswith(GZIP_MAGIC[: len(data)]):
+                        if data.strip(b"\0"):
+                            budget.note(f"{name}: ignored bytes after the end of the gzip data.")
+                        return
                     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    yield from _inflate(iter([rest, *chunks]), name, budget)
-                return
+                member_started = True
+                # max_length bounds what one call may inflate, so a bomb cannot balloon memory.
+                out = decoder.decompress(data, CHUNK)
+                if out:
+                    yield out
+                data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
     except zlib.error as exc:
         budget.note(f"{name}: gzip data is corrupt ({exc}); kept what was read before it.")
         return
-    if not decoder.eof:
+    if member_started and not decoder.eof:
         budget.note(f"{name}: gzip stream is truncated; kept what was read before the cut.")
 
 
@@ -235,8 +244,12 @@ class UrlPolicy:
         self._allow_private = settings.allow_private_addresses
         self._resolve = resolve or _resolve
 
-    def check(self, url: str) -> None:
-        """Raise FetchRefused, with the reason, when `url` must not be fetched."""
+    def check(self, url: str) -> list[str]:
+        """Raise FetchRefused, with the reason, when `url` must not be fetched.
+
+        Returns the addresses the host resolved to and that were checked: the caller must
+        connect to one of them (not resolve again), or DNS rebinding could swap them.
+        """
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not host:
@@ -253,12 +266,23 @@ class UrlPolicy:
             raise FetchRefused(f"{url}: host {host} is not a configured log host")
         if parts.scheme == "http" and not entry.insecure:
             raise FetchRefused(f"{url}: plain http is not allowed for {host}")
+        addresses = _literal_address(host) or self._resolve(host, port)
+        if not addresses:
+            raise FetchRefused(f"{url}: {host} resolves to no address")
         if self._allow_private:
-            return
-        for address in self._resolve(host, port):
+            return addresses
+        for address in addresses:
             ip = ipaddress.ip_address(address)
             if not ip.is_global or ip.is_multicast:
                 raise FetchRefused(f"{url}: {host} resolves to non-public address {address}")
+        return addresses
+
+
+def _literal_address(host: str) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        return []
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -269,8 +293,55 @@ def _resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+class PinnedAdapter(HTTPAdapter):
+    """Connects to the address the UrlPolicy checked, not to whatever DNS says next.
+
+    The URL keeps its host name: the Host header, TLS SNI and the certificate check all use
+    the name, while the TCP connection goes to the pinned address.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)
+        self._pins: dict[tuple[str, int], str] = {}
+
+    def pin(self, host: str, port: int, address: str) -> None:
+        """Make the next connections to host:port go to `address`."""
+        self._pins[(host.lower(), port)] = address
+
+    def build_connection_pool_key_attributes(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str,
+        cert: tuple[str, str] | str | None = None,
+    ) -> tuple[_HostParams, _PoolKwargs]:
+        """The pool key of `request`, with the host swapped for its pinned address."""
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        parts = urlsplit(request.url or "")
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = self._pins.get((host, port))
+        if address is None:
+            raise FetchRefused(f"{request.url}: no checked address for {host}; refusing to resolve it again")
+        host_params["host"] = address
+        if parts.scheme == "https":
+            tls = cast(dict[str, Any], pool_kwargs)  # urllib3 takes these; requests' stub omits them
+            tls["server_hostname"] = host
+            tls["assert_hostname"] = host
+        return host_params, pool_kwargs
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    default_port = 443 if parts.scheme == "https" else 80
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
+
+
 class HttpLogTree:
-    """A log tree under an http(s) base URL, fetched under a UrlPolicy."""
+    """A log tree under an http(s) base URL, fetched under a UrlPolicy.
+
+    `headers` (e.g. an Authorization header for a CI's API) go only to the base URL's own
+    scheme, host and port: never to another host after a redirect.
+    """
 
     def __init__(
         self,
@@ -280,12 +351,19 @@ class HttpLogTree:
         session: requests.Session | None = None,
         policy: UrlPolicy | None = None,
         backoff: float = 0.5,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._base = base_url if base_url.endswith("/") else base_url + "/"
         self._settings = settings
+        self._adapter = PinnedAdapter()
         self._session = session or requests.Session()
+        # Proxies from the environment would connect to a host we did not check.
+        self._session.trust_env = False
+        self._session.mount("http://", self._adapter)
+        self._session.mount("https://", self._adapter)
         self._policy = policy or UrlPolicy(settings)
         self._backoff = backoff
+        self._headers = dict(headers or {})
         self.budget = budget
         self._policy.check(self._base)
 
@@ -303,7 +381,8 @@ class HttpLogTree:
         response = self._get(self.url_for(path))
         if response is None:
             return None
-        chunks = response.iter_content(CHUNK)
+        deadline = time.monotonic() + self._settings.max_file_seconds
+        chunks = _until(response.iter_content(CHUNK), deadline, path, self.budget)
         return _stream(_maybe_inflate(chunks, path, self.budget), path, self.budget)
 
     def _get(self, url: str) -> requests.Response | None:
@@ -319,7 +398,7 @@ class HttpLogTree:
             if response.status_code in (404, 410):
                 response.close()
                 return None
-            if response.status_code >= 500:
+            if response.status_code >= 500 or response.status_code == 429:
                 last_error = f"HTTP {response.status_code}"
                 response.close()
                 continue
@@ -331,9 +410,19 @@ class HttpLogTree:
 
     def _get_following_redirects(self, url: str) -> requests.Response:
         timeout = (self._settings.connect_timeout, self._settings.read_timeout)
+        base_origin = _origin(self._base)
         for _ in range(5):
-            self._policy.check(url)
-            response = self._session.get(url, stream=True, timeout=timeout, allow_redirects=False)
+            addresses = self._policy.check(url)
+            scheme, host, port = _origin(url)
+            self._adapter.pin(host, port, addresses[0])
+            headers = dict(self._headers) if (scheme, host, port) == base_origin else {}
+            # The Host header carries the name while the connection goes to the pinned address.
+            headers["Host"] = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
+            if ":" in host:
+                headers["Host"] = f"[{host}]" if port in (80, 443) else f"[{host}]:{port}"
+            response = self._session.get(
+                url, stream=True, timeout=timeout, allow_redirects=False, headers=headers
+            )
             if response.is_redirect and "location" in response.headers:
                 url = urljoin(url, response.headers["location"])
                 response.close()
@@ -342,20 +431,34 @@ class HttpLogTree:
         raise FetchRefused(f"{url}: too many redirects")
 
 
+def _until(chunks: Iterator[bytes], deadline: float, name: str, budget: FetchBudget) -> Iterator[bytes]:
+    """Stop a download that drips past its deadline (a read timeout alone resets per chunk)."""
+    try:
+        for chunk in chunks:
+            yield chunk
+            if time.monotonic() > deadline:
+                budget.note(f"{name}: download took too long; kept what was read in time.")
+                return
+    except (requests.RequestException, OSError) as exc:
+        budget.note(f"{name}: download broke off ({type(exc).__name__}); kept what was read before it.")
+
+
 def open_log_tree(
     location: str,
     settings: FetchSettings,
     budget: FetchBudget | None = None,
     allow_local: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> LogTree:
     """A LogTree for an http(s) URL, or for a local directory when `allow_local` (the CLI only).
 
-    A log URL that arrived in a webhook is never allowed to name a local path.
+    A log URL that arrived in a webhook is never allowed to name a local path. `headers`
+    (credentials for a CI's API) are sent to the URL's own host only.
     """
     budget = budget or FetchBudget(settings.max_file_bytes, settings.max_run_bytes)
     parts = urlsplit(location)
     if parts.scheme in ("http", "https"):
-        return HttpLogTree(location, settings, budget)
+        return HttpLogTree(location, settings, budget, headers=headers)
     if not allow_local:
         raise FetchRefused(f"{location}: only http(s) log URLs can be fetched")
     if parts.scheme == "file":
