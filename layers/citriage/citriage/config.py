@@ -5,6 +5,7 @@ Logic never reads `os.environ`; handlers build one of these and pass values down
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Self
@@ -53,6 +54,24 @@ class FetchSettings(_EnvSettings):
     max_file_seconds: float = Field(default=120.0, gt=0)
 
     _split_hosts = field_validator("log_hosts", mode="before")(_split)
+
+
+def _json_object(value: object) -> object:
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else {}
+    return value
+
+
+class LayoutSettings(_EnvSettings):
+    """Where to find results when a job's layout is not one citriage knows.
+
+    `result_paths` maps job-name globs to result files under the log root, e.g. (as the
+    RESULT_PATHS environment variable) `{"tripleo-ci-*": ["logs/undercloud/tempest/x.xml"]}`.
+    """
+
+    result_paths: dict[str, list[str]] = Field(default_factory=dict)
+
+    _parse_paths = field_validator("result_paths", mode="before")(_json_object)
 
 
 class AnalyzeSettings(_EnvSettings):

@@ -39,3 +39,7 @@ class FetchFailed(CitriageError):
 
 class InvalidSignature(CitriageError):
     """A known-issue signature's pattern is not valid RE2, or the item is malformed."""
+
+
+class FetchDenied(FetchFailed):
+    """The log server refused one file (HTTP 4xx other than 404): other files may still be read."""

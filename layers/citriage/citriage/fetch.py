@@ -23,7 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from citriage.config import FetchSettings
-from citriage.errors import FetchFailed, FetchRefused
+from citriage.errors import FetchDenied, FetchFailed, FetchRefused
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -404,7 +404,7 @@ class HttpLogTree:
                 continue
             if response.status_code >= 400:
                 response.close()
-                raise FetchFailed(f"{url}: HTTP {response.status_code}")
+                raise FetchDenied(f"{url}: HTTP {response.status_code}")
             return response
         raise FetchFailed(f"{url}: gave up after {self._settings.retries + 1} attempts ({last_error})")
 

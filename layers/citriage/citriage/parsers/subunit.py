@@ -121,3 +121,23 @@ def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestRes
             )
         )
     return results
+
+
+def merge_results(runs: list[list[TestResult]]) -> list[TestResult]:
+    """Merge the results of several streams of one job (workers, stestr runs and re-runs,
+    stestr's partial `tmp*` stream of a run that was cut off) into one result per test.
+
+    A finished result beats an interrupted one; among finished results the later stream wins
+    (a re-run of a failure is the later word on it).
+    """
+    merged: dict[str, TestResult] = {}
+    for results in runs:
+        for result in results:
+            seen = merged.get(result.test_id)
+            if (
+                seen is None
+                or seen.status is TestStatus.INTERRUPTED
+                or result.status is not TestStatus.INTERRUPTED
+            ):
+                merged[result.test_id] = result
+    return list(merged.values())
