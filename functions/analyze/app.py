@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.analyzer import AnalyzeService
-from citriage.config import AnalyzeSettings, FetchSettings
+from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
 from citriage.models import RunEvent
 from citriage.wiring import analyze_service
 
@@ -29,7 +29,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @cache
 def service() -> AnalyzeService:
     """Built on first use from the environment, then kept for warm invocations."""
-    return analyze_service(AnalyzeSettings.from_env(), FetchSettings.from_env())
+    return analyze_service(AnalyzeSettings.from_env(), FetchSettings.from_env(), LayoutSettings.from_env())
 
 
 @tracer.capture_method(capture_response=False)

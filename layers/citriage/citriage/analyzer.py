@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from citriage.analysis import analyze_run
-from citriage.config import FetchSettings
+from citriage.config import FetchSettings, LayoutSettings
+from citriage.discovery import tree_location
 from citriage.errors import FetchRefused
 from citriage.fetch import FetchBudget, open_log_tree
 from citriage.models import KnownIssue, RunEvent, RunReport
@@ -63,7 +64,9 @@ class AnalyzeService:
         history: History | None = None,
         hit_stats: HitStats | None = None,
         rules: InfraRuleSet | None = None,
+        layout: LayoutSettings | None = None,
     ) -> None:
+        self._layout = layout
         self._reports = reports
         self._known_issues = known_issues
         self._publisher = publisher
@@ -97,10 +100,11 @@ class AnalyzeService:
         signatures = SignatureSet(self._known_issues.list(), datetime.now(UTC).date())
         budget = FetchBudget(self._fetch.max_file_bytes, self._fetch.max_run_bytes)
         try:
-            tree = open_log_tree(run.log_url, self._fetch, budget)
+            # A CI's API may live beside the log URL (openQA): the layout says where to root.
+            tree = open_log_tree(tree_location(run), self._fetch, budget)
         except FetchRefused as exc:
             return analyze_refused(run, str(exc), signatures, self._rules)
-        return analyze_run(run, tree, signatures, self._rules)
+        return analyze_run(run, tree, signatures, self._rules, self._layout)
 
 
 class _RefusedTree:

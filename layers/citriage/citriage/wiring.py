@@ -10,7 +10,14 @@ from pathlib import Path
 import boto3
 
 from citriage.analyzer import AnalyzeService
-from citriage.config import AnalyzeSettings, FetchSettings, NotifySettings, SesEventsSettings, WebhookSettings
+from citriage.config import (
+    AnalyzeSettings,
+    FetchSettings,
+    LayoutSettings,
+    NotifySettings,
+    SesEventsSettings,
+    WebhookSettings,
+)
 from citriage.digest import DigestService
 from citriage.history import HistoryStore
 from citriage.models import InfraRule
@@ -50,7 +57,9 @@ def webhook_service(settings: WebhookSettings) -> WebhookService:
     )
 
 
-def analyze_service(settings: AnalyzeSettings, fetch: FetchSettings) -> AnalyzeService:
+def analyze_service(
+    settings: AnalyzeSettings, fetch: FetchSettings, layout: LayoutSettings | None = None
+) -> AnalyzeService:
     """The analyzer over DynamoDB and EventBridge."""
     dynamodb = boto3.resource("dynamodb")
     known_issues = KnownIssueStore(dynamodb.Table(settings.known_issues_table))
@@ -62,6 +71,7 @@ def analyze_service(settings: AnalyzeSettings, fetch: FetchSettings) -> AnalyzeS
         history=HistoryStore(dynamodb.Table(settings.runs_table), settings.history_ttl_days),
         hit_stats=known_issues,
         rules=infra_rules(settings.infra_rules),
+        layout=layout,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -30,6 +32,8 @@ class _TestRecord:
     end: datetime | None = None
     tags: set[str] = field(default_factory=set)
     attachments: dict[str, bytearray] = field(default_factory=dict)
+    # subunit v1 reports a test cut off by the end of the stream as an error.
+    lost: bool = False
 
 
 class _Collector(testtools.StreamResult):
@@ -72,10 +76,37 @@ class _Collector(testtools.StreamResult):
                 record.end = timestamp
         if test_status in _STATUS:
             record.status = test_status
+        if file_name and file_bytes and _V1_LOST in file_bytes:
+            record.lost = True
         if file_name and file_bytes:
             buffer = record.attachments.setdefault(file_name, bytearray())
             if len(buffer) < MAX_DETAILS:
                 buffer += bytes(file_bytes)[: MAX_DETAILS - len(buffer)]
+
+
+_V1_LOST = b"lost connection during test"
+_V1_START = re.compile(
+    rb"^(?:test|testing|time|tags|progress|success|successful|failure|error|skip|xfail|uxsuccess)[: ]"
+)
+
+
+class _Discard(io.RawIOBase):
+    """Where v1 parsing sends the bytes that are not subunit: nowhere."""
+
+    def writable(self) -> bool:
+        """Writable, and forgetful."""
+        return True
+
+    def write(self, data: object) -> int:  # type: ignore[override]  # any buffer is accepted
+        """Drop the bytes."""
+        return len(data) if isinstance(data, bytes | bytearray) else 0
+
+
+def _looks_like_v1(stream: BinaryIO) -> bool:
+    """True when the stream starts like subunit v1 (text) rather than v2 (0xB3 packets)."""
+    peek = getattr(stream, "peek", None)
+    head = peek(64)[:64] if peek is not None else b""
+    return bool(head) and head[0] != 0xB3 and _V1_START.match(head) is not None
 
 
 def _details(record: _TestRecord) -> str:
@@ -91,10 +122,14 @@ def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestRes
     corrupt stream keeps every test recorded before the damage and adds a note.
     """
     collector = _Collector()
-    parser = subunit.ByteStreamToStreamResult(stream, non_subunit_name="stdout")
     collector.startTestRun()
     try:
-        parser.run(collector)
+        if _looks_like_v1(stream):
+            # stestr's repository files are subunit v1: convert events on the fly.
+            v1 = subunit.ProtocolTestCase(stream, passthrough=_Discard(), forward=_Discard())
+            v1.run(testtools.ExtendedToStreamDecorator(collector))
+        else:
+            subunit.ByteStreamToStreamResult(stream, non_subunit_name="stdout").run(collector)
     except Exception as exc:  # a hostile stream must not lose what was already read
         notes.append(f"{name}: subunit stream could not be read to the end ({type(exc).__name__}).")
     collector.stopTestRun()
@@ -103,11 +138,15 @@ def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestRes
             f"{name}: subunit stream is damaged or truncated ({collector.parser_errors[0][:120]}); "
             "kept the tests recorded before it."
         )
+    if any(record.lost for record in collector.tests.values()):
+        notes.append(f"{name}: subunit v1 stream ends in the middle of a test; kept what came before.")
     if collector.non_subunit_bytes:
         notes.append(f"{name}: skipped {collector.non_subunit_bytes} bytes that are not subunit v2.")
     results = []
     for test_id, record in collector.tests.items():
         status = _STATUS.get(record.status or "", TestStatus.INTERRUPTED)
+        if record.lost:
+            status = TestStatus.INTERRUPTED
         duration: float | None = None
         if record.start and record.end:
             duration = max(0.0, (record.end - record.start).total_seconds())
