@@ -35,7 +35,7 @@ def _analyze(args: argparse.Namespace) -> int:
     budget = FetchBudget(settings.max_file_bytes, settings.max_run_bytes)
     tree = open_log_tree(location, settings, budget, allow_local=True)
     run = RunEvent(
-        source="cli",
+        source=args.ci,
         job=args.job or Path(location.rstrip("/")).name or "unknown-job",
         build_id=args.build_id or Path(location.rstrip("/")).name or "local",
         result=args.result,
@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--job", help="job name (for signature job scopes); default: the directory name")
     analyze.add_argument("--build-id", help="build id for the report; default: the directory name")
     analyze.add_argument("--result", help="the CI's result word, e.g. FAILURE, TIMED_OUT, SUCCESS")
+    analyze.add_argument(
+        "--ci", default="cli", help="the layout to read: zuul (default log tree), jenkins (build URL), openqa"
+    )
     analyze.add_argument("--known-issues", metavar="FILE", help="YAML list of known-issue signatures")
     analyze.add_argument("--format", choices=["text", "json"], default="text")
     analyze.add_argument("--out", metavar="DIR", help="also write the mail (.eml and .html) there")

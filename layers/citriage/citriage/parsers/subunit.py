@@ -59,9 +59,10 @@ class _Collector(testtools.StreamResult):
         timestamp: datetime | None = None,
     ) -> None:
         """One subunit event."""
-        if file_name == "Parser Error":
+        if file_name == "Parser Error" or test_id == "subunit.parser":
             # python-subunit reports damage as a failing pseudo-test "subunit.parser".
-            self.parser_errors.append(bytes(file_bytes or b"").decode("utf-8", "replace"))
+            if file_bytes:
+                self.parser_errors.append(bytes(file_bytes).decode("utf-8", "replace"))
             return
         if test_id is None:
             if file_bytes:
@@ -97,7 +98,7 @@ class _Discard(io.RawIOBase):
         """Writable, and forgetful."""
         return True
 
-    def write(self, data: object) -> int:  # type: ignore[override]  # any buffer is accepted
+    def write(self, data: object) -> int:
         """Drop the bytes."""
         return len(data) if isinstance(data, bytes | bytearray) else 0
 
@@ -126,7 +127,7 @@ def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestRes
     try:
         if _looks_like_v1(stream):
             # stestr's repository files are subunit v1: convert events on the fly.
-            v1 = subunit.ProtocolTestCase(stream, passthrough=_Discard(), forward=_Discard())
+            v1 = subunit.ProtocolTestCase(stream, passthrough=_Discard())
             v1.run(testtools.ExtendedToStreamDecorator(collector))
         else:
             subunit.ByteStreamToStreamResult(stream, non_subunit_name="stdout").run(collector)
