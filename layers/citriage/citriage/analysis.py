@@ -53,6 +53,11 @@ _ERROR_LINE = re.compile(r"fatal: \[[^\]]*\]: FAILED!|\bstack\.sh failed\b|^ERRO
 MAX_ERROR_LINES = 3
 
 
+def _may_be_error_line(text: str) -> bool:
+    """A cheap test that rules out most lines before _ERROR_LINE's regex decides."""
+    return text.startswith(("ERROR", "Error: ")) or "FAILED!" in text or "stack.sh failed" in text
+
+
 def count_tests(results: Iterable[TestResult]) -> TestCounts:
     """Totals of a result list; interrupted tests count as failed."""
     counts = TestCounts()
@@ -83,7 +88,7 @@ class _ConsoleScan:
             text = strip_console_prefix(line)
             self.known.feed(number, text)
             self.infra.feed(number, text)
-            if _ERROR_LINE.search(text):
+            if _may_be_error_line(text) and _ERROR_LINE.search(text):
                 self.error_lines.append(
                     Evidence(kind="unexplained", file=self.name, line=number, excerpt=excerpt_of(text))
                 )
