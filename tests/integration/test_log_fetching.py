@@ -1,0 +1,151 @@
+"""Fetching logs over real HTTP from a local server: pinned addresses, directory-index
+discovery, credentials that never follow a redirect to another host, retries."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from citriage.analysis import analyze_run
+from citriage.config import FetchSettings
+from citriage.errors import FetchFailed
+from citriage.fetch import FetchBudget, HttpLogTree, UrlPolicy
+from citriage.models import RunEvent, Verdict
+from citriage.signatures import InfraRuleSet, SignatureSet, load_builtin_rules
+
+pytestmark = pytest.mark.integration
+TREES = Path(__file__).resolve().parents[1] / "fixtures" / "trees"
+
+
+class Recorder(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory (with Apache-like indexes), records each request, and answers
+    a few special paths: /redirect-away, /flaky (503 until told otherwise)."""
+
+    seen: list[tuple[str, str | None, str | None]]
+    failures_left: list[int]
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Host"), self.headers.get("Authorization")))
+        if self.path.endswith("/redirect-away"):
+            self.send_response(302)
+            self.send_header("Location", f"http://other.test:{self.server.server_address[1]}/landed")
+            self.end_headers()
+            return
+        if self.path.endswith("/flaky") and self.failures_left[0] > 0:
+            self.failures_left[0] -= 1
+            self.send_error(503)
+            return
+        if self.path.endswith(("/landed", "/flaky")):
+            body = b"ok\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: object) -> None:  # base class name
+        return
+
+
+@pytest.fixture
+def log_server(tmp_path: Path) -> Iterator[tuple[str, Path, type[Recorder]]]:
+    handler_class = type("Handler", (Recorder,), {"seen": [], "failures_left": [0]})
+    handler = functools.partial(handler_class, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"{server.server_address[1]}", tmp_path, handler_class
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def settings_for(port: str, **extra: object) -> FetchSettings:
+    hosts = [f"http://logs.test:{port}", f"http://other.test:{port}"]
+    return FetchSettings(log_hosts=hosts, allow_private_addresses=True, **extra)  # type: ignore[arg-type]
+
+
+def test_connects_to_the_checked_address_with_the_name_in_host(log_server):
+    # Given a log host name that only our resolver knows (real DNS cannot resolve it)
+    port, root, handler = log_server
+    (root / "job-output.txt").write_text("hello\n")
+    answers = iter([["127.0.0.1"], ["127.0.0.1"], ["169.254.169.254"]])
+    policy = UrlPolicy(settings_for(port), resolve=lambda host, p: next(answers))
+    # When a file is fetched
+    budget = FetchBudget(10**6, 10**6)
+    tree = HttpLogTree(f"http://logs.test:{port}/", settings_for(port), budget, policy=policy)
+    stream = tree.open("job-output.txt")
+    # Then the connection went to the address that was checked, named by Host
+    assert stream is not None and stream.read() == b"hello\n"
+    assert handler.seen == [("/job-output.txt", f"logs.test:{port}", None)]
+
+
+def test_credentials_never_follow_a_redirect_to_another_host(log_server):
+    port, _root, handler = log_server
+    policy = UrlPolicy(settings_for(port), resolve=lambda host, p: ["127.0.0.1"])
+    tree = HttpLogTree(
+        f"http://logs.test:{port}/",
+        settings_for(port),
+        FetchBudget(10**6, 10**6),
+        policy=policy,
+        headers={"Authorization": "Bearer secret"},
+    )
+    stream = tree.open("redirect-away")
+    assert stream is not None and stream.read() == b"ok\n"
+    assert handler.seen == [
+        ("/redirect-away", f"logs.test:{port}", "Bearer secret"),
+        ("/landed", f"other.test:{port}", None),
+    ]
+
+
+def test_5xx_is_retried_then_read(log_server):
+    port, _root, handler = log_server
+    handler.failures_left[0] = 2
+    policy = UrlPolicy(settings_for(port), resolve=lambda host, p: ["127.0.0.1"])
+    budget = FetchBudget(10**6, 10**6)
+    tree = HttpLogTree(f"http://logs.test:{port}/", settings_for(port), budget, policy=policy, backoff=0.01)
+    stream = tree.open("flaky")
+    assert stream is not None and stream.read() == b"ok\n"
+    assert [p for p, _, _ in handler.seen] == ["/flaky"] * 3
+
+
+def test_logs_that_never_come_give_a_logs_unavailable_report(log_server):
+    # Given a log server that answers 503 to everything for longer than the retries last
+    port, _root, handler = log_server
+    handler.failures_left[0] = 100
+    settings = settings_for(port, retries=1)
+    policy = UrlPolicy(settings, resolve=lambda host, p: ["127.0.0.1"])
+    tree = HttpLogTree(f"http://logs.test:{port}/flaky", settings, FetchBudget(10**6, 10**6), policy=policy)
+    with pytest.raises(FetchFailed, match="gave up after 2 attempts"):
+        tree.open("flaky")
+
+
+def test_tripleo_tree_found_through_apache_style_directory_indexes(log_server):
+    # Given a TripleO tree on a server that lists directories (and has no zuul-manifest.json)
+    port, root, handler = log_server
+    shutil.copytree(TREES / "tripleo", root / "build")
+    (root / "build" / "logs" / "undercloud" / "var" / "log" / "nova").mkdir()
+    settings = FetchSettings(log_hosts=[f"http://127.0.0.1:{port}"], allow_private_addresses=True)
+    tree = HttpLogTree(f"http://127.0.0.1:{port}/build/", settings, FetchBudget(10**7, 10**8))
+    run = RunEvent(source="zuul", job="tripleo-ci", build_id="1", result="FAILURE", log_url=tree.root)
+    # When the run is analyzed
+    report = analyze_run(
+        run, tree, SignatureSet([], datetime.now(UTC).date()), InfraRuleSet(load_builtin_rules())
+    )
+    # Then the results were found by listing, without probing every known path
+    assert report.results_file == "logs/undercloud/var/log/tempest/tempest.xml.gz"
+    assert report.tests.total == 5
+    assert report.verdict is Verdict.FAILED_NEW
+    fetched = [p for p, _, _ in handler.seen]
+    assert "/build/logs/undercloud/var/log/tempest/" in fetched
+    assert "/build/testrepository.subunit" not in fetched
+    # The uninteresting directory was never listed.
+    assert "/build/logs/undercloud/var/log/nova/" not in fetched
