@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from citriage.analysis import analyze_run
 from citriage.config import FetchSettings
+from citriage.discovery import tree_location
 from citriage.errors import FetchFailed
 from citriage.fetch import FetchBudget, HttpLogTree, UrlPolicy
 from citriage.models import RunEvent, Verdict
@@ -149,3 +150,56 @@ def test_tripleo_tree_found_through_apache_style_directory_indexes(log_server):
     assert "/build/testrepository.subunit" not in fetched
     # The uninteresting directory was never listed.
     assert "/build/logs/undercloud/var/log/nova/" not in fetched
+
+
+def analyze_remote(run: RunEvent, port: str, headers: dict[str, str] | None = None):
+    """Analyze as the analyze function does: the tree rooted where the run's layout says."""
+    settings = settings_for(port)
+    policy = UrlPolicy(settings, resolve=lambda host, p: ["127.0.0.1"])
+    tree = HttpLogTree(
+        tree_location(run), settings, FetchBudget(10**7, 10**8), policy=policy, headers=headers
+    )
+    signatures = SignatureSet([], datetime.now(UTC).date())
+    return analyze_run(run, tree, signatures, InfraRuleSet(load_builtin_rules()))
+
+
+def test_jenkins_build_read_through_its_api_with_credentials(log_server):
+    # Given a Jenkins build served at /job/shop/42/ that needs an API token
+    port, root, handler = log_server
+    shutil.copytree(TREES / "jenkins", root / "job" / "shop" / "42")
+    run = RunEvent(
+        source="jenkins",
+        job="shop",
+        build_id="42",
+        result="UNSTABLE",
+        log_url=f"http://logs.test:{port}/job/shop/42/",
+    )
+    # When it is analyzed with the token
+    report = analyze_remote(run, port, headers={"Authorization": "Basic dG9rZW4="})
+    # Then the test report was asked for its fields only, with the token, and read
+    assert report.results_file == "testReport/api/json"
+    assert (report.tests.total, report.tests.failed) == (5, 2)
+    assert report.components["GIT_COMMIT"].startswith("3f2a9c1d")
+    report_request = next(r for r in handler.seen if r[0].startswith("/job/shop/42/testReport/api/json"))
+    assert "?tree=suites" in report_request[0]
+    assert report_request[2] == "Basic dG9rZW4="
+
+
+def test_openqa_job_read_through_the_details_api(log_server):
+    # Given an openQA host serving /api/v1/jobs/4242/details, and a run naming /tests/4242
+    port, root, handler = log_server
+    shutil.copytree(TREES / "openqa", root, dirs_exist_ok=True)
+    run = RunEvent(
+        source="openqa",
+        job="textmode",
+        build_id="4242",
+        result="incomplete",
+        log_url=f"http://logs.test:{port}/tests/4242",
+    )
+    # When it is analyzed
+    report = analyze_remote(run, port)
+    # Then the details API was read and the incomplete job is an infrastructure verdict
+    assert "/api/v1/jobs/4242/details" in [p for p, _, _ in handler.seen]
+    assert report.verdict is Verdict.INFRA
+    assert report.tests.total == 4
+    assert "backend died" in report.infra[0].excerpt

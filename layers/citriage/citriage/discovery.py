@@ -371,6 +371,12 @@ def _kind_of(path: str) -> str | None:
     return None
 
 
+_JENKINS_CASE_FIELDS = "className,name,status,duration,errorDetails,errorStackTrace,skipped,skippedMessage"
+JENKINS_REPORT_FIELDS = (
+    f"suites[cases[{_JENKINS_CASE_FIELDS}]],childReports[result[suites[cases[{_JENKINS_CASE_FIELDS}]]]]"
+)
+
+
 class JenkinsLayout:
     """A Jenkins build: its URL is the tree; results, console and parameters come from its API."""
 
@@ -380,8 +386,13 @@ class JenkinsLayout:
 
     def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
         """The build's test report, console and build record."""
+        report = "testReport/api/json"
+        if tree.root.startswith(("http://", "https://")):
+            # Ask Jenkins for the fields citriage reads only: a full report carries every
+            # test's stdout and can be hundreds of megabytes.
+            report += f"?tree={JENKINS_REPORT_FIELDS}"
         return Discovery(
-            results=[FoundFile("testReport/api/json", ResultKind.JENKINS_REPORT)],
+            results=[FoundFile(report, ResultKind.JENKINS_REPORT)],
             console=["consoleText"],
             components=[FoundFile("api/json", ComponentKind.JENKINS_BUILD)],
             probe=True,

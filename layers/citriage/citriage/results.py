@@ -87,11 +87,13 @@ def register_result_reader(kind: str, reader: ResultReader) -> None:
 
 
 def open_found(tree: LogTree, path: str, probe: bool, notes: list[str]) -> tuple[str, BinaryIO] | None:
-    """Open a found file; when probing, try its `.gz` variant too."""
-    for variant in (path, f"{path}.gz") if probe and not path.endswith(".gz") else (path,):
+    """Open a found file; when probing, try its `.gz` variant too (not for API queries)."""
+    plain_file = probe and not path.endswith(".gz") and "?" not in path
+    for variant in (path, f"{path}.gz") if plain_file else (path,):
         stream = try_open(tree, variant, notes)
         if stream is not None:
-            return variant, stream
+            # An API query (Jenkins' ?tree=...) is not part of the file's name in a report.
+            return variant.split("?", 1)[0], stream
     return None
 
 
