@@ -4,9 +4,11 @@ discovery, credentials that never follow a redirect to another host, retries."""
 from __future__ import annotations
 
 import functools
+import gzip as gzip_module
 import http.server
 import shutil
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,3 +205,43 @@ def test_openqa_job_read_through_the_details_api(log_server):
     assert report.verdict is Verdict.INFRA
     assert report.tests.total == 4
     assert "backend died" in report.infra[0].excerpt
+
+
+def test_content_encoding_gzip_bomb_is_inflated_under_the_cap(log_server, tmp_path):
+    # Given a server that sends a small body with Content-Encoding: gzip inflating to 64 MiB
+    bomb = gzip_module.compress(b"A" * (64 * 1024 * 1024), 9)
+
+    class BombHandler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self.wfile.write(bomb)
+
+        def log_message(self, format: str, *args: object) -> None:  # base class name
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BombHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = str(server.server_address[1])
+        settings = settings_for(port)
+        policy = UrlPolicy(settings, resolve=lambda host, p: ["127.0.0.1"])
+        budget = FetchBudget(1024 * 1024, 10 * 1024 * 1024)
+        tree = HttpLogTree(f"http://logs.test:{port}/", settings, budget, policy=policy)
+        # When the file is read to the end
+        tracemalloc.start()
+        stream = tree.open("job-output.txt")
+        assert stream is not None
+        data = stream.read()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Then only the capped part was inflated (never the whole 64 MiB), and the note says so
+    assert peak < 16 * 1024 * 1024
+    assert len(data) == 1024 * 1024
+    assert set(data) == {ord("A")}
+    assert any("job-output.txt" in n and "first 1 MiB" in n for n in budget.notes)

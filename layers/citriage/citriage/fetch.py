@@ -382,7 +382,10 @@ class HttpLogTree:
         if response is None:
             return None
         deadline = time.monotonic() + self._settings.max_file_seconds
-        chunks = _until(response.iter_content(CHUNK), deadline, path, self.budget)
+        # Raw bytes, not requests' Content-Encoding decoding: that inflates a whole chunk at
+        # once with no cap. A gzip body (encoded or not) is inflated by _maybe_inflate, capped.
+        raw = response.raw.stream(CHUNK, decode_content=False)
+        chunks = _until(raw, deadline, path, self.budget)
         return _stream(_maybe_inflate(chunks, path, self.budget), path, self.budget)
 
     def _get(self, url: str) -> requests.Response | None:
@@ -416,6 +419,8 @@ class HttpLogTree:
             scheme, host, port = _origin(url)
             self._adapter.pin(host, port, addresses[0])
             headers = dict(self._headers) if (scheme, host, port) == base_origin else {}
+            # Only gzip is inflated here (streamed and capped); never ask for br/zstd/deflate.
+            headers["Accept-Encoding"] = "gzip"
             # The Host header carries the name while the connection goes to the pinned address.
             headers["Host"] = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
             if ":" in host:
