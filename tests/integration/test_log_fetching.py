@@ -32,9 +32,13 @@ class Recorder(http.server.SimpleHTTPRequestHandler):
 
     seen: list[tuple[str, str | None, str | None]]
     failures_left: list[int]
+    forbidden: list[str]
 
     def do_GET(self) -> None:
         self.seen.append((self.path, self.headers.get("Host"), self.headers.get("Authorization")))
+        if self.path in self.forbidden:
+            self.send_error(403)
+            return
         if self.path.endswith("/redirect-away"):
             self.send_response(302)
             self.send_header("Location", f"http://other.test:{self.server.server_address[1]}/landed")
@@ -59,7 +63,7 @@ class Recorder(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def log_server(tmp_path: Path) -> Iterator[tuple[str, Path, type[Recorder]]]:
-    handler_class = type("Handler", (Recorder,), {"seen": [], "failures_left": [0]})
+    handler_class = type("Handler", (Recorder,), {"seen": [], "failures_left": [0], "forbidden": []})
     handler = functools.partial(handler_class, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -245,3 +249,21 @@ def test_content_encoding_gzip_bomb_is_inflated_under_the_cap(log_server, tmp_pa
     assert len(data) == 1024 * 1024
     assert set(data) == {ord("A")}
     assert any("job-output.txt" in n and "first 1 MiB" in n for n in budget.notes)
+
+
+def test_a_forbidden_file_is_skipped_with_a_note_and_the_rest_is_read(log_server):
+    # Given a tree whose zuul-manifest.json the server refuses (403), results at the top level
+    port, root, handler = log_server
+    (root / "b").mkdir()
+    shutil.copyfile(TREES.parent / "results" / "tempest.subunit", root / "b" / "testrepository.subunit")
+    (root / "b" / "zuul-manifest.json").write_text("{}")
+    handler.forbidden.append("/b/zuul-manifest.json")
+    run = RunEvent(
+        source="zuul", job="tempest", build_id="1", result="FAILURE", log_url=f"http://logs.test:{port}/b/"
+    )
+    # When analyzed
+    report = analyze_remote(run, port)
+    # Then the refusal is a note, not the end of the analysis
+    assert any("zuul-manifest.json" in n and "HTTP 403" in n for n in report.notes)
+    assert report.tests.total == 5
+    assert report.verdict is Verdict.FAILED_NEW

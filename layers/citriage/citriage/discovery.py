@@ -343,8 +343,11 @@ class LogTreeLayout:
         if paths is not None:
             found = discovery_from_paths(paths, method)
             if configured:
+                listed = set(paths)
                 found.results[:0] = [
-                    FoundFile(p, k) for p in configured if (k := _kind_of(p)) is not None and p in paths
+                    FoundFile(p if p in listed else f"{p}.gz", k)
+                    for p in configured
+                    if (k := _kind_of(p)) is not None and (p in listed or f"{p}.gz" in listed)
                 ]
             return found
         return Discovery(

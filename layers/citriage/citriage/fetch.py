@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from citriage.config import FetchSettings
@@ -290,7 +291,9 @@ def _resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise FetchRefused(f"cannot resolve log host {host}: {exc}") from exc
-    return sorted({str(info[4][0]) for info in infos})
+    addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    # IPv4 first: the connection goes to the first address, and Lambda has no IPv6 egress.
+    return [str(ip) for ip in sorted(addresses, key=lambda ip: (ip.version, int(ip)))]
 
 
 class PinnedAdapter(HTTPAdapter):
@@ -444,7 +447,7 @@ def _until(chunks: Iterator[bytes], deadline: float, name: str, budget: FetchBud
             if time.monotonic() > deadline:
                 budget.note(f"{name}: download took too long; kept what was read in time.")
                 return
-    except (requests.RequestException, OSError) as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         budget.note(f"{name}: download broke off ({type(exc).__name__}); kept what was read before it.")
 
 
