@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from citriage.analysis import analyze_run
 from citriage.analyzer import AnalyzeService
+from citriage.components import components_matching
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.discovery import ResultKind, canonical_name, classify_path, discovery_from_paths, tree_location
 from citriage.fetch import FetchBudget, LocalLogTree
@@ -218,3 +219,12 @@ def test_allowed_host_name_resolving_to_private_address_is_refused_with_reason()
     report = service.analyze(run_event(log_url="https://localhost/logs/"))
     assert report.verdict is Verdict.NO_RESULTS
     assert any("non-public address" in n for n in report.notes)
+
+
+def test_components_a_subscriber_cares_about_are_selected_by_glob():
+    components = {"openstack/nova": "master 0a1b", "python3-novaclient": "18.1", "libvirt0": "10.0"}
+    assert components_matching(components, ["*nova*"]) == {
+        "openstack/nova": "master 0a1b",
+        "python3-novaclient": "18.1",
+    }
+    assert components_matching(components, []) == components

@@ -15,6 +15,7 @@ import yaml
 
 from citriage.discovery import ComponentKind
 from citriage.fetch import iter_lines
+from citriage.models import glob_match
 from citriage.parsers.jenkins import jenkins_build_parameters, read_json
 
 MAX_COMPONENTS = 1500
@@ -113,3 +114,11 @@ def merge_components(into: dict[str, str], found: dict[str, str], notes: list[st
                 notes.append(note)
             return
         into.setdefault(key, value)
+
+
+def components_matching(components: dict[str, str], patterns: list[str]) -> dict[str, str]:
+    """The components whose name matches one of the globs (what a subscriber cares about);
+    all of them when no pattern is given."""
+    if not patterns:
+        return dict(components)
+    return {name: version for name, version in components.items() if glob_match(name, patterns)}
