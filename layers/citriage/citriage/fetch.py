@@ -425,9 +425,8 @@ class HttpLogTree:
             # Only gzip is inflated here (streamed and capped); never ask for br/zstd/deflate.
             headers["Accept-Encoding"] = "gzip"
             # The Host header carries the name while the connection goes to the pinned address.
-            headers["Host"] = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
-            if ":" in host:
-                headers["Host"] = f"[{host}]" if port in (80, 443) else f"[{host}]:{port}"
+            name = f"[{host}]" if ":" in host else host
+            headers["Host"] = name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
             response = self._session.get(
                 url, stream=True, timeout=timeout, allow_redirects=False, headers=headers
             )
