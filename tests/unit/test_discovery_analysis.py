@@ -228,3 +228,21 @@ def test_components_a_subscriber_cares_about_are_selected_by_glob():
         "python3-novaclient": "18.1",
     }
     assert components_matching(components, []) == components
+
+
+def test_openqa_softfailed_job_is_a_pass(tmp_path):
+    # Given an openQA job that softfailed: every module passed, one with a soft failure
+    details = json.loads((TREES / "openqa" / "api" / "v1" / "jobs" / "4242" / "details").read_text())
+    details["job"].update(result="softfailed", reason=None)
+    for module in details["job"]["testresults"]:
+        module["result"] = "softfailed" if module["name"] == "zypper_ref" else "passed"
+    target = tmp_path / "api" / "v1" / "jobs" / "4242" / "details"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(details))
+    run = run_event(source="openqa", result="softfailed", log_url="https://openqa.example.org/tests/4242")
+    # When analyzed
+    report = analyze(tmp_path, run)
+    # Then it passed, with no infrastructure finding
+    assert report.verdict is Verdict.PASSED
+    assert report.infra == []
+    assert report.tests.passed == 4

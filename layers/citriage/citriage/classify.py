@@ -26,7 +26,8 @@ from citriage.signatures import Hit, InfraRuleSet, SignatureSet, load_builtin_ru
 
 # Which CI result words mean the infrastructure failed the build is data: the `results` of the
 # rules in rules/infra.yaml (Zuul NODE_FAILURE, RETRY_LIMIT, ..., Jenkins ABORTED).
-CI_PASSED_RESULTS = frozenset({"SUCCESS", "PASSED", "PASS"})
+# openQA "softfailed": passed with a known, accepted issue.
+CI_PASSED_RESULTS = frozenset({"SUCCESS", "PASSED", "PASS", "SOFTFAILED"})
 MAX_DETAILS_IN_REPORT = 2000
 
 
