@@ -20,6 +20,7 @@ from tests.subunit_writer import subunit_stream
 from tests.unit.fakes import FakeList, FakeReports
 
 TREES = Path(__file__).resolve().parents[1] / "fixtures" / "trees"
+EVENTS_LOGS = Path(__file__).resolve().parents[2] / "events" / "logs"
 TRACEBACK = "Traceback (most recent call last):\nAssertionError: 2 != 3"
 
 
@@ -246,3 +247,26 @@ def test_openqa_softfailed_job_is_a_pass(tmp_path):
     assert report.verdict is Verdict.PASSED
     assert report.infra == []
     assert report.tests.passed == 4
+
+
+def test_tripleo_tempest_run_log_is_the_fallback_when_nothing_else_exists(tmp_path):
+    # Given a TripleO tree whose only tempest output is the stestr console in tempest_run.log.gz
+    target = tmp_path / "logs" / "undercloud" / "var" / "log" / "tempest" / "tempest_run.log.gz"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(EVENTS_LOGS / "tempest-console-only" / "job-output.txt.gz", target)
+    # When analyzed
+    report = analyze(tmp_path)
+    # Then the ten results are read from it
+    assert report.results_file == "logs/undercloud/var/log/tempest/tempest_run.log.gz"
+    assert (report.tests.total, report.tests.failed, report.tests.skipped) == (10, 1, 1)
+    assert report.verdict is Verdict.FAILED_NEW
+
+
+def test_a_tree_with_only_html_results_says_so(tmp_path):
+    (tmp_path / "zuul-manifest.json").write_text(
+        json.dumps({"tree": [{"name": "testr_results.html", "mimetype": "text/html"}]})
+    )
+    (tmp_path / "testr_results.html").write_text("<html>results</html>")
+    report = analyze(tmp_path)
+    assert report.verdict is Verdict.NO_RESULTS
+    assert any("Only HTML results were found (testr_results.html)" in n for n in report.notes)

@@ -5,9 +5,18 @@ import io
 import re
 
 import pytest
+import requests
 from citriage.config import FetchSettings
 from citriage.errors import FetchRefused
-from citriage.fetch import FetchBudget, LocalLogTree, UrlPolicy, iter_lines, open_first, open_log_tree
+from citriage.fetch import (
+    FetchBudget,
+    LocalLogTree,
+    PinnedAdapter,
+    UrlPolicy,
+    iter_lines,
+    open_first,
+    open_log_tree,
+)
 
 
 def policy(hosts, addresses, allow_private=False):
@@ -93,3 +102,20 @@ def test_long_lines_are_split_and_bad_utf8_replaced():
     lines = list(iter_lines(io.BufferedReader(io.BytesIO(b"a" * 200_000 + b"\n\xff\xfeok\n"))))
     assert len(lines) == 5
     assert lines[-1] == "\ufffd\ufffdok"
+
+
+def test_pinned_adapter_never_resolves_a_host_it_was_not_given():
+    # Given a pinning adapter that was told nothing about evil.example.com
+    adapter = PinnedAdapter()
+    adapter.pin("logs.example.org", 443, "93.184.216.34")
+    pinned = requests.Request("GET", "https://logs.example.org/x").prepare()
+    unpinned = requests.Request("GET", "https://evil.example.com/x").prepare()
+    # When connection pools are chosen
+    host_params, pool_kwargs = adapter.build_connection_pool_key_attributes(pinned, True)
+    # Then the pinned one connects to the checked address, with the name for SNI and the cert
+    assert host_params["host"] == "93.184.216.34"
+    assert pool_kwargs["server_hostname"] == "logs.example.org"
+    assert pool_kwargs["assert_hostname"] == "logs.example.org"
+    # And the other is refused rather than resolved again
+    with pytest.raises(FetchRefused, match="no checked address"):
+        adapter.build_connection_pool_key_attributes(unpinned, True)
