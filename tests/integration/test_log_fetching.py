@@ -267,3 +267,18 @@ def test_a_forbidden_file_is_skipped_with_a_note_and_the_rest_is_read(log_server
     assert any("zuul-manifest.json" in n and "HTTP 403" in n for n in report.notes)
     assert report.tests.total == 5
     assert report.verdict is Verdict.FAILED_NEW
+
+
+def test_a_retry_connects_to_the_next_checked_address(log_server):
+    # Given a host with two checked addresses, the first of which refuses connections
+    port, root, handler = log_server
+    (root / "job-output.txt").write_text("hello\n")
+    settings = settings_for(port)
+    policy = UrlPolicy(settings, resolve=lambda host, p: ["127.0.0.2", "127.0.0.1"])
+    budget = FetchBudget(10**6, 10**6)
+    tree = HttpLogTree(f"http://logs.test:{port}/", settings, budget, policy=policy, backoff=0.01)
+    # When the file is fetched
+    stream = tree.open("job-output.txt")
+    # Then the retry went to the second address and the file was read
+    assert stream is not None and stream.read() == b"hello\n"
+    assert [p for p, _, _ in handler.seen] == ["/job-output.txt"]

@@ -397,7 +397,7 @@ class HttpLogTree:
             if attempt:
                 time.sleep(self._backoff * 2 ** (attempt - 1))
             try:
-                response = self._get_following_redirects(url)
+                response = self._get_following_redirects(url, attempt)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last_error = type(exc).__name__
                 continue
@@ -414,13 +414,14 @@ class HttpLogTree:
             return response
         raise FetchFailed(f"{url}: gave up after {self._settings.retries + 1} attempts ({last_error})")
 
-    def _get_following_redirects(self, url: str) -> requests.Response:
+    def _get_following_redirects(self, url: str, attempt: int = 0) -> requests.Response:
         timeout = (self._settings.connect_timeout, self._settings.read_timeout)
         base_origin = _origin(self._base)
         for _ in range(5):
             addresses = self._policy.check(url)
             scheme, host, port = _origin(url)
-            self._adapter.pin(host, port, addresses[0])
+            # A retry tries the host's next checked address (one may be down).
+            self._adapter.pin(host, port, addresses[attempt % len(addresses)])
             headers = dict(self._headers) if (scheme, host, port) == base_origin else {}
             # Only gzip is inflated here (streamed and capped); never ask for br/zstd/deflate.
             headers["Accept-Encoding"] = "gzip"
