@@ -8,6 +8,7 @@ import pytest
 from citriage.models import Classification, RunAnalyzed, RunReport, Subscription, Verdict
 from citriage.notify.render import MailRenderer, to_mime
 from citriage.notify.service import NotifyService
+from citriage.notify.view import MAX_MAIL_COMPONENTS, MailContext, build_view
 from citriage.subscriptions import NotifyPolicy
 
 from tests.unit.fakes import FakeDedupe, FakeList, FakeReports, FakeTransport
@@ -245,3 +246,48 @@ def test_mime_has_text_and_html_parts():
     raw = to_mime(mail, "nova@example.org").decode()
     assert "multipart/alternative" in raw and "text/plain" in raw and "text/html" in raw
     assert "To: nova@example.org" in raw
+
+
+def test_mail_shows_the_recipients_components_capped():
+    # Given a run that reported 1,000 package versions and two project commits
+    r = mixed_report()
+    r.components = {f"pkg-{i:04d}": "1.0" for i in range(1000)}
+    r.components |= {
+        "opendev.org/openstack/nova": "master 0123abcd",
+        "opendev.org/openstack/tempest": "master 4567",
+    }
+    # When the recipient asked for the openstack projects only
+    mine = build_view(r, MailContext(component_globs=["opendev.org/openstack/*"]))
+    # Then the mail shows just those, nothing left out
+    assert [c.name for c in mine.components] == [
+        "opendev.org/openstack/nova",
+        "opendev.org/openstack/tempest",
+    ]
+    assert mine.components_more == 0
+    # And without a choice, the mail shows a capped list and says how many more the report holds
+    everyone = build_view(r)
+    assert len(everyone.components) == MAX_MAIL_COMPONENTS
+    assert everyone.components_more == 1002 - MAX_MAIL_COMPONENTS
+    text = MailRenderer().render(r, "c@example.org", ["x@example.org"]).text
+    assert f"and {1002 - MAX_MAIL_COMPONENTS} more in the JSON report" in text
+
+
+def test_subscription_component_globs_reach_the_mail():
+    # Given a subscriber who cares only about nova's version
+    r = mixed_report()
+    r.components = {"opendev.org/openstack/nova": "master 0123abcd", "python3-six": "1.16.0-4"}
+    sub = Subscription(email="nova@example.org", jobs=["tempest-*"], components=["*/nova"])
+    # When the run is notified
+    _, mails = notify(r, subs=[sub])
+    # Then the mail lists nova and not the package
+    assert "opendev.org/openstack/nova master 0123abcd" in mails["nova@example.org"].text
+    assert "python3-six" not in mails["nova@example.org"].text
+
+
+def test_component_globs_round_trip_through_the_simple_import_shape():
+    from citriage.subscriptions import dump_subscriptions_yaml, load_subscriptions_yaml
+
+    text = "storage@example.org:\n  tests: ['tempest.api.volume.*']\n  components: ['*/cinder']\n"
+    (sub,) = load_subscriptions_yaml(text)
+    assert sub.components == ["*/cinder"]
+    assert load_subscriptions_yaml(dump_subscriptions_yaml([sub])) == [sub]

@@ -322,6 +322,10 @@ class Subscription(BaseModel):
     delivery: Literal["immediate", "daily", "weekly"] = Field(
         default="immediate", description="A mail per run, or a daily or weekly digest"
     )
+    components: list[str] = Field(
+        default_factory=list,
+        description="Globs of the component names whose versions the mail shows (all, capped, when empty)",
+    )
 
     def wants_verdict(self, verdict: Verdict | MailVerdict) -> bool:
         """True when the verdict is one this subscriber listed."""

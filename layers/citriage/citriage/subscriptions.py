@@ -44,13 +44,14 @@ def _from_simple(email: object, value: object) -> Subscription:
     where = f"subscription {email!r}"
     data: dict[str, Any] = {"email": email}
     if isinstance(value, dict):
-        unknown = set(value) - {"jobs", "tests", "verdicts", "delivery"}
+        unknown = set(value) - {"jobs", "tests", "verdicts", "delivery", "components"}
         if unknown:
             raise CitriageError(
-                f"{where}: unknown keys {sorted(unknown)} (known: jobs, tests, verdicts, delivery)"
+                f"{where}: unknown keys {sorted(unknown)} (known: jobs, tests, verdicts, delivery, components)"
             )
         data["jobs"] = _as_list(value.get("jobs"), where)
         data["tests"] = _as_list(value.get("tests"), where)
+        data["components"] = _as_list(value.get("components"), where)
         for key in ("verdicts", "delivery"):
             if key in value:
                 data[key] = value[key]
@@ -107,6 +108,8 @@ def dump_subscriptions_yaml(subscriptions: Iterable[Subscription]) -> str:
             entry["tests"] = list(s.tests)
         entry["verdicts"] = [v.value for v in s.verdicts]
         entry["delivery"] = s.delivery
+        if s.components:
+            entry["components"] = list(s.components)
         data[s.email] = entry
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
@@ -169,6 +172,7 @@ def audience(
     reasons: dict[str, list[str]] = {}
     yours: dict[str, list[str]] = {}
     fixed: dict[str, list[str]] = {}
+    globs: dict[str, set[str]] = {}
     is_fixed = (
         policy.fixed_mails
         and report.verdict is Verdict.PASSED
@@ -182,6 +186,7 @@ def audience(
         if subscription.delivery != "immediate":
             continue
         email = subscription.email
+        globs.setdefault(email, set()).update(subscription.components)
         if is_fixed and previous is not None:
             tests = _fixed_tests(subscription, report, previous)
             if tests is not None:
@@ -200,6 +205,7 @@ def audience(
             yours=list(dict.fromkeys(yours.get(email, []))),
             fixed_tests=sorted(set(fixed.get(email, []))),
             previous=previous,
+            component_globs=sorted(globs.get(email, set())),
         )
         recipients.append(Recipient(email=email, context=context))
     return recipients

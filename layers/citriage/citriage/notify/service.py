@@ -159,6 +159,7 @@ class NotifyService:
                         "reason": recipient.context.reason,
                         "yours": recipient.context.yours,
                         "fixed_tests": recipient.context.fixed_tests,
+                        "component_globs": recipient.context.component_globs,
                     }
                 )
                 message = self._renderer.render(report, self._sender, [email], context)

@@ -9,9 +9,10 @@ from urllib.parse import quote, urljoin
 from pydantic import BaseModel, Field
 
 from citriage.history import IssueHistory, RunRecord, TestHistory
-from citriage.models import Classification, Failure, RunReport, Verdict
+from citriage.models import Classification, Failure, RunReport, Verdict, glob_match
 
 UNKNOWN = "unknown"
+MAX_MAIL_COMPONENTS = 30
 TRACEBACK_TAIL_LINES = 12
 
 VERDICT_LABELS = {
@@ -54,6 +55,9 @@ class MailContext(BaseModel):
     history_runs: int | None = Field(default=None, description="Runs of the job on record; None: not kept")
     previous: RunRecord | None = Field(default=None, description="The job's run before this one")
     fixed_tests: list[str] = Field(default_factory=list, description="Failed last run, passed in this one")
+    component_globs: list[str] = Field(
+        default_factory=list, description="The component names the recipient cares about; empty: all"
+    )
 
 
 class FailureView(BaseModel):
@@ -135,6 +139,7 @@ class MailView(BaseModel):
     infra_failures: list[FailureView]
     infra: list[InfraView]
     components: list[ComponentView]
+    components_more: int = Field(description="Components left out of the mail (they stay in the report)")
     history_scope: str
     fixed: FixedView
     notes: list[str]
@@ -267,6 +272,13 @@ def build_view(report: RunReport, context: MailContext | None = None) -> MailVie
     yours = [v for v in views if v.test_id in yours_ids]
     rest = [v for v in views if v.test_id not in yours_ids]
     fixed = context.kind == "fixed"
+    # A job can report 1,500 packages: the mail shows the recipient's components, capped.
+    wanted = sorted(
+        (name, version)
+        for name, version in report.components.items()
+        if not context.component_globs or glob_match(name, context.component_globs)
+    )
+    shown = wanted[:MAX_MAIL_COMPONENTS]
     return MailView(
         subject=subject_for(report, context.kind, len(yours)),
         kind=context.kind,
@@ -305,7 +317,8 @@ def build_view(report: RunReport, context: MailContext | None = None) -> MailVie
             )
             for i in report.infra
         ],
-        components=[ComponentView(name=k, version=v) for k, v in sorted(report.components.items())],
+        components=[ComponentView(name=k, version=v) for k, v in shown],
+        components_more=len(wanted) - len(shown),
         history_scope=(
             f"the last {context.history_runs} runs of {run.job} on record"
             if context.history_runs
