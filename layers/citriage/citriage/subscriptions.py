@@ -44,11 +44,10 @@ def _from_simple(email: object, value: object) -> Subscription:
     where = f"subscription {email!r}"
     data: dict[str, Any] = {"email": email}
     if isinstance(value, dict):
-        unknown = set(value) - {"jobs", "tests", "verdicts", "delivery", "components"}
+        known = ("jobs", "tests", "verdicts", "delivery", "components")
+        unknown = set(value) - set(known)
         if unknown:
-            raise CitriageError(
-                f"{where}: unknown keys {sorted(unknown)} (known: jobs, tests, verdicts, delivery, components)"
-            )
+            raise CitriageError(f"{where}: unknown keys {sorted(unknown)} (known: {', '.join(known)})")
         data["jobs"] = _as_list(value.get("jobs"), where)
         data["tests"] = _as_list(value.get("tests"), where)
         data["components"] = _as_list(value.get("components"), where)
