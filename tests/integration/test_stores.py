@@ -33,6 +33,26 @@ def test_dedupe_claim_is_taken_once_and_can_be_released(stack):
     assert dedupe.claim("run#zuul:b1") is True
 
 
+def test_leased_claim_is_taken_again_only_after_its_lease_and_never_once_completed(stack):
+    clock = [1_000_000.0]
+    dedupe = DedupeStore(table(stack.env["DEDUPE_TABLE"]), clock=lambda: clock[0])
+    # Given a pending claim under a 300 s lease
+    assert dedupe.claim("mail#r#a@example.org", lease_seconds=300) is True
+    # Then it cannot be taken while the lease runs
+    clock[0] += 299
+    assert dedupe.claim("mail#r#a@example.org", lease_seconds=300) is False
+    # And it can once the lease ran out (the worker died without completing)
+    clock[0] += 2
+    assert dedupe.claim("mail#r#a@example.org", lease_seconds=300) is True
+    # And once completed it is final, however long after
+    dedupe.complete("mail#r#a@example.org")
+    clock[0] += 10**6
+    assert dedupe.claim("mail#r#a@example.org", lease_seconds=300) is False
+    # And a plain (final) claim is never taken again by a leased one
+    assert dedupe.claim("run#zuul:b9") is True
+    assert dedupe.claim("run#zuul:b9", lease_seconds=1) is False
+
+
 def test_run_report_round_trips_and_huge_details_are_trimmed_to_fit(stack):
     runs = RunStore(table(stack.env["RUNS_TABLE"]))
     # Given a report whose tracebacks are far over DynamoDB's 400 KB item limit, even gzipped

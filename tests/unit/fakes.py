@@ -14,17 +14,29 @@ class FakeKeys:
 
 
 class FakeDedupe:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
+    """Claims as DedupeStore keeps them: final, or pending under a lease until completed."""
 
-    def claim(self, key: str) -> bool:
-        if key in self.keys:
-            return False
-        self.keys.add(key)
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.claims: dict[str, float | None] = {}  # key -> lease end (None: final)
+
+    @property
+    def keys(self) -> set[str]:
+        return set(self.claims)
+
+    def claim(self, key: str, lease_seconds: int | None = None) -> bool:
+        if key in self.claims:
+            lease_end = self.claims[key]
+            if lease_end is None or lease_end >= self.now:
+                return False
+        self.claims[key] = None if lease_seconds is None else self.now + lease_seconds
         return True
 
+    def complete(self, key: str) -> None:
+        self.claims[key] = None
+
     def release(self, key: str) -> None:
-        self.keys.discard(key)
+        self.claims.pop(key, None)
 
 
 class FakeQueue:

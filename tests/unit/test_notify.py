@@ -291,3 +291,35 @@ def test_component_globs_round_trip_through_the_simple_import_shape():
     (sub,) = load_subscriptions_yaml(text)
     assert sub.components == ["*/cinder"]
     assert load_subscriptions_yaml(dump_subscriptions_yaml([sub])) == [sub]
+
+
+class KilledMidSend(BaseException):
+    """What a Lambda timeout looks like from inside: no `except Exception` runs."""
+
+
+def test_worker_killed_mid_send_is_retried_once_its_lease_runs_out():
+    from citriage.notify.service import MAIL_LEASE_SECONDS
+
+    reports, dedupe = FakeReports(), FakeDedupe()
+    report = mixed_report()
+    reports.put_report(report)
+    event = RunAnalyzed.from_report(report)
+
+    class DyingTransport(FakeTransport):
+        def send(self, message, recipient):
+            raise KilledMidSend
+
+    # Given a notify worker killed while sending the first mail
+    with pytest.raises(KilledMidSend):
+        notifier(reports, DyingTransport(), dedupe, subs=[JOB_SUB]).handle(event)
+    # When the message comes back while the claim's lease still runs, nothing is sent twice
+    transport = FakeTransport()
+    early = notifier(reports, transport, dedupe, subs=[JOB_SUB]).handle(event)
+    assert early.already_sent == ["nova@example.org"] and transport.sent == []
+    # When it comes back after the lease ran out, the mail goes out, and only once
+    dedupe.now += MAIL_LEASE_SECONDS + 1
+    late = notifier(reports, transport, dedupe, subs=[JOB_SUB]).handle(event)
+    assert [d.recipient for d in late.sent] == ["nova@example.org"]
+    dedupe.now += 10 * MAIL_LEASE_SECONDS
+    again = notifier(reports, transport, dedupe, subs=[JOB_SUB]).handle(event)
+    assert again.sent == [] and len(transport.sent) == 1

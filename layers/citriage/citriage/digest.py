@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from citriage.history import RunRecord
 from citriage.models import Subscription, Verdict, glob_match
 from citriage.notify.render import MailRenderer
-from citriage.notify.service import Dedupe, Suppressions
+from citriage.notify.service import MAIL_LEASE_SECONDS, Dedupe, Suppressions
 from citriage.notify.transports import MailTransport
 
 logger = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ class DigestService:
                 outcome.suppressed.append(email)
                 continue
             key = f"digest#{period}#{start.date().isoformat()}#{email}"
-            if not self._dedupe.claim(key):
+            if not self._dedupe.claim(key, MAIL_LEASE_SECONDS):
                 outcome.already_sent.append(email)
                 continue
             try:
@@ -259,5 +259,6 @@ class DigestService:
             except Exception:
                 self._dedupe.release(key)
                 raise
+            self._dedupe.complete(key)
             outcome.sent.append(email)
         return outcome

@@ -11,7 +11,7 @@ import gzip
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -41,25 +41,54 @@ def _is_conditional_failure(exc: ClientError) -> bool:
 
 
 class DedupeStore:
-    """Claims on keys, so a redelivered webhook, message or mail is acted on once."""
+    """Claims on keys, so a redelivered webhook, message or mail is acted on once.
 
-    def __init__(self, table: Any, ttl_days: int = 30) -> None:
+    A plain claim is final. A claim with a lease is `pending` until `complete(key)`: if the
+    worker dies between claiming and completing (a Lambda timeout mid-send), the claim can
+    be taken again once its lease has run out, so the retry does the work instead of
+    skipping it.
+    """
+
+    def __init__(self, table: Any, ttl_days: int = 30, clock: Callable[[], float] = time.time) -> None:
         self._table = table
         self._ttl = ttl_days * 86400
+        self._clock = clock
 
-    def claim(self, key: str) -> bool:
-        """True when this call took the key first; False when someone already had it."""
+    def claim(self, key: str, lease_seconds: int | None = None) -> bool:
+        """True when this call took the key; False when someone holds it (or finished)."""
+        now = int(self._clock())
+        item: dict[str, Any] = {"key": key, "expires_at": now + self._ttl}
+        names = {"#k": "key"}
+        values: dict[str, Any] = {}
+        condition = "attribute_not_exists(#k)"
+        if lease_seconds is not None:
+            item |= {"state": "pending", "lease_until": now + lease_seconds}
+            condition += " OR (#s = :pending AND #l < :now)"
+            names |= {"#s": "state", "#l": "lease_until"}
+            values = {":pending": "pending", ":now": now}
+        request: dict[str, Any] = {
+            "Item": item,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
         try:
-            self._table.put_item(
-                Item={"key": key, "expires_at": int(time.time()) + self._ttl},
-                ConditionExpression="attribute_not_exists(#k)",
-                ExpressionAttributeNames={"#k": "key"},
-            )
+            self._table.put_item(**request)
         except ClientError as exc:
             if _is_conditional_failure(exc):
                 return False
             raise
         return True
+
+    def complete(self, key: str) -> None:
+        """Mark a leased claim done: it will never be taken again."""
+        self._table.update_item(
+            Key={"key": key},
+            UpdateExpression="SET #s = :done REMOVE #l",
+            ExpressionAttributeNames={"#s": "state", "#l": "lease_until"},
+            ExpressionAttributeValues={":done": "done"},
+        )
 
     def release(self, key: str) -> None:
         """Give a claim back (the work it guarded failed and must be retried)."""

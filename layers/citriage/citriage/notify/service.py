@@ -38,13 +38,22 @@ class Subscriptions(Protocol):
 
 
 class Dedupe(Protocol):
-    """Claims on keys."""
+    """Leased claims on keys (the dedupe table)."""
 
-    def claim(self, key: str) -> bool:
-        """True when the key was free and is now taken."""
+    def claim(self, key: str, lease_seconds: int | None = None) -> bool:
+        """True when the key was free (or its lease ran out) and is now taken."""
+
+    def complete(self, key: str) -> None:
+        """Mark a leased claim done."""
 
     def release(self, key: str) -> None:
         """Free a key again."""
+
+
+# A mail's claim stays pending this long. A worker killed mid-send (notify's timeout is 60 s)
+# leaves it pending; the queue redelivers after its 360 s visibility timeout, by when the
+# lease has run out and the retry sends the mail.
+MAIL_LEASE_SECONDS = 300
 
 
 class History(Protocol):
@@ -149,7 +158,7 @@ class NotifyService:
                 outcome.suppressed.append(email)
                 continue
             key = f"mail#{report.run_id}#{email}"
-            if not self._dedupe.claim(key):
+            if not self._dedupe.claim(key, MAIL_LEASE_SECONDS):
                 outcome.already_sent.append(email)
                 continue
             try:
@@ -167,5 +176,6 @@ class NotifyService:
             except Exception:
                 self._dedupe.release(key)
                 raise
+            self._dedupe.complete(key)
             outcome.sent.append(Delivery(recipient=email, receipts=receipts, kind=context.kind))
         return outcome
