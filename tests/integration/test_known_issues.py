@@ -1,16 +1,16 @@
 """`citriage known-issues` and hit statistics against the embedded moto endpoint (real HTTP),
 with a local log server for `--fetch`."""
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from citriage.analyzer import AnalyzeService
 from citriage.cli import main
 from citriage.config import FetchSettings
-from citriage.local import EmbeddedAws, serve_directory
+from citriage.local import serve_directory
 from citriage.models import (
     Classification,
     Failure,
@@ -28,10 +28,9 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @pytest.fixture(scope="module")
-def aws(tmp_path_factory):
-    saved = dict(os.environ)
-    embedded = EmbeddedAws()
-    embedded.start()
+def aws(tmp_path_factory, embedded_aws):
+    # moto keeps its state per process: start from a clean endpoint, whatever ran before.
+    requests.post(f"{embedded_aws.endpoint}/moto-api/reset", timeout=10).raise_for_status()
     logs = tmp_path_factory.mktemp("logs")
     # A passing run whose console nevertheless shows the line the candidate looks for.
     (logs / "passed-noisy").mkdir()
@@ -44,14 +43,9 @@ def aws(tmp_path_factory):
     )
     (logs / "passed-quiet").mkdir()
     (logs / "passed-quiet" / "job-output.txt").write_text("2026-11-20 10:00:00.000000 | x | fine\n", "utf-8")
-    try:
-        with serve_directory(logs) as log_server:
-            stack = embedded.provision("citriage@example.org", [log_server], None)
-            yield stack, log_server
-    finally:
-        embedded.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+    with serve_directory(logs) as log_server:
+        stack = embedded_aws.provision("citriage@example.org", [log_server], None)
+        yield stack, log_server
 
 
 def report(build_id: str, verdict: Verdict, log_url: str, failures: list[Failure] | None = None) -> RunReport:
