@@ -35,7 +35,7 @@ def receive(source: str) -> Response[str]:
     event = app.current_event
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
-    outcome = service().receive(source, event.headers, body)
+    outcome = service().receive(source, event.headers, body, event.query_string_parameters or {})
     metrics.add_metric(name="RunsAccepted", unit=MetricUnit.Count, value=len(outcome.accepted))
     metrics.add_metric(name="RunsDuplicate", unit=MetricUnit.Count, value=len(outcome.duplicates))
     logger.info("webhook accepted", source=source, accepted=outcome.accepted, duplicates=outcome.duplicates)

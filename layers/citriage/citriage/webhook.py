@@ -53,11 +53,18 @@ class WebhookService:
         self._queue = queue
         self._max_body_bytes = max_body_bytes
 
-    def receive(self, source_name: str, headers: Mapping[str, str], body: bytes) -> WebhookOutcome:
+    def receive(
+        self,
+        source_name: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        query: Mapping[str, str] | None = None,
+    ) -> WebhookOutcome:
         """Handle one webhook request; raises a CitriageError subclass for every refusal.
 
-        Nothing is enqueued unless the signature is right. A run already accepted (a redelivery)
-        is reported as a duplicate and not enqueued again.
+        Nothing is enqueued unless the signature is right. A run already accepted (a redelivery,
+        or the same build found by a sweep) is reported as a duplicate and not enqueued again;
+        so is every run of a delivery whose id (e.g. X-GitHub-Delivery) was seen before.
         """
         source = get_source(source_name)
         if len(body) > self._max_body_bytes:
@@ -66,22 +73,47 @@ class WebhookService:
         if key is None:
             # No key configured means no request can be trusted, not that all are.
             raise Unauthorized(f"no key is configured for source {source.name}")
-        source.verify(headers, body, key)
+        source.verify(headers, body, key, query)
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BadRequest(f"body is not JSON: {exc}") from exc
         runs = source.normalize(payload)
         outcome = WebhookOutcome(accepted=[], duplicates=[])
-        for run in runs:
-            dedupe_key = f"run#{run.run_id}"
-            if not self._dedupe.claim(dedupe_key):
-                outcome.duplicates.append(run.run_id)
-                continue
-            try:
-                self._queue.send(run)
-            except Exception:
-                self._dedupe.release(dedupe_key)
-                raise
-            outcome.accepted.append(run.run_id)
+        delivery = source.delivery_id(headers)
+        delivery_key = f"delivery#{source.name}:{delivery}" if delivery and runs else None
+        if delivery_key and not self._dedupe.claim(delivery_key):
+            outcome.duplicates.extend(run.run_id for run in runs)
+            return outcome
+        try:
+            for run in runs:
+                if enqueue_once(run, self._dedupe, self._queue):
+                    outcome.accepted.append(run.run_id)
+                else:
+                    outcome.duplicates.append(run.run_id)
+        except Exception:
+            if delivery_key:
+                self._dedupe.release(delivery_key)
+            raise
         return outcome
+
+
+def run_dedupe_key(run: RunEvent) -> str:
+    """The dedupe key every intake (webhook, sweep) claims before enqueueing a run."""
+    return f"run#{run.run_id}"
+
+
+def enqueue_once(run: RunEvent, dedupe: Dedupe, queue: Queue) -> bool:
+    """Enqueue a run unless its key was claimed before; False for a duplicate.
+
+    A failed send gives the claim back, so a retry (or the next sweep) can enqueue it.
+    """
+    key = run_dedupe_key(run)
+    if not dedupe.claim(key):
+        return False
+    try:
+        queue.send(run)
+    except Exception:
+        dedupe.release(key)
+        raise
+    return True

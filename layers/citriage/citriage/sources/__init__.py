@@ -7,6 +7,11 @@ from typing import Any, Protocol
 
 from citriage.errors import UnknownSource
 from citriage.models import RunEvent
+from citriage.sources.generic import GenericSource
+from citriage.sources.github import GitHubSource
+from citriage.sources.gitlab import GitLabSource
+from citriage.sources.jenkins import JenkinsSource
+from citriage.sources.openqa import OpenQaSource
 from citriage.sources.zuul import ZuulSource
 
 
@@ -15,14 +20,29 @@ class WebhookSource(Protocol):
 
     name: str
 
-    def verify(self, headers: Mapping[str, str], body: bytes, key: str) -> None:
-        """Raise Unauthorized unless the request is signed with `key`."""
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None
+    ) -> None:
+        """Raise Unauthorized unless the request is signed with `key` (or carries it as a token)."""
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """The CI's id of this delivery, the same on a redelivery (GitHub's X-GitHub-Delivery), if any."""
 
     def normalize(self, payload: Any) -> list[RunEvent]:
         """The finished builds to analyze (raise BadRequest for a malformed payload)."""
 
 
-SOURCES: dict[str, WebhookSource] = {source.name: source for source in (ZuulSource(),)}
+SOURCES: dict[str, WebhookSource] = {
+    source.name: source
+    for source in (
+        ZuulSource(),
+        JenkinsSource(),
+        GitHubSource(),
+        GitLabSource(),
+        OpenQaSource(),
+        GenericSource(),
+    )
+}
 
 
 def get_source(name: str) -> WebhookSource:

@@ -28,3 +28,11 @@ def verify_hmac_sha256(headers: Mapping[str, str], header_name: str, body: bytes
     expected = sign_hmac_sha256(body, key)
     if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
         raise Unauthorized("bad signature")
+
+
+def verify_token(given: str | None, key: str) -> None:
+    """Compare a shared token with the configured one in constant time; raise Unauthorized if wrong."""
+    if not given:
+        raise Unauthorized("missing token")
+    if not hmac.compare_digest(given.strip().encode("utf-8"), key.encode("utf-8")):
+        raise Unauthorized("bad token")

@@ -71,9 +71,15 @@ class ZuulSource:
 
     name = "zuul"
 
-    def verify(self, headers: Mapping[str, str], body: bytes, key: str) -> None:
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None
+    ) -> None:
         """Check the bridge's HMAC-SHA256 signature."""
         verify_hmac_sha256(headers, SIGNATURE_HEADER, body, key)
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """MQTT carries no delivery id through the bridge: runs are deduplicated by build."""
+        return None
 
     def normalize(self, payload: Any) -> list[RunEvent]:
         """One RunEvent per finished build that has a log URL."""
