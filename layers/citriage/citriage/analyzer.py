@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from citriage.analysis import analyze_run
+from citriage.ci_api import open_run_tree
+from citriage.ci_api.common import TokenSource
 from citriage.config import FetchSettings, LayoutSettings
-from citriage.discovery import tree_location
 from citriage.errors import FetchRefused
-from citriage.fetch import FetchBudget, open_log_tree
+from citriage.fetch import FetchBudget
 from citriage.models import KnownIssue, RunEvent, RunReport
 from citriage.signatures import InfraRuleSet, SignatureSet, load_builtin_rules
 
@@ -65,8 +66,10 @@ class AnalyzeService:
         hit_stats: HitStats | None = None,
         rules: InfraRuleSet | None = None,
         layout: LayoutSettings | None = None,
+        api_tokens: TokenSource | None = None,
     ) -> None:
         self._layout = layout
+        self._api_tokens = api_tokens
         self._reports = reports
         self._known_issues = known_issues
         self._publisher = publisher
@@ -100,8 +103,9 @@ class AnalyzeService:
         signatures = SignatureSet(self._known_issues.list(), datetime.now(UTC).date())
         budget = FetchBudget(self._fetch.max_file_bytes, self._fetch.max_run_bytes)
         try:
-            # A CI's API may live beside the log URL (openQA): the layout says where to root.
-            tree = open_log_tree(tree_location(run), self._fetch, budget)
+            # A CI's API may live beside the log URL (openQA), or need a token (GitHub):
+            # the source's layout says where to root the tree and how to reach it.
+            tree = open_run_tree(run, self._fetch, budget, self._api_tokens)
         except FetchRefused as exc:
             return analyze_refused(run, str(exc), signatures, self._rules)
         return analyze_run(run, tree, signatures, self._rules, self._layout)

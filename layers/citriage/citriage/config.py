@@ -81,6 +81,8 @@ class AnalyzeSettings(_EnvSettings):
     known_issues_table: str
     dedupe_table: str
     event_bus_name: str
+    # JSON secret of CI API tokens (github, gitlab, jenkins `user:token`); unset: anonymous reads.
+    ci_tokens_secret_arn: str | None = None
     run_retention_days: int = Field(default=400, gt=0)
     history_ttl_days: int = Field(default=90, gt=0)
     infra_rules: str | None = Field(

@@ -223,9 +223,18 @@ class AllowedHost:
     port: int | None
     insecure: bool
 
+    def matches(self, host: str, port: int) -> bool:
+        """True for this host (or, for `*.example.org`, any host under it) on the allowed port."""
+        if self.port is not None and self.port != port:
+            return False
+        if self.host.startswith("*."):
+            return host.endswith(self.host[1:])
+        return host == self.host
+
     @classmethod
     def parse(cls, entry: str) -> AllowedHost:
-        """`logs.example.org`, `logs.example.org:8443` or `http://127.0.0.1:8081`."""
+        """`logs.example.org`, `logs.example.org:8443`, `http://127.0.0.1:8081`, or `*.example.org`
+        (any host under example.org: CI blob storage such as GitHub's uses numbered hosts)."""
         insecure = entry.startswith("http://")
         parts = urlsplit(entry if "://" in entry else f"https://{entry}")
         if not parts.hostname:
@@ -259,10 +268,7 @@ class UrlPolicy:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
             raise FetchRefused(f"{url}: bad port") from exc
-        entry = next(
-            (h for h in self._hosts if h.host == host and (h.port is None or h.port == port)),
-            None,
-        )
+        entry = next((h for h in self._hosts if h.matches(host, port)), None)
         if entry is None:
             raise FetchRefused(f"{url}: host {host} is not a configured log host")
         if parts.scheme == "http" and not entry.insecure:

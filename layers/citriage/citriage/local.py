@@ -24,8 +24,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
+
+from citriage.sources import SOURCES
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -83,6 +86,8 @@ class LocalStack:
     analyze_queue_url: str
     notify_queue_url: str
     webhook_keys: dict[str, str]
+    # CI API tokens the analyze function reads (jenkins `user:token`, github, gitlab).
+    ci_tokens: dict[str, str] = field(default_factory=dict)
 
 
 class EmbeddedAws:
@@ -117,8 +122,17 @@ class EmbeddedAws:
         """Stop the server."""
         self._server.stop()
 
-    def provision(self, sender: str, log_hosts: list[str], mail_out_dir: Path | None) -> LocalStack:
-        """Create tables, queues, bus and rule, secret and SES identity; return the env to run with."""
+    def provision(
+        self,
+        sender: str,
+        log_hosts: list[str],
+        mail_out_dir: Path | None,
+        webhook_keys: Mapping[str, str] | None = None,
+    ) -> LocalStack:
+        """Create tables, queues, bus and rule, secret and SES identity; return the env to run with.
+
+        Every source gets a random webhook key unless `webhook_keys` names one for it.
+        """
         dynamodb = boto3.client("dynamodb")
         names = {
             "runs": "citriage-runs",
@@ -152,9 +166,17 @@ class EmbeddedAws:
             EventBusName="citriage",
             Targets=[{"Id": "notify", "Arn": notify_arn}],
         )
-        keys = {"zuul": secrets.token_hex(24)}
+        keys = {name: (webhook_keys or {}).get(name) or secrets.token_hex(24) for name in SOURCES}
         secret_arn = boto3.client("secretsmanager").create_secret(
             Name="citriage/webhook-keys", SecretString=json.dumps(keys)
+        )["ARN"]
+        ci_tokens = {
+            "jenkins": f"citriage:{secrets.token_hex(16)}",
+            "github": f"ghs_{secrets.token_hex(16)}",
+            "gitlab": f"glpat-{secrets.token_hex(10)}",
+        }
+        ci_tokens_arn = boto3.client("secretsmanager").create_secret(
+            Name="citriage/ci-api-tokens", SecretString=json.dumps(ci_tokens)
         )["ARN"]
         boto3.client("sesv2").create_email_identity(EmailIdentity=sender)
         env = {
@@ -168,6 +190,7 @@ class EmbeddedAws:
             "SUBSCRIPTIONS_TABLE": names["subs"],
             "SUPPRESSIONS_TABLE": names["suppressions"],
             "EVENT_BUS_NAME": "citriage",
+            "CI_TOKENS_SECRET_ARN": ci_tokens_arn,
             "LOG_HOSTS": ",".join(log_hosts),
             # The local log server listens on loopback; only this embedded mode allows it.
             "ALLOW_PRIVATE_ADDRESSES": "true",
@@ -177,7 +200,7 @@ class EmbeddedAws:
         if mail_out_dir:
             env["MAIL_OUT_DIR"] = str(mail_out_dir)
         os.environ.update(env)
-        return LocalStack(self.endpoint, env, analyze_url, notify_url, keys)
+        return LocalStack(self.endpoint, env, analyze_url, notify_url, keys, ci_tokens)
 
 
 def _create_table(
@@ -243,14 +266,16 @@ def serve_directory(directory: Path) -> Iterator[str]:
         thread.join()
 
 
-def http_api_event(source: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+def http_api_event(
+    source: str, body: bytes, headers: dict[str, str], query: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The API Gateway HTTP API (v2) event for `POST /hooks/{source}`."""
     now = int(time.time() * 1000)
-    return {
+    event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "POST /hooks/{source}",
         "rawPath": f"/hooks/{source}",
-        "rawQueryString": "",
+        "rawQueryString": urlencode(query or {}),
         "headers": {k.lower(): v for k, v in headers.items()},
         "requestContext": {
             "accountId": ACCOUNT,
@@ -272,6 +297,9 @@ def http_api_event(source: str, body: bytes, headers: dict[str, str]) -> dict[st
         "body": base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": True,
     }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    return event
 
 
 def sqs_event(messages: Sequence[Mapping[str, Any]], queue_url: str) -> dict[str, Any]:
@@ -305,9 +333,12 @@ class HandlerChain:
         self.notify = load_handler("notify", root)
         self._sqs = boto3.client("sqs")
 
-    def post(self, source: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def post(
+        self, source: str, body: bytes, headers: dict[str, str], query: Mapping[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """Invoke the webhook function as API Gateway would; return status and JSON body."""
-        response = self.webhook(http_api_event(source, body, headers), LambdaContext("WebhookFunction"))
+        event = http_api_event(source, body, headers, query)
+        response = self.webhook(event, LambdaContext("WebhookFunction"))
         return int(response["statusCode"]), json.loads(response.get("body") or "{}")
 
     def drain(self, queue_url: str, handler: Handler, function_name: str, max_rounds: int = 20) -> int:

@@ -72,6 +72,7 @@ def analyze_service(
         hit_stats=known_issues,
         rules=infra_rules(settings.infra_rules),
         layout=layout,
+        api_tokens=SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None,
     )
 
 

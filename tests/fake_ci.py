@@ -1,0 +1,110 @@
+"""A local HTTP server that plays a CI's API in tests: canned documents by path (query string
+included), redirects, failures, and a record of every request's headers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class Route:
+    """What the server answers for one path."""
+
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    # Answer 500 this many times before the canned answer (a flaky API).
+    fail_times: int = 0
+
+
+@dataclass
+class Seen:
+    """One request the server received."""
+
+    path: str
+    headers: dict[str, str]
+
+
+class FakeCi:
+    """Routes and the requests seen; `url` is the server's base URL."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        # Paths answered by a function of the query string (e.g. a paged API).
+        self.handlers: dict[str, Callable[[dict[str, str]], Route]] = {}
+        self.seen: list[Seen] = []
+        self.url = ""
+
+    def json(self, path: str, document: Any, **kwargs: Any) -> None:
+        """Serve a JSON document at a path."""
+        self.routes[path] = Route(body=json.dumps(document).encode(), **kwargs)
+
+    def text(self, path: str, text: str | bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        """Serve text (or bytes) at a path."""
+        body = text.encode() if isinstance(text, str) else text
+        self.routes[path] = Route(body=body, content_type=content_type)
+
+    def redirect(self, path: str, location: str) -> None:
+        """Answer a path with a 302 to another URL (as GitHub does for logs and artifacts)."""
+        self.routes[path] = Route(status=302, headers={"Location": location})
+
+    def requests_to(self, prefix: str) -> list[Seen]:
+        """The requests whose path starts with `prefix`."""
+        return [s for s in self.seen if s.path.startswith(prefix)]
+
+
+def _handler(ci: FakeCi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ci.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}))
+            path, _, query = self.path.partition("?")
+            handler = ci.handlers.get(path)
+            route = handler(dict(parse_qsl(query))) if handler else ci.routes.get(self.path)
+            if route is None:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if route.fail_times > 0:
+                route.fail_times -= 1
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(route.status)
+            for name, value in route.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", route.content_type)
+            self.send_header("Content-Length", str(len(route.body)))
+            self.end_headers()
+            self.wfile.write(route.body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    return Handler
+
+
+@contextmanager
+def fake_ci() -> Iterator[FakeCi]:
+    """Run a FakeCi on 127.0.0.1 for the duration of the block."""
+    ci = FakeCi()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ci))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    ci.url = f"http://{host!s}:{port}"
+    try:
+        yield ci
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
