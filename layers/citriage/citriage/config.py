@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -133,3 +133,65 @@ class SubscriptionsCliSettings(_EnvSettings):
     """`citriage subscriptions`: the table, unless --table names it."""
 
     subscriptions_table: str | None = None
+
+
+class ZuulPeriodicJob(BaseModel):
+    """A Zuul job to sweep: builds of `job_name` in `pipeline` of a tenant, from the builds API."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["zuul"]
+    api: str = Field(description="Zuul's web root, e.g. https://zuul.opendev.org")
+    tenant: str
+    pipeline: str
+    job_name: str
+    project: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity of the job's cursor."""
+        return (
+            f"zuul:{self.api.rstrip('/')}/{self.tenant}/{self.pipeline}/{self.job_name}/{self.project or '*'}"
+        )
+
+
+class JenkinsPeriodicJob(BaseModel):
+    """A Jenkins job to sweep, by its URL (`https://jenkins.example.org/job/nightly/`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["jenkins"]
+    job_url: str
+
+    @property
+    def key(self) -> str:
+        """Identity of the job's cursor."""
+        return f"jenkins:{self.job_url.rstrip('/')}"
+
+
+PeriodicJob = Annotated[ZuulPeriodicJob | JenkinsPeriodicJob, Field(discriminator="kind")]
+
+
+def _json_list(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class SweepSettings(_EnvSettings):
+    """SweepFunction: which periodic jobs, how far back, and how hard to try a CI's API."""
+
+    analyze_queue_url: str
+    dedupe_table: str
+    sweep_jobs: list[PeriodicJob] = Field(default_factory=list)
+    ci_tokens_secret_arn: str | None = None
+    dedupe_ttl_days: int = Field(default=30, gt=0)
+    # A first sweep (no cursor yet) looks this far back.
+    lookback_hours: float = Field(default=24.0, gt=0)
+    # Builds finish out of start order: each sweep looks this far behind its cursor again.
+    overlap_hours: float = Field(default=12.0, ge=0)
+    page_size: int = Field(default=50, gt=0, le=1000)
+    max_pages: int = Field(default=20, gt=0)
+    api_retries: int = Field(default=2, ge=0)
+    api_timeout: float = Field(default=10.0, gt=0)
+    max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+
+    _parse_jobs = field_validator("sweep_jobs", mode="before")(_json_list)

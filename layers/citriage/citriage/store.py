@@ -327,3 +327,21 @@ class SecretKeys:
         data = json.loads(value) if isinstance(value, str | bytes) else value
         key = data.get(source) if isinstance(data, dict) else None
         return key if isinstance(key, str) and key else None
+
+
+class CursorStore:
+    """Where each periodic job's sweep got to: one item per job in the dedupe table, with no TTL."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, job_key: str) -> dict[str, Any]:
+        """The job's cursor (empty when the job was never swept)."""
+        item = self._table.get_item(Key={"key": f"cursor#{job_key}"}, ConsistentRead=True).get("Item")
+        return _from_dynamo(dict(item.get("cursor", {}))) if item else {}
+
+    def put(self, job_key: str, cursor: dict[str, Any]) -> None:
+        """Save the job's cursor (replacing the previous one)."""
+        self._table.put_item(
+            Item={"key": f"cursor#{job_key}", "cursor": {k: v for k, v in cursor.items() if v is not None}}
+        )

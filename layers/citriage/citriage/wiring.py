@@ -16,6 +16,7 @@ from citriage.config import (
     LayoutSettings,
     NotifySettings,
     SesEventsSettings,
+    SweepSettings,
     WebhookSettings,
 )
 from citriage.digest import DigestService
@@ -32,6 +33,7 @@ from citriage.signatures import (
     parse_rules_yaml,
 )
 from citriage.store import (
+    CursorStore,
     DedupeStore,
     EventPublisher,
     KnownIssueStore,
@@ -43,6 +45,7 @@ from citriage.store import (
 )
 from citriage.subscriptions import NotifyPolicy
 from citriage.suppression import SuppressionStore
+from citriage.sweep import JsonApi, Sweeper
 from citriage.webhook import WebhookService
 
 
@@ -144,3 +147,18 @@ def digest_service(settings: NotifySettings) -> DigestService:
 def suppression_store(settings: SesEventsSettings) -> SuppressionStore:
     """The suppression list the SES event handler writes."""
     return SuppressionStore(boto3.resource("dynamodb").Table(settings.suppressions_table))
+
+
+def sweeper(settings: SweepSettings) -> Sweeper:
+    """The periodic-job sweeper over the CI APIs, DynamoDB (dedupe and cursors) and SQS."""
+    table = boto3.resource("dynamodb").Table(settings.dedupe_table)
+    tokens = SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None
+    needs_jenkins = any(job.kind == "jenkins" for job in settings.sweep_jobs)
+    return Sweeper(
+        settings,
+        JsonApi(settings),
+        cursors=CursorStore(table),
+        dedupe=DedupeStore(table, settings.dedupe_ttl_days),
+        queue=RunQueue(boto3.client("sqs"), settings.analyze_queue_url),
+        jenkins_token=tokens.key_for("jenkins") if tokens and needs_jenkins else None,
+    )
