@@ -1,0 +1,116 @@
+"""`citriage serve` as a user runs it: a separate process, a webhook over real HTTP, mail under out/."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from citriage.sources.auth import sign_hmac_sha256
+
+from tests.conftest import EVENTS, REPO
+
+pytestmark = pytest.mark.e2e
+KEY = "laptop-generic-key"
+
+
+def read_lines(stream, lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+
+
+def wait_for(lines: queue.Queue[str], prefix: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=deadline - time.monotonic())
+        except queue.Empty:
+            break
+        if line.startswith(prefix):
+            return line
+    raise AssertionError(f"serve never printed {prefix!r}")
+
+
+def test_serve_takes_a_webhook_over_http_and_writes_the_mail(tmp_path: Path):
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"generic": KEY}))
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # Given `citriage serve` on a free port, serving the bundled log trees
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "citriage.cli",
+            "serve",
+            "--port",
+            "0",
+            "--serve-logs",
+            str(EVENTS / "logs"),
+            "--out",
+            str(out),
+            "--keys",
+            str(keys),
+            "--known-issues",
+            str(EVENTS / "known-issues.yaml"),
+            "--subscriptions",
+            str(EVENTS / "subscriptions.yaml"),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
+    try:
+        url = wait_for(lines, "citriage serve: listening on").split()[4]
+        log_server = wait_for(lines, "log server:").split()[2]
+        body = (
+            (EVENTS / "generic" / "build-failed.json")
+            .read_text()
+            .replace("${LOG_SERVER}", log_server)
+            .encode()
+        )
+        # When a CI's post-build step POSTs the signed generic report
+        response = requests.post(
+            f"{url}/hooks/generic",
+            data=body,
+            headers={"X-Citriage-Signature": sign_hmac_sha256(body, KEY)},
+            timeout=30,
+        )
+        # Then it is accepted, and a badly signed one is refused
+        assert response.status_code == 202, response.text
+        assert response.json()["accepted"] == ["generic:ci.example.org/tempest-integrated-storage/981"]
+        refused = requests.post(
+            f"{url}/hooks/generic", data=body, headers={"X-Citriage-Signature": "sha256=00"}, timeout=30
+        )
+        assert refused.status_code == 401
+        # And the in-process worker analyses it and writes the subscriber's mail under out/
+        deadline = time.monotonic() + 60
+        mails: list[Path] = []
+        while time.monotonic() < deadline and not mails:
+            mails = sorted(out.glob("*.eml"))
+            time.sleep(0.5)
+        assert [m.name for m in mails] == [
+            "generic_ci.example.org_tempest-integrated-storage_981__nova-core@example.org.eml"
+        ]
+        assert "tempest-integrated-storage" in mails[0].read_text()
+        assert requests.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
+        # And SIGTERM stops it cleanly
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert wait_for(lines, "stopping", timeout=5) == "stopping"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
