@@ -93,3 +93,12 @@ def test_sweep_event_sweeps_the_configured_jobs(keyed_stack, monkeypatch):
         monkeypatch.setitem(os.environ, "SWEEP_JOBS", json.dumps([job]))
         result = load_handler("sweep")(load("sweep-scheduled.json"), LambdaContext("SweepFunction"))
     assert [(j["enqueued"], j["error"]) for j in result["jobs"]] == [(["zuul:sw1"], None)]
+
+
+def test_digest_and_ses_events_succeed(keyed_stack):
+    # Given the digest schedule's input and an SES bounce delivered by SNS
+    digest = load_handler("digest")(load("digest-daily.json"), LambdaContext("DigestFunction"))
+    bounced = load_handler("ses_events")(load("ses-events-sns.json"), LambdaContext("SesEventsFunction"))
+    # Then the digest runs (nothing to send on an empty table) and the address is suppressed
+    assert digest["sent"] == []
+    assert bounced["suppressed"] == ["gone@example.org"]
