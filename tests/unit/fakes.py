@@ -35,6 +35,9 @@ class FakeDedupe:
     def complete(self, key: str) -> None:
         self.claims[key] = None
 
+    def is_pending(self, key: str) -> bool:
+        return self.claims.get(key) is not None
+
     def release(self, key: str) -> None:
         self.claims.pop(key, None)
 

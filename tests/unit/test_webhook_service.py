@@ -133,3 +133,32 @@ def test_refusals():
     no_buildset = b'{"action": "start"}'
     with pytest.raises(BadRequest, match="buildset"):
         service().receive("zuul", signed(no_buildset), no_buildset)
+
+
+class KilledBeforeSend(BaseException):
+    """A Lambda timeout between claiming and enqueueing: no `except Exception` runs."""
+
+
+class DyingQueue(FakeQueue):
+    def send(self, run):
+        raise KilledBeforeSend
+
+
+def test_intake_killed_before_enqueueing_is_409_until_its_lease_runs_out_then_accepted():
+    from citriage.errors import IntakeInProgress
+    from citriage.webhook import INTAKE_LEASE_SECONDS
+
+    dedupe, queue = FakeDedupe(), FakeQueue()
+    body = json.dumps(payload()).encode()
+    # Given an intake killed after claiming the first run, before it reached the queue
+    with pytest.raises(KilledBeforeSend):
+        service(DyingQueue(), dedupe).receive("zuul", signed(body), body)
+    # When the sender retries at once, it is told to retry later, not that it was a duplicate
+    with pytest.raises(IntakeInProgress) as refused:
+        service(queue, dedupe).receive("zuul", signed(body), body)
+    assert refused.value.status_code == 409 and queue.sent == []
+    # When it retries after the lease, both runs are accepted, and only once
+    dedupe.now += INTAKE_LEASE_SECONDS + 1
+    assert service(queue, dedupe).receive("zuul", signed(body), body).accepted == ["zuul:b1", "zuul:b2"]
+    again = service(queue, dedupe).receive("zuul", signed(body), body)
+    assert again.accepted == [] and len(queue.sent) == 2

@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 from citriage.history import RunRecord
 from citriage.models import Subscription, Verdict, glob_match
 from citriage.notify.render import MailRenderer
-from citriage.notify.service import MAIL_LEASE_SECONDS, Dedupe, Suppressions
+from citriage.notify.service import MAIL_LEASE_SECONDS, Suppressions
 from citriage.notify.transports import MailTransport
+from citriage.ports import Dedupe
 
 logger = logging.getLogger(__name__)
 

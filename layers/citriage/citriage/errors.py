@@ -23,6 +23,12 @@ class Unauthorized(CitriageError):
     status_code = 401
 
 
+class IntakeInProgress(CitriageError):
+    """Another intake holds the run's claim right now (HTTP 409: the sender should retry)."""
+
+    status_code = 409
+
+
 class UnknownSource(CitriageError):
     """No webhook source of that name (HTTP 404)."""
 

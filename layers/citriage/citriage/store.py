@@ -81,6 +81,11 @@ class DedupeStore:
             raise
         return True
 
+    def is_pending(self, key: str) -> bool:
+        """True while a leased claim on the key is taken and not completed."""
+        item = self._table.get_item(Key={"key": key}, ConsistentRead=True).get("Item")
+        return bool(item and item.get("state") == "pending")
+
     def complete(self, key: str) -> None:
         """Mark a leased claim done: it will never be taken again."""
         self._table.update_item(

@@ -20,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from citriage.ci_api.jenkins import jenkins_headers
 from citriage.config import JenkinsPeriodicJob, PeriodicJob, SweepSettings, ZuulPeriodicJob
-from citriage.errors import BadRequest, CitriageError
+from citriage.errors import BadRequest, CitriageError, IntakeInProgress
 from citriage.models import RunEvent
+from citriage.ports import Dedupe
 from citriage.sources.jenkins import jenkins_run
 from citriage.sources.payload import as_text
-from citriage.webhook import Dedupe, Queue, enqueue_once
+from citriage.webhook import Queue, enqueue_once
 
 
 class SweepApiError(CitriageError):
@@ -218,7 +219,12 @@ class Sweeper:
             raise SweepApiError("out of time for this sweep; the next one resumes from the cursor")
 
     def _enqueue(self, run: RunEvent, outcome: JobSweep) -> None:
-        if enqueue_once(run, self._dedupe, self._queue):
+        try:
+            accepted = enqueue_once(run, self._dedupe, self._queue)
+        except IntakeInProgress as exc:
+            # Stop here and keep the cursor: the next sweep looks at this build again.
+            raise SweepApiError(str(exc)) from exc
+        if accepted:
             outcome.enqueued.append(run.run_id)
         else:
             outcome.duplicates.append(run.run_id)

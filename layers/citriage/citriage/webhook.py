@@ -8,8 +8,9 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from citriage.errors import BadRequest, PayloadTooLarge, Unauthorized
+from citriage.errors import BadRequest, IntakeInProgress, PayloadTooLarge, Unauthorized
 from citriage.models import RunEvent
+from citriage.ports import Dedupe
 from citriage.sources import get_source
 
 
@@ -18,16 +19,6 @@ class KeySource(Protocol):
 
     def key_for(self, source: str) -> str | None:
         """The key for a source, or None."""
-
-
-class Dedupe(Protocol):
-    """Claims on keys (the dedupe table)."""
-
-    def claim(self, key: str) -> bool:
-        """True when the key was free and is now taken."""
-
-    def release(self, key: str) -> None:
-        """Free a key again."""
 
 
 class Queue(Protocol):
@@ -82,7 +73,7 @@ class WebhookService:
         outcome = WebhookOutcome(accepted=[], duplicates=[])
         delivery = source.delivery_id(headers)
         delivery_key = f"delivery#{source.name}:{delivery}" if delivery and runs else None
-        if delivery_key and not self._dedupe.claim(delivery_key):
+        if delivery_key and not _claim_or_busy(self._dedupe, delivery_key):
             outcome.duplicates.extend(run.run_id for run in runs)
             return outcome
         try:
@@ -95,6 +86,8 @@ class WebhookService:
             if delivery_key:
                 self._dedupe.release(delivery_key)
             raise
+        if delivery_key:
+            self._dedupe.complete(delivery_key)
         return outcome
 
 
@@ -103,17 +96,35 @@ def run_dedupe_key(run: RunEvent) -> str:
     return f"run#{run.run_id}"
 
 
-def enqueue_once(run: RunEvent, dedupe: Dedupe, queue: Queue) -> bool:
-    """Enqueue a run unless its key was claimed before; False for a duplicate.
+# How long an intake's claim stays pending before another intake may take it. The webhook
+# function's timeout is 10 s: a live intake completes its claim in milliseconds, and one killed
+# between claiming and enqueueing frees it after this, for the sender's retry or the next sweep.
+INTAKE_LEASE_SECONDS = 30
 
-    A failed send gives the claim back, so a retry (or the next sweep) can enqueue it.
+
+def _claim_or_busy(dedupe: Dedupe, key: str) -> bool:
+    """Take the key under a lease; False when it is done; IntakeInProgress while pending."""
+    if dedupe.claim(key, INTAKE_LEASE_SECONDS):
+        return True
+    if dedupe.is_pending(key):
+        raise IntakeInProgress(f"{key} is being enqueued right now; retry in {INTAKE_LEASE_SECONDS} s")
+    return False
+
+
+def enqueue_once(run: RunEvent, dedupe: Dedupe, queue: Queue) -> bool:
+    """Enqueue a run unless it was enqueued before; False for a duplicate.
+
+    A failed send gives the claim back, so a retry (or the next sweep) can enqueue it. A run
+    another intake is enqueueing at this moment raises IntakeInProgress (HTTP 409): calling
+    it a duplicate would lose the run if that intake died before sending it.
     """
     key = run_dedupe_key(run)
-    if not dedupe.claim(key):
+    if not _claim_or_busy(dedupe, key):
         return False
     try:
         queue.send(run)
     except Exception:
         dedupe.release(key)
         raise
+    dedupe.complete(key)
     return True

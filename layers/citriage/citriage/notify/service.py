@@ -14,6 +14,7 @@ from citriage.models import RunAnalyzed, RunReport, Subscription
 from citriage.notify.render import MailRenderer
 from citriage.notify.transports import MailTransport
 from citriage.notify.view import MailContext
+from citriage.ports import Dedupe
 from citriage.subscriptions import NotifyPolicy, audience
 
 logger = logging.getLogger(__name__)
@@ -35,19 +36,6 @@ class Subscriptions(Protocol):
 
     def list(self) -> list[Subscription]:
         """Every subscription."""
-
-
-class Dedupe(Protocol):
-    """Leased claims on keys (the dedupe table)."""
-
-    def claim(self, key: str, lease_seconds: int | None = None) -> bool:
-        """True when the key was free (or its lease ran out) and is now taken."""
-
-    def complete(self, key: str) -> None:
-        """Mark a leased claim done."""
-
-    def release(self, key: str) -> None:
-        """Free a key again."""
 
 
 # A mail's claim stays pending this long. A worker killed mid-send (notify's timeout is 60 s)
