@@ -82,7 +82,7 @@ class _ConsoleScan:
         self.error_lines: list[Evidence] = []
 
     def lines(self, raw_lines: Iterable[str]) -> Iterator[str]:
-        """Yield the lines on to a parser while scanning each."""
+        """Yield the lines, without Zuul's columns, on to a parser while scanning each."""
         for number, line in enumerate(raw_lines, 1):
             # Zuul's timestamp and host columns are not part of what a signature describes.
             text = strip_console_prefix(line)
@@ -93,7 +93,7 @@ class _ConsoleScan:
                     Evidence(kind="unexplained", file=self.name, line=number, excerpt=excerpt_of(text))
                 )
                 del self.error_lines[:-MAX_ERROR_LINES]
-            yield line
+            yield text
 
 
 @dataclass
@@ -126,7 +126,7 @@ def _scan_console(
     with stream:
         lines = scan.lines(iter_lines(stream))
         if not reading.results:
-            reading.results = parse_tempest_console(lines)
+            reading.results = parse_tempest_console(lines, prefixed=False)
             reading.files = [name] if reading.results else []
         else:
             for _ in lines:

@@ -35,16 +35,20 @@ def strip_console_prefix(line: str) -> str:
     return _ZUUL_PREFIX.sub("", line, count=1)
 
 
-def parse_tempest_console(lines: Iterable[str]) -> list[TestResult]:
-    """Test results and failure tracebacks from a tempest console log, streaming."""
+def parse_tempest_console(lines: Iterable[str], prefixed: bool = True) -> list[TestResult]:
+    """Test results and failure tracebacks from a tempest console log, streaming.
+
+    `prefixed=False` when the caller already stripped Zuul's columns from the lines.
+    """
     results: dict[str, TestResult] = {}
     in_summary = False
     current: str | None = None
     previous = ""
     captured: dict[str, list[str]] = {}
     for raw in lines:
-        line = strip_console_prefix(raw)
-        match = _RESULT.match(line)
+        line = strip_console_prefix(raw) if prefixed else raw
+        # Result lines start with "{<worker>}": most lines are ruled out without a regex.
+        match = _RESULT.match(line) if line.startswith("{") else None
         if match:
             test_id = match["id"]
             results[test_id] = TestResult(
@@ -53,7 +57,7 @@ def parse_tempest_console(lines: Iterable[str]) -> list[TestResult]:
                 duration=float(match["duration"]) if match["duration"] else None,
             )
             continue
-        if _SUMMARY_START.match(line):
+        if line.startswith("Failed ") and _SUMMARY_START.match(line):
             in_summary, current = True, None
         elif in_summary:
             header = _summary_header(previous.strip(), results) if _RULE.match(line.strip()) else None
