@@ -323,3 +323,25 @@ def test_worker_killed_mid_send_is_retried_once_its_lease_runs_out():
     dedupe.now += 10 * MAIL_LEASE_SECONDS
     again = notifier(reports, transport, dedupe, subs=[JOB_SUB]).handle(event)
     assert again.sent == [] and len(transport.sent) == 1
+
+
+def test_known_issue_status_looked_up_earlier_reaches_the_mail():
+    from citriage.models import KnownIssue
+
+    # Given a signature whose bug status was cached by `known-issues import --lookup-bugs`
+    issue = KnownIssue(
+        id="LP-1929710",
+        title="Volume attach times out",
+        bug_url="https://bugs.launchpad.net/cinder/+bug/1929710",
+        pattern="in-use",
+        bug_status="Triaged",
+    )
+    r = mixed_report()
+    for f in r.failures:
+        if f.known_issue:
+            f.known_issue = issue.ref()
+    # When the mail is rendered, the status is shown; an issue never looked up says unknown
+    assert "(status Triaged;" in MailRenderer().render(r, "c@example.org", ["x@example.org"]).text
+    assert (
+        "(status unknown;" in MailRenderer().render(mixed_report(), "c@example.org", ["x@example.org"]).text
+    )

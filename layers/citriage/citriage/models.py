@@ -153,6 +153,7 @@ class KnownIssueRef(BaseModel):
     id: str
     bug_url: str
     title: str
+    status: str | None = Field(default=None, description="The bug's status as last looked up; None: unknown")
 
 
 class Failure(BaseModel):
@@ -249,7 +250,7 @@ class KnownIssue(BaseModel):
 
     def ref(self) -> KnownIssueRef:
         """The short form the report carries."""
-        return KnownIssueRef(id=self.id, bug_url=self.bug_url, title=self.title)
+        return KnownIssueRef(id=self.id, bug_url=self.bug_url, title=self.title, status=self.bug_status)
 
 
 class SignatureStats(BaseModel):

@@ -213,8 +213,7 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
         bug_id=issue.id if issue else UNKNOWN,
         bug_url=issue.bug_url if issue else log_url,
         bug_title=issue.title if issue else UNKNOWN,
-        # The report carries no bug tracker status (yet): say so rather than leave it out.
-        bug_status=UNKNOWN,
+        bug_status=_or_unknown(issue.status) if issue else UNKNOWN,
         bug_hits=issue_history.text if issue_history else "how often it hit lately is unknown",
         reason=reason,
         excerpt=tail or (evidence.excerpt if evidence else "") or "(no traceback was recorded)",
