@@ -79,7 +79,6 @@ class AnalyzeSettings(_EnvSettings):
 
     runs_table: str
     known_issues_table: str
-    dedupe_table: str
     event_bus_name: str
     # JSON secret of CI API tokens (github, gitlab, jenkins `user:token`); unset: anonymous reads.
     ci_tokens_secret_arn: str | None = None
