@@ -68,7 +68,7 @@ class FakeList:
     def __init__(self, items: list[Subscription] | list[KnownIssue]) -> None:
         self.items = items
 
-    def list(self):  # type: ignore[no-untyped-def]
+    def list(self, problems=None):  # type: ignore[no-untyped-def]
         return list(self.items)
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from citriage.analysis import analyze_run
 from citriage.ci_api import open_run_tree
 from citriage.ci_api.common import TokenSource
 from citriage.config import FetchSettings, LayoutSettings
-from citriage.errors import FetchRefused
+from citriage.errors import FetchRefused, InvalidSignature
 from citriage.fetch import FetchBudget
 from citriage.models import KnownIssue, RunEvent, RunReport
-from citriage.signatures import InfraRuleSet, SignatureSet, load_builtin_rules
+from citriage.signatures import InfraRuleSet, SignatureSet, compile_pattern, load_builtin_rules
 
 
 class Reports(Protocol):
@@ -28,8 +28,8 @@ class Reports(Protocol):
 class KnownIssues(Protocol):
     """Where signatures come from (the known-issues table, or a YAML file)."""
 
-    def list(self) -> list[KnownIssue]:
-        """Every signature."""
+    def list(self, problems: list[str] | None = None) -> list[KnownIssue]:
+        """Every signature; with `problems`, malformed ones are skipped and described there."""
 
 
 class HitStats(Protocol):
@@ -100,15 +100,36 @@ class AnalyzeService:
         The signatures are read on every run; their compiled matcher is reused from the
         process cache while they stay the same (warm invocations), and rebuilt when they change.
         """
-        signatures = SignatureSet(self._known_issues.list(), datetime.now(UTC).date())
+        problems: list[str] = []
+        signatures = usable_signatures(self._known_issues.list(problems), datetime.now(UTC).date(), problems)
         budget = FetchBudget(self._fetch.max_file_bytes, self._fetch.max_run_bytes)
         try:
             # A CI's API may live beside the log URL (openQA), or need a token (GitHub):
             # the source's layout says where to root the tree and how to reach it.
             tree = open_run_tree(run, self._fetch, budget, self._api_tokens)
         except FetchRefused as exc:
-            return analyze_refused(run, str(exc), signatures, self._rules)
-        return analyze_run(run, tree, signatures, self._rules, self._layout)
+            report = analyze_refused(run, str(exc), signatures, self._rules)
+        else:
+            report = analyze_run(run, tree, signatures, self._rules, self._layout)
+        report.notes.extend(problems)
+        return report
+
+
+def usable_signatures(issues: list[KnownIssue], today: date, problems: list[str]) -> SignatureSet:
+    """The signatures that compile. One bad stored item must not fail every analysis: it is
+    left out and described in `problems` (the report's notes), and the rest still match."""
+    try:
+        return SignatureSet(issues, today)
+    except InvalidSignature:
+        good = []
+        for issue in issues:
+            try:
+                compile_pattern(issue.pattern, issue.multiline)
+            except InvalidSignature as exc:
+                problems.append(f"known issue {issue.id} was skipped: {exc}")
+            else:
+                good.append(issue)
+        return SignatureSet(good, today)
 
 
 class _RefusedTree:

@@ -161,22 +161,31 @@ class KnownIssueStore:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def list_with_stats(self) -> list[tuple[KnownIssue, SignatureStats]]:
-        """Every stored signature with its hit statistics."""
+    def list_with_stats(self, problems: list[str] | None = None) -> list[tuple[KnownIssue, SignatureStats]]:
+        """Every stored signature with its hit statistics.
+
+        A malformed item (edited by hand outside the CLI) raises InvalidSignature naming it;
+        with `problems` given, it is skipped and described there instead.
+        """
         issues = []
         for item in _scan(self._table):
             data = _from_dynamo(item)
-            stats = SignatureStats.model_validate({k: v for k, v in data.items() if k in _STATS_FIELDS})
             try:
+                stats = SignatureStats.model_validate({k: v for k, v in data.items() if k in _STATS_FIELDS})
                 issue = KnownIssue.model_validate({k: v for k, v in data.items() if k not in _STATS_FIELDS})
             except ValueError as exc:
-                raise InvalidSignature(f"stored signature {item.get('id')!r} is malformed: {exc}") from exc
+                problem = f"stored signature {item.get('id')!r} is malformed and was skipped: {exc}"
+                if problems is None:
+                    raise InvalidSignature(problem) from exc
+                problems.append(problem)
+                continue
             issues.append((issue, stats))
         return issues
 
-    def list(self) -> list[KnownIssue]:
-        """Every stored signature; a malformed item raises InvalidSignature naming it."""
-        return [issue for issue, _ in self.list_with_stats()]
+    def list(self, problems: list[str] | None = None) -> list[KnownIssue]:
+        """Every stored signature; a malformed item raises InvalidSignature naming it, or,
+        with `problems` given, is skipped and described there."""
+        return [issue for issue, _ in self.list_with_stats(problems)]
 
     def get(self, issue_id: str) -> KnownIssue | None:
         """One signature, or None."""
