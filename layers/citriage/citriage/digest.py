@@ -7,10 +7,10 @@ subscriber and period (the dedupe key names both), skipping suppressed addresses
 
 from __future__ import annotations
 
-import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -18,11 +18,9 @@ from pydantic import BaseModel, Field
 from citriage.history import RunRecord
 from citriage.models import Subscription, Verdict, glob_match
 from citriage.notify.render import MailRenderer
-from citriage.notify.service import MAIL_LEASE_SECONDS, Suppressions
+from citriage.notify.service import MailDelivery, Suppressions
 from citriage.notify.transports import MailTransport
 from citriage.ports import Dedupe
-
-logger = logging.getLogger(__name__)
 
 Period = Literal["daily", "weekly"]
 PERIOD_LENGTH: dict[str, timedelta] = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -222,11 +220,9 @@ class DigestService:
     ) -> None:
         self._records = records
         self._subscriptions = subscriptions
-        self._dedupe = dedupe
-        self._transports = transports
+        self._delivery = MailDelivery(dedupe, transports, suppressions)
         self._sender = sender
         self._renderer = renderer or MailRenderer()
-        self._suppressions = suppressions
 
     def send(self, period: Period, now: datetime) -> DigestOutcome:
         """Send the digests of the period that ended before `now`; a failed send raises (and
@@ -243,23 +239,24 @@ class DigestService:
             if view.total_runs == 0:
                 outcome.empty.append(email)
                 continue
-            if self._suppressions is not None and self._suppressions.is_suppressed(email):
-                logger.warning("suppressed address skipped: %s (%s digest)", email, period)
+            attempt = self._delivery.deliver(
+                f"digest#{period}#{start.date().isoformat()}#{email}",
+                email,
+                partial(
+                    self._renderer.render_view,
+                    "digest",
+                    view,
+                    view.subject,
+                    self._sender,
+                    [email],
+                    f"digest-{period}-{start.date()}",
+                ),
+                f"{period} digest",
+            )
+            if attempt.status == "suppressed":
                 outcome.suppressed.append(email)
-                continue
-            key = f"digest#{period}#{start.date().isoformat()}#{email}"
-            if not self._dedupe.claim(key, MAIL_LEASE_SECONDS):
+            elif attempt.status == "already_sent":
                 outcome.already_sent.append(email)
-                continue
-            try:
-                message = self._renderer.render_view(
-                    "digest", view, view.subject, self._sender, [email], f"digest-{period}-{start.date()}"
-                )
-                for transport in self._transports:
-                    transport.send(message, email)
-            except Exception:
-                self._dedupe.release(key)
-                raise
-            self._dedupe.complete(key)
-            outcome.sent.append(email)
+            else:
+                outcome.sent.append(email)
         return outcome

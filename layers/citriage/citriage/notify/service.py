@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from citriage.errors import CitriageError
 from citriage.history import RunRecord, judge_issue, judge_test, previous_run
-from citriage.models import RunAnalyzed, RunReport, Subscription
+from citriage.models import MailMessage, RunAnalyzed, RunReport, Subscription
 from citriage.notify.render import MailRenderer
 from citriage.notify.transports import MailTransport
 from citriage.notify.view import MailContext
@@ -56,6 +58,42 @@ class Suppressions(Protocol):
 
     def is_suppressed(self, email: str) -> bool:
         """True when the address is on the suppression list."""
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """What became of one mail to one address."""
+
+    status: Literal["sent", "suppressed", "already_sent"]
+    receipts: list[str] = field(default_factory=list)
+
+
+class MailDelivery:
+    """Sends one mail to one address at most once: the suppression list, then a leased claim,
+    then every transport. A failed send gives the claim back, so a redelivery sends it."""
+
+    def __init__(
+        self, dedupe: Dedupe, transports: Sequence[MailTransport], suppressions: Suppressions | None
+    ) -> None:
+        self._dedupe = dedupe
+        self._transports = transports
+        self._suppressions = suppressions
+
+    def deliver(self, key: str, email: str, render: Callable[[], MailMessage], what: str) -> DeliveryAttempt:
+        """Render (only when it will be sent) and send the mail claimed under `key`."""
+        if self._suppressions is not None and self._suppressions.is_suppressed(email):
+            logger.warning("suppressed address skipped: %s (%s)", email, what)
+            return DeliveryAttempt("suppressed")
+        if not self._dedupe.claim(key, MAIL_LEASE_SECONDS):
+            return DeliveryAttempt("already_sent")
+        try:
+            message = render()
+            receipts = [transport.send(message, email) for transport in self._transports]
+        except Exception:
+            self._dedupe.release(key)
+            raise
+        self._dedupe.complete(key)
+        return DeliveryAttempt("sent", receipts)
 
 
 class Delivery(BaseModel):
@@ -116,12 +154,10 @@ class NotifyService:
     ) -> None:
         self._reports = reports
         self._subscriptions = subscriptions
-        self._dedupe = dedupe
-        self._transports = transports
+        self._delivery = MailDelivery(dedupe, transports, suppressions)
         self._sender = sender
         self._renderer = renderer or MailRenderer()
         self._history = history
-        self._suppressions = suppressions
         self._policy = policy or NotifyPolicy()
 
     def handle(self, event: RunAnalyzed) -> NotifyOutcome:
@@ -141,29 +177,25 @@ class NotifyService:
         outcome = NotifyOutcome(run_id=report.run_id, sent=[], already_sent=[])
         for recipient in recipients:
             email = recipient.email
-            if self._suppressions is not None and self._suppressions.is_suppressed(email):
-                logger.warning("suppressed address skipped: %s (run %s)", email, report.run_id)
+            context = shared.model_copy(
+                update={
+                    "kind": recipient.context.kind,
+                    "reason": recipient.context.reason,
+                    "yours": recipient.context.yours,
+                    "fixed_tests": recipient.context.fixed_tests,
+                    "component_globs": recipient.context.component_globs,
+                }
+            )
+            attempt = self._delivery.deliver(
+                f"mail#{report.run_id}#{email}",
+                email,
+                partial(self._renderer.render, report, self._sender, [email], context),
+                f"run {report.run_id}",
+            )
+            if attempt.status == "suppressed":
                 outcome.suppressed.append(email)
-                continue
-            key = f"mail#{report.run_id}#{email}"
-            if not self._dedupe.claim(key, MAIL_LEASE_SECONDS):
+            elif attempt.status == "already_sent":
                 outcome.already_sent.append(email)
-                continue
-            try:
-                context = shared.model_copy(
-                    update={
-                        "kind": recipient.context.kind,
-                        "reason": recipient.context.reason,
-                        "yours": recipient.context.yours,
-                        "fixed_tests": recipient.context.fixed_tests,
-                        "component_globs": recipient.context.component_globs,
-                    }
-                )
-                message = self._renderer.render(report, self._sender, [email], context)
-                receipts = [transport.send(message, email) for transport in self._transports]
-            except Exception:
-                self._dedupe.release(key)
-                raise
-            self._dedupe.complete(key)
-            outcome.sent.append(Delivery(recipient=email, receipts=receipts, kind=context.kind))
+            else:
+                outcome.sent.append(Delivery(recipient=email, receipts=attempt.receipts, kind=context.kind))
         return outcome
