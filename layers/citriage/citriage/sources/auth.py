@@ -36,3 +36,21 @@ def verify_token(given: str | None, key: str) -> None:
         raise Unauthorized("missing token")
     if not hmac.compare_digest(given.strip().encode("utf-8"), key.encode("utf-8")):
         raise Unauthorized("bad token")
+
+
+CITRIAGE_SIGNATURE_HEADER = "X-Citriage-Signature"
+
+
+class HmacSignedSource:
+    """Sources signed with citriage's own header (a bridge or a post-build step sends
+    `X-Citriage-Signature: sha256=<hex HMAC of the raw body>`); runs dedupe by build id."""
+
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None
+    ) -> None:
+        """Check the HMAC-SHA256 signature of the raw body."""
+        verify_hmac_sha256(headers, CITRIAGE_SIGNATURE_HEADER, body, key)
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """No delivery id: runs are deduplicated by their build id."""
+        return None

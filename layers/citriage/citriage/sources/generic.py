@@ -14,7 +14,6 @@ word; SUCCESS/PASSED mean passed) and `log_url` (a log tree laid out like Zuul's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from citriage.errors import BadRequest
 from citriage.models import RunEvent
-from citriage.sources.auth import verify_hmac_sha256
+from citriage.sources.auth import CITRIAGE_SIGNATURE_HEADER, HmacSignedSource
 from citriage.sources.payload import as_text, first_error, parse_payload
 
-SIGNATURE_HEADER = "X-Citriage-Signature"
+SIGNATURE_HEADER = CITRIAGE_SIGNATURE_HEADER
 
 
 class GenericLinks(BaseModel):
@@ -57,20 +56,10 @@ class GenericBuild(BaseModel):
     _text = field_validator("build_id", "change", mode="before")(as_text)
 
 
-class GenericSource:
+class GenericSource(HmacSignedSource):
     """The documented generic shape, HMAC-signed."""
 
     name = "generic"
-
-    def verify(
-        self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None
-    ) -> None:
-        """Check the HMAC-SHA256 signature."""
-        verify_hmac_sha256(headers, SIGNATURE_HEADER, body, key)
-
-    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        """No delivery id: runs are deduplicated by build_id."""
-        return None
 
     def normalize(self, payload: Any) -> list[RunEvent]:
         """Exactly one RunEvent: a generic report is sent when the build has finished."""

@@ -9,7 +9,6 @@ A bridge that forwards every event may add `event` (the routing key); only `job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,10 +16,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from citriage.errors import BadRequest
 from citriage.models import RunEvent
-from citriage.sources.auth import verify_hmac_sha256
+from citriage.sources.auth import CITRIAGE_SIGNATURE_HEADER, HmacSignedSource
 from citriage.sources.payload import as_text, first_error, parse_payload, url_host
 
-SIGNATURE_HEADER = "X-Citriage-Signature"
+SIGNATURE_HEADER = CITRIAGE_SIGNATURE_HEADER
 
 
 class OpenQaJobDone(BaseModel):
@@ -45,20 +44,10 @@ class OpenQaJobDone(BaseModel):
     _text = field_validator("id", "build", "version", "group_id", mode="before")(as_text)
 
 
-class OpenQaSource:
+class OpenQaSource(HmacSignedSource):
     """openQA job.done messages, HMAC-signed by the AMQP bridge."""
 
     name = "openqa"
-
-    def verify(
-        self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None
-    ) -> None:
-        """Check the bridge's HMAC-SHA256 signature."""
-        verify_hmac_sha256(headers, SIGNATURE_HEADER, body, key)
-
-    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        """AMQP carries no delivery id through the bridge: runs are deduplicated by job."""
-        return None
 
     def normalize(self, payload: Any) -> list[RunEvent]:
         """One RunEvent per job.done message (the log URL is the job's page, `/tests/<id>`)."""

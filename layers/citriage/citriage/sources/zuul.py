@@ -7,20 +7,16 @@ report) to `POST /hooks/zuul`, signed with HMAC-SHA256 of the raw body in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from citriage.errors import BadRequest
 from citriage.models import RunEvent
-from citriage.sources.auth import verify_hmac_sha256
+from citriage.sources.auth import CITRIAGE_SIGNATURE_HEADER, HmacSignedSource
+from citriage.sources.payload import as_text, first_error, parse_payload
 
-SIGNATURE_HEADER = "X-Citriage-Signature"
-
-
-def _text(value: object) -> object:
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+SIGNATURE_HEADER = CITRIAGE_SIGNATURE_HEADER
 
 
 class ZuulBuild(BaseModel):
@@ -63,30 +59,17 @@ class ZuulMessage(BaseModel):
     patchset: str | None = None
     buildset: ZuulBuildset
 
-    _as_text = field_validator("change", "patchset", mode="before")(_text)
+    _as_text = field_validator("change", "patchset", mode="before")(as_text)
 
 
-class ZuulSource:
+class ZuulSource(HmacSignedSource):
     """Zuul MQTT-reporter payloads, HMAC-signed by the bridge."""
 
     name = "zuul"
 
-    def verify(
-        self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None
-    ) -> None:
-        """Check the bridge's HMAC-SHA256 signature."""
-        verify_hmac_sha256(headers, SIGNATURE_HEADER, body, key)
-
-    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        """MQTT carries no delivery id through the bridge: runs are deduplicated by build."""
-        return None
-
     def normalize(self, payload: Any) -> list[RunEvent]:
         """One RunEvent per finished build that has a log URL."""
-        try:
-            message = ZuulMessage.model_validate(payload)
-        except ValidationError as exc:
-            raise BadRequest(f"not a Zuul reporter message: {_first_error(exc)}") from exc
+        message = parse_payload(ZuulMessage, payload, "a Zuul reporter message")
         runs = []
         for build in message.buildset.builds:
             if not build.log_url or not build.result or build.end_time in (None, ""):
@@ -114,11 +97,5 @@ class ZuulSource:
                     )
                 )
             except ValidationError as exc:
-                raise BadRequest(f"build {build.uuid}: {_first_error(exc)}") from exc
+                raise BadRequest(f"build {build.uuid}: {first_error(exc)}") from exc
         return runs
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "body"
-    return f"{where}: {error['msg']}"
