@@ -5,7 +5,6 @@ from datetime import date
 from citriage.classify import (
     ci_result_finding,
     classify_failure,
-    decide_verdict,
     explain_verdict,
     job_failure,
 )
@@ -257,7 +256,6 @@ def test_verdict_5_no_failing_test_and_infra_finding_is_infra():
 def test_verdict_6_nothing_says_what_happened_is_no_results():
     verdict, reason = _verdict([], [], "FAILURE", results_found=False)
     assert verdict is Verdict.NO_RESULTS and reason.startswith("verdict-6:")
-    assert decide_verdict(run("FAILURE"), False, [], []) is Verdict.NO_RESULTS
 
 
 # --- CI result words (data in rules/infra.yaml) ------------------------------------------

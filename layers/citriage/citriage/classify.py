@@ -210,17 +210,6 @@ def job_failure(
     return Failure(test_id=test_id, classification=Classification.NEW, evidence=evidence)
 
 
-def decide_verdict(
-    run: RunEvent,
-    results_found: bool,
-    failures: Sequence[Failure],
-    infra: Sequence[InfraFinding],
-    logs_read: bool = True,
-) -> Verdict:
-    """The run's verdict (see `explain_verdict` for the rules and the reason)."""
-    return explain_verdict(run, results_found, failures, infra, logs_read)[0]
-
-
 def explain_verdict(
     run: RunEvent,
     results_found: bool,

@@ -240,10 +240,6 @@ class KnownIssue(BaseModel):
         """True when the signature has no test scope or the test matches it."""
         return not self.tests or glob_match(test_id, self.tests)
 
-    def applies_to_file(self, path: str) -> bool:
-        """True when the signature has no file scope or the path matches it."""
-        return not self.files or glob_match(path, self.files)
-
     def is_active(self, today: date) -> bool:
         """An expired signature no longer explains anything."""
         return self.expires is None or today <= self.expires

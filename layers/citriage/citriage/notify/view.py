@@ -8,8 +8,9 @@ from urllib.parse import quote, urljoin
 
 from pydantic import BaseModel, Field
 
+from citriage.components import components_matching
 from citriage.history import IssueHistory, RunRecord, TestHistory
-from citriage.models import Classification, Failure, RunReport, Verdict, glob_match
+from citriage.models import Classification, Failure, RunReport, Verdict
 
 UNKNOWN = "unknown"
 MAX_MAIL_COMPONENTS = 30
@@ -272,11 +273,7 @@ def build_view(report: RunReport, context: MailContext | None = None) -> MailVie
     rest = [v for v in views if v.test_id not in yours_ids]
     fixed = context.kind == "fixed"
     # A job can report 1,500 packages: the mail shows the recipient's components, capped.
-    wanted = sorted(
-        (name, version)
-        for name, version in report.components.items()
-        if not context.component_globs or glob_match(name, context.component_globs)
-    )
+    wanted = sorted(components_matching(report.components, context.component_globs).items())
     shown = wanted[:MAX_MAIL_COMPONENTS]
     return MailView(
         subject=subject_for(report, context.kind, len(yours)),
