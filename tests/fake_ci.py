@@ -1,5 +1,5 @@
 """A local HTTP server that plays a CI's API in tests: canned documents by path (query string
-included), redirects, failures, and a record of every request's headers."""
+included), redirects, failures (bodies cut off too), and a record of every request's headers."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     # Answer 500 this many times before the canned answer (a flaky API).
     fail_times: int = 0
+    # Send the body chunked and hang up halfway through it (a server or proxy that died mid-answer).
+    cut_off: bool = False
 
 
 @dataclass
@@ -83,6 +85,12 @@ def _handler(ci: FakeCi) -> type[BaseHTTPRequestHandler]:
             for name, value in route.headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Type", route.content_type)
+            if route.cut_off:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.wfile.write(b"%x\r\n" % len(route.body) + route.body[: len(route.body) // 2])
+                self.close_connection = True
+                return
             self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()
             self.wfile.write(route.body)

@@ -27,8 +27,9 @@ def service() -> Sweeper:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Lambda entry point (EventBridge scheduled event). A failing CI API is reported in the
-    result, the logs and the SweepErrors metric, not raised: the next schedule resumes."""
+    """Lambda entry point (EventBridge scheduled event). A failing job (its CI API, the queue,
+    the table) is reported in the result, the logs and the SweepErrors metric, not raised: the
+    next schedule resumes."""
     outcomes = service().sweep(time_left=lambda: context.get_remaining_time_in_millis() / 1000)
     for outcome in outcomes:
         log = logger.error if outcome.error else logger.info

@@ -87,3 +87,46 @@ def test_jenkins_sweep_skips_the_build_the_webhook_delivered(stack):
         f"{host}/job/nova-unit/41",
         f"{host}/job/nova-unit/42",
     ]
+
+
+def test_a_redirect_loop_is_that_jobs_error_and_the_next_job_is_swept(stack):
+    with fake_ci() as jenkins:
+        # Given a job whose API redirects to itself for ever, and a job that answers
+        looping = JenkinsPeriodicJob(kind="jenkins", job_url=f"{jenkins.url}/job/looping/")
+        jenkins.handlers["/job/looping/api/json"] = lambda query: Route(
+            status=302, headers={"Location": "/job/looping/api/json"}
+        )
+        fine = JenkinsPeriodicJob(kind="jenkins", job_url=f"{jenkins.url}/job/fine/")
+        at = int((NOW - timedelta(hours=1)).timestamp() * 1000)
+        build = {
+            "number": 3,
+            "url": f"{fine.job_url}3/",
+            "result": "FAILURE",
+            "building": False,
+            "timestamp": at,
+        }
+        jenkins.handlers["/job/fine/api/json"] = lambda query: Route(
+            body=json.dumps({"name": "fine", "builds": [build]}).encode()
+        )
+        settings = SweepSettings(
+            analyze_queue_url=stack.analyze_queue_url,
+            dedupe_table=stack.env["DEDUPE_TABLE"],
+            sweep_jobs=[looping, fine],
+        )
+        table = boto3.resource("dynamodb").Table(settings.dedupe_table)
+        sweeper = Sweeper(
+            settings,
+            JsonApi(settings, backoff=0),
+            CursorStore(table),
+            DedupeStore(table),
+            RunQueue(boto3.client("sqs"), stack.analyze_queue_url),
+            now=lambda: NOW,
+        )
+        # When both are swept
+        first, second = sweeper.sweep()
+    # Then the loop is the first job's error, named
+    assert first.error == f"{looping.job_url}api/json: TooManyRedirects"
+    assert first.enqueued == [] and CursorStore(table).get(looping.key) == {}
+    # And the second job was swept
+    host = jenkins.url.removeprefix("http://")
+    assert second.error is None and second.enqueued == [f"jenkins:{host}/job/fine/3"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from citriage.config import SweepSettings, ZuulPeriodicJob
+from citriage.config import JenkinsPeriodicJob, SweepSettings, ZuulPeriodicJob
 from citriage.local import HandlerChain
 from citriage.sources.auth import sign_hmac_sha256
 from citriage.store import CursorStore, DedupeStore, RunQueue
@@ -68,6 +68,7 @@ class ZuulBuildsApi:
         self.builds = builds
         self.queries: list[dict[str, str]] = []
         self.fail_skips: dict[int, int] = {}
+        self.cut_skips: dict[int, int] = {}
 
     def __call__(self, query: dict[str, str]) -> Route:
         self.queries.append(query)
@@ -80,7 +81,11 @@ class ZuulBuildsApi:
         if self.fail_skips.get(skip, 0) > 0:
             self.fail_skips[skip] -= 1
             return Route(status=503, body=b"")
-        return Route(body=json.dumps(self.builds[skip : skip + limit]).encode())
+        body = json.dumps(self.builds[skip : skip + limit]).encode()
+        if self.cut_skips.get(skip, 0) > 0:
+            self.cut_skips[skip] -= 1
+            return Route(body=body, cut_off=True)
+        return Route(body=body)
 
 
 def sweeper(stack, ci: FakeCi) -> tuple[Sweeper, ZuulPeriodicJob]:
@@ -200,3 +205,58 @@ def test_new_builds_on_top_make_a_resume_start_over_without_double_enqueues(stac
         assert second.error is None
         assert sorted(second.enqueued) == sorted(f"zuul:{b['uuid']}" for b in [api.builds[0], *builds[PAGE:]])
     assert set(queued_build_ids(stack.analyze_queue_url).values()) == {1}
+
+
+def test_a_body_cut_off_stops_only_that_job_and_the_next_sweep_resumes_the_walk(stack, log_server):
+    builds = [zuul_build(n, log_server) for n in range(10)]
+    api = ZuulBuildsApi(builds)
+    with fake_ci() as ci:
+        ci.handlers["/api/tenant/openstack/builds"] = api
+        sweep, zuul = sweeper(stack, ci)
+        at = int((NOW - timedelta(hours=1)).timestamp() * 1000)
+        nightly = JenkinsPeriodicJob(kind="jenkins", job_url=f"{ci.url}/job/nightly/")
+        ci.handlers["/job/nightly/api/json"] = lambda query: Route(
+            body=json.dumps(
+                {
+                    "name": "nightly",
+                    "builds": [
+                        {
+                            "number": 7,
+                            "url": f"{nightly.job_url}7/",
+                            "result": "FAILURE",
+                            "building": False,
+                            "timestamp": at,
+                        }
+                    ],
+                }
+            ).encode()
+        )
+        # Given Zuul's page 2 breaks off mid-body (chunked) on every attempt of the first sweep
+        api.cut_skips[PAGE] = 2
+
+        # When a sweep of the Zuul job, then a Jenkins job, runs
+        zuul_outcome, jenkins_outcome = sweep.sweep([zuul, nightly])
+        # Then the Zuul job reports the broken body after its retries, having enqueued page 1
+        assert zuul_outcome.error is not None and "ChunkedEncodingError" in zuul_outcome.error
+        assert zuul_outcome.enqueued == [f"zuul:{b['uuid']}" for b in builds[:PAGE]]
+        assert [int(q["skip"]) for q in api.queries] == [0, PAGE, PAGE]
+        # And the Jenkins job after it was still swept
+        assert jenkins_outcome.error is None
+        nightly_7 = f"{ci.url.removeprefix('http://')}/job/nightly/7"
+        assert jenkins_outcome.enqueued == [f"jenkins:{nightly_7}"]
+
+        # When the next sweep runs, Zuul answering whole bodies again
+        api.queries.clear()
+        second = sweep.sweep([zuul])[0]
+        # Then the Zuul walk resumed at page 2 from the saved cursor and enqueued the rest
+        assert second.error is None
+        assert [(int(q["skip"]), int(q["limit"])) for q in api.queries] == [
+            (0, 1),
+            (PAGE, PAGE),
+            (2 * PAGE, PAGE),
+        ]
+        assert second.enqueued == [f"zuul:{b['uuid']}" for b in builds[PAGE:]]
+
+    # And every build is on the analyze queue exactly once
+    queued = queued_build_ids(stack.analyze_queue_url)
+    assert queued == Counter({**{b["uuid"]: 1 for b in builds}, nightly_7: 1})

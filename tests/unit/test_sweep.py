@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from citriage.config import JenkinsPeriodicJob, SweepSettings, ZuulPeriodicJob
+from citriage.models import RunEvent
 from citriage.sweep import JsonApi, SweepApiError, Sweeper
 
 from tests.unit.fakes import FakeDedupe, FakeQueue
@@ -160,13 +162,120 @@ class FlakySession:
         raise self.error
 
 
-@pytest.mark.parametrize("error", [requests.Timeout("slow"), requests.ConnectionError("down")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        requests.Timeout("slow"),
+        requests.ConnectionError("down"),
+        requests.exceptions.ChunkedEncodingError("body cut off"),
+    ],
+)
 def test_json_api_retries_then_gives_up_with_the_reason(error):
     session, slept = FlakySession(error), []
     api = JsonApi(settings(api_retries=2), session=session, backoff=1.0, sleep=slept.append)  # type: ignore[arg-type]
     with pytest.raises(SweepApiError, match=f"gave up after 3 attempts \\({type(error).__name__}\\)"):
         api.get("https://zuul.example.org/api/tenant/t/builds", {})
     assert session.calls == 3 and slept == [1.0, 2.0]
+
+
+def test_json_api_turns_other_request_errors_into_a_sweep_error_at_once():
+    # Given a request that fails in a way a retry will not mend (a redirect loop)
+    session, slept = FlakySession(requests.TooManyRedirects("Exceeded 30 redirects.")), []
+    api = JsonApi(settings(api_retries=2), session=session, backoff=1.0, sleep=slept.append)  # type: ignore[arg-type]
+    # When it is asked for a page
+    with pytest.raises(
+        SweepApiError, match=r"^https://zuul.example.org/api/tenant/t/builds: TooManyRedirects$"
+    ):
+        api.get("https://zuul.example.org/api/tenant/t/builds", {})
+    # Then it says why, without retrying
+    assert session.calls == 1 and slept == []
+
+
+class QueueFailingOnce:
+    """Fails the first send of one build (as SQS can), then takes everything."""
+
+    def __init__(self, build_id: str) -> None:
+        self.build_id = build_id
+        self.sent: list[RunEvent] = []
+
+    def send(self, run: RunEvent) -> None:
+        if run.build_id == self.build_id:
+            self.build_id = ""
+            raise RuntimeError("SQS SendMessage: ServiceUnavailable")
+        self.sent.append(run)
+
+
+def test_an_unexpected_error_stops_only_that_job_saves_the_zuul_cursor_and_is_logged(caplog):
+    zuul = ZuulPeriodicJob(
+        kind="zuul", api="https://zuul.example.org", tenant="t", pipeline="periodic", job_name="a"
+    )
+    jenkins = JenkinsPeriodicJob(kind="jenkins", job_url=JOB_URL)
+    end = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    builds = [
+        {
+            "uuid": f"b{n}",
+            "job_name": "a",
+            "result": "FAILURE",
+            "log_url": f"https://logs/{n}/",
+            "end_time": end,
+        }
+        for n in range(6)
+    ]
+
+    def answers(url, params):
+        if "zuul" in url:
+            return builds[int(params["skip"]) : int(params["skip"]) + int(params["limit"])]
+        return {"name": "nightly", "builds": [jenkins_build(5, "FAILURE", 1)]}
+
+    api, cursors, dedupe = FakeApi(answers), FakeCursors(), FakeDedupe()
+    # Given the queue fails to take a build on the Zuul job's second page
+    queue = QueueFailingOnce("b2")
+    sweeper = make(api, queue, dedupe, cursors, page_size=2)
+    # When the Zuul job, then the Jenkins job, is swept
+    with caplog.at_level(logging.ERROR, logger="citriage.sweep"):
+        zuul_outcome, jenkins_outcome = sweeper.sweep([zuul, jenkins])
+    # Then the Zuul job reports the error, logged with its traceback, and keeps the page it reached
+    assert zuul_outcome.error == "unexpected RuntimeError: SQS SendMessage: ServiceUnavailable"
+    assert zuul_outcome.enqueued == ["zuul:b0", "zuul:b1"]
+    assert cursors.items[zuul.key] == {
+        "resume_skip": 2,
+        "walk_top": "b0",
+        "walk_newest": (NOW - timedelta(hours=1)).isoformat(),
+    }
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RuntimeError]
+    assert "run#zuul:b2" not in dedupe.keys and "run#zuul:b1" in dedupe.keys
+    # And the Jenkins job after it was still swept
+    assert jenkins_outcome.error is None
+    assert jenkins_outcome.enqueued == ["jenkins:jenkins.example.org/job/nightly/5"]
+
+    # When the next sweep runs, the queue well again
+    api.calls.clear()
+    again = sweeper.sweep([zuul])[0]
+    # Then it resumes at the saved page and enqueues the rest
+    assert [(int(p["skip"]), int(p["limit"])) for _, p in api.calls] == [(0, 1), (2, 2), (4, 2), (6, 2)]
+    assert again.error is None and again.enqueued == ["zuul:b2", "zuul:b3", "zuul:b4", "zuul:b5"]
+
+
+def test_a_cursor_that_cannot_be_read_is_that_jobs_error_and_the_next_job_is_swept():
+    class BrokenCursors(FakeCursors):
+        def get(self, job_key: str) -> dict:
+            if "zuul" in job_key:
+                raise OSError("DynamoDB GetItem: throttled")
+            return super().get(job_key)
+
+    zuul = ZuulPeriodicJob(
+        kind="zuul", api="https://zuul.example.org", tenant="t", pipeline="periodic", job_name="a"
+    )
+    jenkins = JenkinsPeriodicJob(kind="jenkins", job_url=JOB_URL)
+    api = FakeApi({"name": "nightly", "builds": [jenkins_build(5, "FAILURE", 1)]})
+    # Given the Zuul job's cursor cannot be read
+    # When the Zuul job, then the Jenkins job, is swept
+    outcomes = make(api, cursors=BrokenCursors()).sweep([zuul, jenkins])
+    # Then the Zuul job reports it and the Jenkins job is swept
+    assert (
+        outcomes[0].job == zuul.key and outcomes[0].error == "unexpected OSError: DynamoDB GetItem: throttled"
+    )
+    assert outcomes[1].error is None and len(outcomes[1].enqueued) == 1
 
 
 def test_a_slow_api_stops_the_walk_before_the_function_times_out_and_it_resumes_there():

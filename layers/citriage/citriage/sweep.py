@@ -4,12 +4,15 @@ For each configured job, the sweep pages through the CI's finished builds, newes
 to the job's cursor (kept in DynamoDB) and enqueues every build not seen before. It claims the
 same dedupe key as the webhook (`run#<source>:<build id>`), so a build that arrives both ways is
 analysed once. A CI API that keeps failing is retried a few times, then that job's sweep stops
-and says why (the next scheduled sweep resumes from the saved cursor); the other jobs go on.
+and says why (the next scheduled sweep resumes from the saved cursor); the other jobs go on. So
+do they when a job fails in any other way (the queue, the table, a bug): that job's error is
+logged with its traceback and reported, never raised out of the sweep.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -26,6 +29,11 @@ from citriage.ports import Dedupe
 from citriage.sources.jenkins import jenkins_run
 from citriage.sources.payload import as_text
 from citriage.webhook import Queue, enqueue_once
+
+logger = logging.getLogger(__name__)
+
+# Worth another try: the request, or the answer's body, broke off on the way.
+_TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 class SweepApiError(CitriageError):
@@ -58,7 +66,8 @@ class JsonApi:
         self._sleep = sleep
 
     def get(self, url: str, params: Mapping[str, str | int], headers: Mapping[str, str] | None = None) -> Any:
-        """The parsed JSON; SweepApiError after the retries (timeouts, connection errors, 5xx, 429)."""
+        """The parsed JSON; SweepApiError after the retries (timeouts, connection errors, bodies
+        cut off, 5xx, 429), or at once for any other failed request (e.g. too many redirects)."""
         last = ""
         for attempt in range(self._settings.api_retries + 1):
             if attempt:
@@ -77,8 +86,10 @@ class JsonApi:
                     if response.status_code >= 400:
                         raise SweepApiError(f"{url}: HTTP {response.status_code}")
                     return _capped_json(response, url, self._settings.max_response_bytes)
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except _TRANSIENT as exc:
                 last = type(exc).__name__
+            except requests.RequestException as exc:
+                raise SweepApiError(f"{url}: {type(exc).__name__}") from exc
         raise SweepApiError(f"{url}: gave up after {self._settings.api_retries + 1} attempts ({last})")
 
 
@@ -200,16 +211,24 @@ class Sweeper:
     ) -> list[JobSweep]:
         """Sweep every job (the configured ones by default); one job's failure stops only that job.
 
-        `time_left` (seconds, e.g. from the Lambda context) stops a sweep that a slow API would
-        otherwise carry past the function's timeout: the job saves its cursor and says so.
+        Whatever a job raises (the CI API, the queue, the table, a bug) becomes that job's
+        `error`, and the next job is swept. `time_left` (seconds, e.g. from the Lambda context)
+        stops a sweep that a slow API would otherwise carry past the function's timeout: the
+        job saves its cursor and says so.
         """
         self._time_left = time_left or (lambda: float("inf"))
         outcomes = []
         for job in self._settings.sweep_jobs if jobs is None else jobs:
-            if isinstance(job, ZuulPeriodicJob):
-                outcomes.append(self.sweep_zuul(job))
-            else:
-                outcomes.append(self.sweep_jenkins(job))
+            try:
+                if isinstance(job, ZuulPeriodicJob):
+                    outcomes.append(self.sweep_zuul(job))
+                else:
+                    outcomes.append(self.sweep_jenkins(job))
+            except Exception as exc:  # a job's failure must not stop the other jobs
+                # Raised outside the jobs' own handlers (reading or saving the cursor).
+                outcome = JobSweep(job=job.key)
+                _failed(outcome, exc)
+                outcomes.append(outcome)
         return outcomes
 
     def _check_time(self) -> None:
@@ -278,8 +297,8 @@ class Sweeper:
                 outcome.notes.append(
                     f"stopped after {self._settings.max_pages} pages; older builds were not swept"
                 )
-        except (SweepApiError, BadRequest) as exc:
-            outcome.error = str(exc)
+        except Exception as exc:  # whatever stopped the walk, save where it got to
+            _failed(outcome, exc)
             self._cursors.put(
                 job.key,
                 {
@@ -331,8 +350,8 @@ class Sweeper:
             for build in fresh:
                 if _jenkins_finished(build):
                     self._enqueue(jenkins_run(name, build["url"], build["result"]), outcome)
-        except (SweepApiError, BadRequest) as exc:
-            outcome.error = str(exc)
+        except Exception as exc:  # reported as this job's error; the others go on
+            _failed(outcome, exc)
             return outcome
         running = [int(b["number"]) for b in fresh if b.get("building") or not b.get("result")]
         if running:
@@ -340,6 +359,15 @@ class Sweeper:
         elif fresh:
             self._cursors.put(job.key, {"last_number": int(fresh[-1]["number"])})
         return outcome
+
+
+def _failed(outcome: JobSweep, exc: Exception) -> None:
+    """Record why the job's sweep stopped; an unexpected error is logged with its traceback."""
+    if isinstance(exc, SweepApiError | BadRequest):
+        outcome.error = str(exc)
+        return
+    logger.error("sweep of %s failed unexpectedly", outcome.job, exc_info=exc)
+    outcome.error = f"unexpected {type(exc).__name__}: {exc}"
 
 
 def _jenkins_build_after(build: object, last: object, cutoff_ms: float) -> bool:
