@@ -6,12 +6,14 @@ One analysis and one mail per source; a wrong signature is a 401 with nothing en
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -28,6 +30,8 @@ from tests.fake_ci import FakeCi, Route, fake_ci
 
 pytestmark = pytest.mark.e2e
 FIXTURES = REPO / "tests" / "fixtures" / "ci"
+# The credentials the CI API tokens secret names for the fake CI's host (host:port).
+TOKENS = {"jenkins": "citriage:jenkins-api-token", "github": "ghs_e2e", "gitlab": "glpat-e2e"}
 
 
 @dataclass
@@ -164,10 +168,13 @@ def servers() -> Iterator[tuple[FakeCi, FakeCi]]:
 def ci_stack(
     embedded_aws: EmbeddedAws, log_server: str, servers: tuple[FakeCi, FakeCi], tmp_path: Path
 ) -> LocalStack:
-    """Fresh resources; the fake CI API and blob servers are allowed log hosts."""
+    """Fresh resources; the fake CI API and blob servers are allowed log hosts, and the CI API
+    tokens secret names the fake CI's host (only) for every source's credential."""
     requests.post(f"{embedded_aws.endpoint}/moto-api/reset", timeout=10).raise_for_status()
     ci, blob = servers
-    return embedded_aws.provision(SENDER, [log_server, ci.url, blob.url], tmp_path / "out")
+    ci_host = urlsplit(ci.url).netloc
+    tokens = {source: {ci_host: token} for source, token in TOKENS.items()}
+    return embedded_aws.provision(SENDER, [log_server, ci.url, blob.url], tmp_path / "out", ci_tokens=tokens)
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
@@ -217,16 +224,41 @@ def test_api_tokens_go_to_the_ci_api_and_never_to_the_blob_host(ci_stack, server
     # When they are analysed
     chain.run_pending()
     # Then each API request carried that CI's token, and the redirected blob downloads none
-    tokens = ci_stack.ci_tokens
     github_requests = ci.requests_to("/repos/")
     assert github_requests and all(
-        s.headers["authorization"] == f"Bearer {tokens['github']}" for s in github_requests
+        s.headers["authorization"] == f"Bearer {TOKENS['github']}" for s in github_requests
     )
     gitlab_requests = ci.requests_to("/api/v4/")
-    assert gitlab_requests and all(s.headers["private-token"] == tokens["gitlab"] for s in gitlab_requests)
+    assert gitlab_requests and all(s.headers["private-token"] == TOKENS["gitlab"] for s in gitlab_requests)
     jenkins_requests = ci.requests_to("/job/")
-    assert jenkins_requests and all(s.headers["authorization"].startswith("Basic ") for s in jenkins_requests)
+    basic = "Basic " + base64.b64encode(TOKENS["jenkins"].encode()).decode()
+    assert jenkins_requests and all(s.headers["authorization"] == basic for s in jenkins_requests)
     assert blob.seen and all("authorization" not in s.headers for s in blob.seen)
+
+
+def test_jenkins_credential_never_goes_to_a_host_the_webhook_names(ci_stack, servers, log_server):
+    ci, other = servers
+    # Given the Jenkins credential named for the CI's host only, and a webhook (holding the
+    # valid Jenkins token) whose build.full_url is another allowed log host, Jenkins-shaped
+    chain = HandlerChain(ci_stack)
+    genuine = jenkins(ci_stack, ci, other, log_server)
+    forged = jenkins(ci_stack, other, ci, log_server)
+    for delivery in (genuine, forged):
+        status, response = chain.post("jenkins", delivery.body, delivery.headers, delivery.query)
+        assert status == 202 and len(response["accepted"]) == 1, response
+    forged_id = response["accepted"][0]
+    # When both builds are analysed
+    chain.run_pending()
+    # Then the other host was read without any Authorization header
+    assert other.requests_to("/job/") and all("authorization" not in s.headers for s in other.seen)
+    # And the configured Jenkins host got the credential
+    basic = "Basic " + base64.b64encode(TOKENS["jenkins"].encode()).decode()
+    ci_requests = ci.requests_to("/job/")
+    assert ci_requests and all(s.headers.get("authorization") == basic for s in ci_requests)
+    # And the forged run's report says the credential was withheld for that host
+    report = RunStore(boto3.resource("dynamodb").Table(ci_stack.env["RUNS_TABLE"])).get_report(forged_id)
+    assert report is not None
+    assert any("none was sent there" in n and urlsplit(other.url).netloc in n for n in report.notes)
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -15,6 +16,7 @@ from citriage.sweep import JsonApi, Sweeper
 from tests.conftest import EVENTS
 from tests.fake_ci import Route, fake_ci
 from tests.integration.test_sweep_zuul_api import queued_build_ids
+from tests.unit.fakes import FakeTokens
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -58,7 +60,7 @@ def test_jenkins_sweep_skips_the_build_the_webhook_delivered(stack):
             "jenkins", body.encode(), {}, {"token": stack.webhook_keys["jenkins"]}
         )
         assert status == 202
-        # When the job is swept with an API token configured
+        # When the job is swept with an API token configured for the Jenkins host
         job = JenkinsPeriodicJob(kind="jenkins", job_url=job_url)
         settings = SweepSettings(
             analyze_queue_url=stack.analyze_queue_url,
@@ -72,7 +74,7 @@ def test_jenkins_sweep_skips_the_build_the_webhook_delivered(stack):
             CursorStore(table),
             DedupeStore(table),
             RunQueue(boto3.client("sqs"), stack.analyze_queue_url),
-            jenkins_token="citriage:api-token",
+            tokens=FakeTokens({"jenkins": {urlsplit(jenkins.url).netloc: "citriage:api-token"}}),
             now=lambda: NOW,
         )
         outcome = sweeper.sweep()[0]
@@ -130,3 +132,32 @@ def test_a_redirect_loop_is_that_jobs_error_and_the_next_job_is_swept(stack):
     # And the second job was swept
     host = jenkins.url.removeprefix("http://")
     assert second.error is None and second.enqueued == [f"jenkins:{host}/job/fine/3"]
+
+
+def test_jenkins_sweep_sends_no_credential_to_a_host_the_secret_does_not_name(stack):
+    with fake_ci() as jenkins:
+        job_url = f"{jenkins.url}/job/nova-unit/"
+        jenkins.handlers["/job/nova-unit/api/json"] = lambda query: Route(
+            body=json.dumps({"name": "nova-unit", "builds": []}).encode()
+        )
+        # Given a Jenkins credential for another host, and a plain-string one (names no host)
+        settings = SweepSettings(
+            analyze_queue_url=stack.analyze_queue_url,
+            dedupe_table=stack.env["DEDUPE_TABLE"],
+            sweep_jobs=[JenkinsPeriodicJob(kind="jenkins", job_url=job_url)],
+        )
+        table = boto3.resource("dynamodb").Table(settings.dedupe_table)
+        for entry in ({"jenkins.example.org": "citriage:api-token"}, "citriage:api-token"):
+            sweeper = Sweeper(
+                settings,
+                JsonApi(settings, backoff=0),
+                CursorStore(table),
+                DedupeStore(table),
+                RunQueue(boto3.client("sqs"), stack.analyze_queue_url),
+                tokens=FakeTokens({"jenkins": entry}),
+                now=lambda: NOW,
+            )
+            # When the job is swept
+            assert sweeper.sweep()[0].error is None
+    # Then the job's API was read without any Authorization header
+    assert len(jenkins.seen) == 2 and all("authorization" not in s.headers for s in jenkins.seen)

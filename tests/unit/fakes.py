@@ -82,3 +82,13 @@ class FakeTransport:
             raise ConnectionError("throttled")
         self.sent.append((recipient, message))
         return f"id-{len(self.sent)}"
+
+
+class FakeTokens:
+    """The CI API tokens secret: each source's raw entry (host -> credential, or a string)."""
+
+    def __init__(self, entries: dict[str, object]) -> None:
+        self.entries = entries
+
+    def entry_for(self, source: str) -> object:
+        return self.entries.get(source)

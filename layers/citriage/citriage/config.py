@@ -80,7 +80,7 @@ class AnalyzeSettings(_EnvSettings):
     runs_table: str
     known_issues_table: str
     event_bus_name: str
-    # JSON secret of CI API tokens (github, gitlab, jenkins `user:token`); unset: anonymous reads.
+    # JSON secret of CI API tokens, per source host -> credential (ci_api/credentials.py); unset: anonymous.
     ci_tokens_secret_arn: str | None = None
     run_retention_days: int = Field(default=400, gt=0)
     history_ttl_days: int = Field(default=90, gt=0)

@@ -86,8 +86,8 @@ class LocalStack:
     analyze_queue_url: str
     notify_queue_url: str
     webhook_keys: dict[str, str]
-    # CI API tokens the analyze function reads (jenkins `user:token`, github, gitlab).
-    ci_tokens: dict[str, str] = field(default_factory=dict)
+    # The CI API tokens secret: per source, host -> credential (see citriage.ci_api.credentials).
+    ci_tokens: dict[str, object] = field(default_factory=dict)
 
 
 class EmbeddedAws:
@@ -128,10 +128,13 @@ class EmbeddedAws:
         log_hosts: list[str],
         mail_out_dir: Path | None,
         webhook_keys: Mapping[str, str] | None = None,
+        ci_tokens: Mapping[str, object] | None = None,
     ) -> LocalStack:
-        """Create tables, queues, bus and rule, secret and SES identity; return the env to run with.
+        """Create tables, queues, bus and rule, secrets and SES identity; return the env to run with.
 
-        Every source gets a random webhook key unless `webhook_keys` names one for it.
+        Every source gets a random webhook key unless `webhook_keys` names one for it. The CI API
+        tokens secret is `ci_tokens`, empty by default: runs are read anonymously (an invented
+        token would turn a public API's anonymous answer into a 401).
         """
         dynamodb = boto3.client("dynamodb")
         names = {
@@ -170,13 +173,9 @@ class EmbeddedAws:
         secret_arn = boto3.client("secretsmanager").create_secret(
             Name="citriage/webhook-keys", SecretString=json.dumps(keys)
         )["ARN"]
-        ci_tokens = {
-            "jenkins": f"citriage:{secrets.token_hex(16)}",
-            "github": f"ghs_{secrets.token_hex(16)}",
-            "gitlab": f"glpat-{secrets.token_hex(10)}",
-        }
+        tokens = dict(ci_tokens or {})
         ci_tokens_arn = boto3.client("secretsmanager").create_secret(
-            Name="citriage/ci-api-tokens", SecretString=json.dumps(ci_tokens)
+            Name="citriage/ci-api-tokens", SecretString=json.dumps(tokens)
         )["ARN"]
         boto3.client("sesv2").create_email_identity(EmailIdentity=sender)
         env = {
@@ -200,7 +199,7 @@ class EmbeddedAws:
         if mail_out_dir:
             env["MAIL_OUT_DIR"] = str(mail_out_dir)
         os.environ.update(env)
-        return LocalStack(self.endpoint, env, analyze_url, notify_url, keys, ci_tokens)
+        return LocalStack(self.endpoint, env, analyze_url, notify_url, keys, tokens)
 
 
 def _create_table(

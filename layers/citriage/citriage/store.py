@@ -337,10 +337,14 @@ class SecretKeys:
 
     def key_for(self, source: str) -> str | None:
         """The key configured for a source, or None when the secret has none for it."""
+        key = self.entry_for(source)
+        return key if isinstance(key, str) and key else None
+
+    def entry_for(self, source: str) -> object:
+        """A source's raw value in the secret (CI API tokens: host -> credential), or None."""
         value = parameters.get_secret(self._arn, max_age=self._max_age)
         data = json.loads(value) if isinstance(value, str | bytes) else value
-        key = data.get(source) if isinstance(data, dict) else None
-        return key if isinstance(key, str) and key else None
+        return data.get(source) if isinstance(data, dict) else None
 
 
 class CursorStore:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from citriage.ci_api.common import TokenSource
+from citriage.ci_api.credentials import credential_for, withheld_note
 from citriage.ci_api.jenkins import jenkins_headers
 from citriage.config import JenkinsPeriodicJob, PeriodicJob, SweepSettings, ZuulPeriodicJob
 from citriage.errors import BadRequest, CitriageError, IntakeInProgress
@@ -194,7 +196,7 @@ class Sweeper:
         cursors: Cursors,
         dedupe: Dedupe,
         queue: Queue,
-        jenkins_token: str | None = None,
+        tokens: TokenSource | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
@@ -202,7 +204,7 @@ class Sweeper:
         self._cursors = cursors
         self._dedupe = dedupe
         self._queue = queue
-        self._jenkins_headers = jenkins_headers(jenkins_token)
+        self._tokens = tokens
         self._now = now
         self._time_left: Callable[[], float] = lambda: float("inf")
 
@@ -337,7 +339,7 @@ class Sweeper:
         tree = f"name,builds[number,url,result,building,timestamp]{{0,{self._settings.page_size}}}"
         try:
             self._check_time()
-            document = self._api.get(f"{base}api/json", {"tree": tree}, self._jenkins_headers)
+            document = self._api.get(f"{base}api/json", {"tree": tree}, self._jenkins_headers(base))
             outcome.pages = 1
             if not isinstance(document, dict) or not isinstance(document.get("builds"), list):
                 raise SweepApiError(f"{base}api/json: not a Jenkins job document")
@@ -359,6 +361,14 @@ class Sweeper:
         elif fresh:
             self._cursors.put(job.key, {"last_number": int(fresh[-1]["number"])})
         return outcome
+
+    def _jenkins_headers(self, url: str) -> dict[str, str]:
+        """Basic auth with the Jenkins credential the tokens secret names for `url`'s host."""
+        entry = self._tokens.entry_for("jenkins") if self._tokens is not None else None
+        token = credential_for("jenkins", entry, url)
+        if token is None and entry:
+            logger.warning("%s", withheld_note("jenkins", url))
+        return jenkins_headers(token)
 
 
 def _failed(outcome: JobSweep, exc: Exception) -> None:

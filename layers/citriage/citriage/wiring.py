@@ -160,5 +160,5 @@ def sweeper(settings: SweepSettings) -> Sweeper:
         cursors=CursorStore(table),
         dedupe=DedupeStore(table, settings.dedupe_ttl_days),
         queue=RunQueue(boto3.client("sqs"), settings.analyze_queue_url),
-        jenkins_token=tokens.key_for("jenkins") if tokens and needs_jenkins else None,
+        tokens=tokens if needs_jenkins else None,
     )

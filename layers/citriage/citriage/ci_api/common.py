@@ -15,10 +15,10 @@ MAX_API_JSON_BYTES = 8 * 1024 * 1024
 
 
 class TokenSource(Protocol):
-    """API tokens per source (Secrets Manager in AWS)."""
+    """API credentials per source (Secrets Manager in AWS), bound to hosts: see credentials.py."""
 
-    def key_for(self, source: str) -> str | None:
-        """The token for a source, or None."""
+    def entry_for(self, source: str) -> object:
+        """A source's raw entry (a host -> credential mapping, a string), or None."""
 
 
 def get_json(tree: LogTree, path: str, notes: list[str]) -> Any | None:
