@@ -17,6 +17,7 @@ from citriage.models import (
     InfraFinding,
     IssueCategory,
     KnownIssue,
+    KnownIssueRef,
     RunEvent,
     TestResult,
     TestStatus,
@@ -61,18 +62,28 @@ def _signature_evidence(hit: Hit[KnownIssue], rule: str) -> Evidence:
     )
 
 
+def _failure(
+    result: TestResult,
+    classification: Classification,
+    evidence: list[Evidence],
+    known_issue: KnownIssueRef | None = None,
+) -> Failure:
+    """The failure of one test result, with its clipped traceback."""
+    return Failure(
+        test_id=result.test_id,
+        classification=classification,
+        known_issue=known_issue,
+        evidence=evidence,
+        status=result.status,
+        details=clip_details(result.details),
+    )
+
+
 def _known(result: TestResult, hit: Hit[KnownIssue], rule: str) -> Failure:
     classification = (
         Classification.INFRA if hit.item.category is IssueCategory.INFRA else Classification.KNOWN
     )
-    return Failure(
-        test_id=result.test_id,
-        classification=classification,
-        known_issue=hit.item.ref(),
-        evidence=[_signature_evidence(hit, rule)],
-        status=result.status,
-        details=clip_details(result.details),
-    )
+    return _failure(result, classification, [_signature_evidence(hit, rule)], hit.item.ref())
 
 
 def classify_failure(
@@ -98,10 +109,10 @@ def classify_failure(
             return _known(result, hit, "failure-1")
     rule_hits = rules.search_text(text, file="traceback")
     if rule_hits:
-        return Failure(
-            test_id=result.test_id,
-            classification=Classification.INFRA,
-            evidence=[
+        return _failure(
+            result,
+            Classification.INFRA,
+            [
                 Evidence(
                     kind="infra_rule",
                     matched_by=h.item.id,
@@ -113,17 +124,15 @@ def classify_failure(
                 )
                 for h in rule_hits
             ],
-            status=result.status,
-            details=clip_details(text),
         )
     for log_hit in log_hits:
         if log_hit.item.tests and log_hit.item.applies_to_test(result.test_id):
             return _known(result, log_hit, "failure-3")
     if result.status is TestStatus.INTERRUPTED and ci_infra is not None:
-        return Failure(
-            test_id=result.test_id,
-            classification=Classification.INFRA,
-            evidence=[
+        return _failure(
+            result,
+            Classification.INFRA,
+            [
                 Evidence(
                     kind="ci_result",
                     matched_by=ci_infra.rule,
@@ -132,24 +141,21 @@ def classify_failure(
                     rule="failure-4",
                 )
             ],
-            status=result.status,
-            details=clip_details(text),
         )
-    first_line = next((line for line in reversed(text.splitlines()) if line.strip()), "")
-    return Failure(
-        test_id=result.test_id,
-        classification=Classification.NEW,
-        evidence=[
+    # The last non-blank line of a traceback is the exception that says what went wrong.
+    last_line = next((line for line in reversed(text.splitlines()) if line.strip()), "")
+    return _failure(
+        result,
+        Classification.NEW,
+        [
             Evidence(
                 kind="unexplained",
                 file="traceback",
-                excerpt=first_line[:500],
+                excerpt=last_line[:500],
                 message="no known issue or infrastructure rule matches this failure",
                 rule="failure-5",
             )
         ],
-        status=result.status,
-        details=clip_details(text),
     )
 
 
