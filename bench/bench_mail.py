@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.unit.mail_fakes
 
-from citriage.history import RunRecord
 from citriage.models import Classification
+from citriage.notify.history import RunRecord
 from citriage.notify.render import MailRenderer
 from citriage.notify.service import history_context
 

@@ -1,7 +1,7 @@
 """Signature engine throughput: a >= 100 MB generated CI log scanned with 10 .. 5,000 signatures.
 
 Prints, from one run, for each signature count:
-- MB/s of the engine (citriage.signatures, one RE2 Set per block of lines), over the raw file
+- MB/s of the engine (citriage.analyze.matching.engine, one RE2 Set per block of lines), over the raw file
   (`LineScanner.scan_stream`) and over str lines fed one by one (`LineScanner.feed`, the path the
   analyzer uses today);
 - the ratio against a naive baseline: a Python `re.search` loop over every signature for every
@@ -25,11 +25,17 @@ import zlib
 from datetime import date
 from pathlib import Path
 
-from citriage.analysis import analyze_run
+from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
+from citriage.analyze.matching.engine import (
+    BLOCK_BYTES,
+    InfraRuleSet,
+    SignatureSet,
+    fingerprint,
+    load_builtin_rules,
+)
+from citriage.analyze.pipeline import analyze_run
 from citriage.config import FetchSettings
-from citriage.fetch import FetchBudget, open_log_tree
 from citriage.models import KnownIssue, RunEvent
-from citriage.signatures import BLOCK_BYTES, InfraRuleSet, SignatureSet, fingerprint, load_builtin_rules
 
 COUNTS = (10, 100, 1000, 5000)
 SEED = 20261121

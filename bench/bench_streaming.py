@@ -27,12 +27,18 @@ import threading
 import time
 from pathlib import Path
 
+from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
+from citriage.analyze.matching.engine import (
+    InfraRuleSet,
+    SignatureSet,
+    load_builtin_rules,
+    load_known_issues_yaml,
+)
+
 # The baseline case must not pay for importing citriage: these are cheap enough to share.
-from citriage.analysis import analyze_run
+from citriage.analyze.pipeline import analyze_run
 from citriage.config import FetchSettings
-from citriage.fetch import FetchBudget, open_log_tree
 from citriage.models import RunEvent
-from citriage.signatures import InfraRuleSet, SignatureSet, load_builtin_rules, load_known_issues_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 LINES = [

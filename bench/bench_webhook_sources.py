@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.unit.fakes
 
-from citriage.sources.auth import sign_hmac_sha256
-from citriage.webhook import WebhookService
+from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.intake.webhook import WebhookService
 
 from tests.unit.fakes import FakeDedupe, FakeKeys, FakeQueue
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from citriage.local import EmbeddedAws, LocalStack, serve_directory
+from citriage.local.embedded import EmbeddedAws, LocalStack, serve_directory
 
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "events"

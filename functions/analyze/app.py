@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from citriage.analyzer import AnalyzeService
+from citriage.analyze.service import AnalyzeService
 from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
 from citriage.models import RunEvent
 from citriage.wiring import analyze_service

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.config import NotifySettings
-from citriage.digest import DigestService, DigestTrigger
+from citriage.notify.digest import DigestService, DigestTrigger
 from citriage.wiring import digest_service
 
 logger = Logger()

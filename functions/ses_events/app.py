@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.config import SesEventsSettings
-from citriage.suppression import SuppressionStore, suppressions_from_ses_event
+from citriage.notify.ses_events import SuppressionStore, suppressions_from_ses_event
 from citriage.wiring import suppression_store
 
 logger = Logger()

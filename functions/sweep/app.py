@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.config import SweepSettings
-from citriage.sweep import Sweeper
+from citriage.intake.sweep import Sweeper
 from citriage.wiring import sweeper
 
 logger = Logger()

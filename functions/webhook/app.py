@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.config import WebhookSettings
 from citriage.errors import CitriageError
-from citriage.webhook import WebhookService
+from citriage.intake.webhook import WebhookService
 from citriage.wiring import webhook_service
 
 logger = Logger()

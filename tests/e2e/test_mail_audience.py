@@ -10,13 +10,13 @@ from email.message import Message
 
 import boto3
 import pytest
-from citriage.local import REGION, HandlerChain, LocalStack
-from citriage.signatures import load_known_issues_yaml
-from citriage.sources.auth import sign_hmac_sha256
-from citriage.sources.zuul import SIGNATURE_HEADER
-from citriage.store import KnownIssueStore, SubscriptionStore
-from citriage.subscriptions import load_subscriptions_yaml
-from citriage.suppression import Suppression, SuppressionStore
+from citriage.adapters.aws.dynamodb import KnownIssueStore, SubscriptionStore
+from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.intake.sources.zuul import SIGNATURE_HEADER
+from citriage.local.embedded import REGION, HandlerChain, LocalStack
+from citriage.notify.audience import load_subscriptions_yaml
+from citriage.notify.ses_events import Suppression, SuppressionStore
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 

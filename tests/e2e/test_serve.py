@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from citriage.sources.auth import sign_hmac_sha256
+from citriage.intake.sources.auth import sign_hmac_sha256
 
 from tests.conftest import EVENTS, REPO
 
@@ -49,7 +49,7 @@ def test_serve_takes_a_webhook_over_http_and_writes_the_mail(tmp_path: Path):
         [
             sys.executable,
             "-m",
-            "citriage.cli",
+            "citriage.cli.main",
             "serve",
             "--port",
             "0",

@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 import requests
-from citriage.local import EmbeddedAws, HandlerChain, LocalStack
+from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore, SubscriptionStore
+from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.local.embedded import EmbeddedAws, HandlerChain, LocalStack
 from citriage.models import Subscription, Verdict
-from citriage.signatures import load_known_issues_yaml
-from citriage.sources.auth import sign_hmac_sha256
-from citriage.store import KnownIssueStore, RunStore, SubscriptionStore
 
 from tests.conftest import EVENTS, REPO, SENDER
 from tests.e2e.test_zuul_webhook_to_mail import part, queue_depth, sent_mails

@@ -7,9 +7,9 @@ import json
 
 import boto3
 import pytest
-from citriage.local import HandlerChain, LocalStack
-from citriage.sources.auth import sign_hmac_sha256
-from citriage.store import RunStore
+from citriage.adapters.aws.dynamodb import RunStore
+from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.local.embedded import HandlerChain, LocalStack
 
 from tests.conftest import EVENTS
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from citriage.local import REGION, HandlerChain, LocalStack
-from citriage.signatures import load_known_issues_yaml
-from citriage.sources.auth import sign_hmac_sha256
-from citriage.store import KnownIssueStore, RunStore, SubscriptionStore
-from citriage.subscriptions import load_subscriptions_yaml
+from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore, SubscriptionStore
+from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.local.embedded import REGION, HandlerChain, LocalStack
+from citriage.notify.audience import load_subscriptions_yaml
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 

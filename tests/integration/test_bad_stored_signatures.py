@@ -2,12 +2,12 @@
 
 import boto3
 import pytest
-from citriage.analyzer import AnalyzeService
+from citriage.adapters.aws.dynamodb import EventPublisher, KnownIssueStore, RunStore
+from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.analyze.service import AnalyzeService
 from citriage.config import FetchSettings
 from citriage.errors import InvalidSignature
 from citriage.models import RunEvent
-from citriage.signatures import load_known_issues_yaml
-from citriage.store import EventPublisher, KnownIssueStore, RunStore
 
 from tests.conftest import EVENTS
 

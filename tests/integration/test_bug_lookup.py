@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from citriage.cli import main
-from citriage.local import serve_directory
-from citriage.signatures import load_known_issues_yaml
+from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.cli.main import main
+from citriage.local.embedded import serve_directory
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ import os
 import zipfile
 
 import pytest
-from citriage.ci_api.github import FAILED_JOBS_LOG, GitHubLayout, GitHubRun
-from citriage.ci_api.gitlab import GitLabLayout, GitLabPipelineRun
+from citriage.analyze.ci_api.github import FAILED_JOBS_LOG, GitHubLayout, GitHubRun
+from citriage.analyze.ci_api.gitlab import GitLabLayout, GitLabPipelineRun
+from citriage.analyze.logs.fetch import FetchBudget, iter_lines
+from citriage.analyze.logs.readers import ReadContext, read_results
 from citriage.config import FetchSettings, LayoutSettings
-from citriage.fetch import FetchBudget, iter_lines
 from citriage.models import RunEvent, TestStatus
-from citriage.results import ReadContext, read_results
 
 from tests.fake_ci import FakeCi, Route, fake_ci
 

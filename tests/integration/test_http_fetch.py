@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
+from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree, iter_lines
 from citriage.config import FetchSettings
 from citriage.errors import FetchFailed, FetchRefused
-from citriage.fetch import FetchBudget, HttpLogTree, iter_lines
 
 pytestmark = pytest.mark.integration
 BODY = b"".join(b"2026-11-20 10:00:00.000000 | controller | line %d\n" % i for i in range(1000))

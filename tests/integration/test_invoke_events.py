@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from citriage.local import LambdaContext, load_handler
+from citriage.local.embedded import LambdaContext, load_handler
 
 from tests.conftest import EVENTS, REPO, SENDER
 from tests.fake_ci import Route, fake_ci

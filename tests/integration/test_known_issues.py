@@ -7,10 +7,12 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from citriage.analyzer import AnalyzeService
-from citriage.cli import main
+from citriage.adapters.aws.dynamodb import EventPublisher, KnownIssueStore, RunStore
+from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.analyze.service import AnalyzeService
+from citriage.cli.main import main
 from citriage.config import FetchSettings
-from citriage.local import serve_directory
+from citriage.local.embedded import serve_directory
 from citriage.models import (
     Classification,
     Failure,
@@ -20,8 +22,6 @@ from citriage.models import (
     TestCounts,
     Verdict,
 )
-from citriage.signatures import load_known_issues_yaml
-from citriage.store import EventPublisher, KnownIssueStore, RunStore
 
 pytestmark = pytest.mark.integration
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from citriage.analysis import analyze_run
+from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree, UrlPolicy
+from citriage.analyze.logs.layouts import tree_location
+from citriage.analyze.matching.engine import InfraRuleSet, SignatureSet, load_builtin_rules
+from citriage.analyze.pipeline import analyze_run
 from citriage.config import FetchSettings
-from citriage.discovery import tree_location
 from citriage.errors import FetchFailed
-from citriage.fetch import FetchBudget, HttpLogTree, UrlPolicy
 from citriage.models import RunEvent, Verdict
-from citriage.signatures import InfraRuleSet, SignatureSet, load_builtin_rules
 
 pytestmark = pytest.mark.integration
 TREES = Path(__file__).resolve().parents[1] / "fixtures" / "trees"

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-from citriage.cli import main
+from citriage.adapters.aws.dynamodb import RunStore, SubscriptionStore
+from citriage.cli.main import main
 from citriage.config import AnalyzeSettings, FetchSettings, NotifySettings
-from citriage.history import HistoryStore, RunRecord
-from citriage.local import HandlerChain, LambdaContext, load_handler
+from citriage.local.embedded import HandlerChain, LambdaContext, load_handler
 from citriage.models import Classification, RunAnalyzed, Subscription
+from citriage.notify.history import HistoryStore, RunRecord
 from citriage.notify.render import MailRenderer, site_loader
-from citriage.store import RunStore, SubscriptionStore
-from citriage.suppression import SuppressionStore
+from citriage.notify.ses_events import SuppressionStore
 from citriage.wiring import analyze_service
 
 from tests.conftest import SENDER

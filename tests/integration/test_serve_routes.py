@@ -8,7 +8,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 import requests
-from citriage.serve import MAX_REQUEST_BYTES, _handler
+from citriage.local.serve import MAX_REQUEST_BYTES, _handler
 
 pytestmark = pytest.mark.integration
 

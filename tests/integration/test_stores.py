@@ -5,6 +5,7 @@ import time
 
 import boto3
 import pytest
+from citriage.adapters.aws.dynamodb import DedupeStore, KnownIssueStore, RunStore, SubscriptionStore
 from citriage.errors import InvalidSignature
 from citriage.models import (
     Classification,
@@ -16,7 +17,6 @@ from citriage.models import (
     TestCounts,
     Verdict,
 )
-from citriage.store import DedupeStore, KnownIssueStore, RunStore, SubscriptionStore
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
+from citriage.adapters.aws.dynamodb import CursorStore, DedupeStore, RunQueue
 from citriage.config import JenkinsPeriodicJob, SweepSettings
-from citriage.local import HandlerChain
-from citriage.store import CursorStore, DedupeStore, RunQueue
-from citriage.sweep import JsonApi, Sweeper
+from citriage.intake.sweep import JsonApi, Sweeper
+from citriage.local.embedded import HandlerChain
 
 from tests.conftest import EVENTS
 from tests.fake_ci import Route, fake_ci

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from citriage.adapters.aws.dynamodb import CursorStore, DedupeStore, RunQueue
 from citriage.config import JenkinsPeriodicJob, SweepSettings, ZuulPeriodicJob
-from citriage.local import HandlerChain
-from citriage.sources.auth import sign_hmac_sha256
-from citriage.store import CursorStore, DedupeStore, RunQueue
-from citriage.sweep import JsonApi, Sweeper
+from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.intake.sweep import JsonApi, Sweeper
+from citriage.local.embedded import HandlerChain
 
 from tests.fake_ci import FakeCi, Route, fake_ci
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from citriage.history import RunRecord
 from citriage.models import (
     Classification,
     Evidence,
@@ -16,6 +15,7 @@ from citriage.models import (
     TestCounts,
     Verdict,
 )
+from citriage.notify.history import RunRecord
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 VOLUME_TEST = "tempest.api.volume.test_volumes_actions.VolumesActionsTest.test_attach_detach_volume[id-1]"

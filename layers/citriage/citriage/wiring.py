@@ -9,30 +9,7 @@ from pathlib import Path
 
 import boto3
 
-from citriage.analyzer import AnalyzeService
-from citriage.config import (
-    AnalyzeSettings,
-    FetchSettings,
-    LayoutSettings,
-    NotifySettings,
-    SesEventsSettings,
-    SweepSettings,
-    WebhookSettings,
-)
-from citriage.digest import DigestService
-from citriage.history import HistoryStore
-from citriage.models import InfraRule
-from citriage.notify.render import MailRenderer, site_loader
-from citriage.notify.service import NotifyService
-from citriage.notify.transports import FileTransport, MailTransport, SesTransport
-from citriage.signatures import (
-    InfraRuleSet,
-    load_builtin_rules,
-    load_site_rules,
-    merge_rules,
-    parse_rules_yaml,
-)
-from citriage.store import (
+from citriage.adapters.aws.dynamodb import (
     CursorStore,
     DedupeStore,
     EventPublisher,
@@ -43,10 +20,33 @@ from citriage.store import (
     SubscriptionStore,
     read_s3_text,
 )
-from citriage.subscriptions import NotifyPolicy
-from citriage.suppression import SuppressionStore
-from citriage.sweep import JsonApi, Sweeper
-from citriage.webhook import WebhookService
+from citriage.analyze.matching.engine import (
+    InfraRuleSet,
+    load_builtin_rules,
+    load_site_rules,
+    merge_rules,
+    parse_rules_yaml,
+)
+from citriage.analyze.service import AnalyzeService
+from citriage.config import (
+    AnalyzeSettings,
+    FetchSettings,
+    LayoutSettings,
+    NotifySettings,
+    SesEventsSettings,
+    SweepSettings,
+    WebhookSettings,
+)
+from citriage.intake.sweep import JsonApi, Sweeper
+from citriage.intake.webhook import WebhookService
+from citriage.models import InfraRule
+from citriage.notify.audience import NotifyPolicy
+from citriage.notify.digest import DigestService
+from citriage.notify.history import HistoryStore
+from citriage.notify.render import MailRenderer, site_loader
+from citriage.notify.service import NotifyService
+from citriage.notify.ses_events import SuppressionStore
+from citriage.notify.transports import FileTransport, MailTransport, SesTransport
 
 
 def webhook_service(settings: WebhookSettings) -> WebhookService:

@@ -100,7 +100,7 @@ class MailRenderer:
     def __init__(
         self, loader: jinja2.BaseLoader | None = None, site: jinja2.BaseLoader | None = None
     ) -> None:
-        packaged = loader or jinja2.PackageLoader("citriage", "templates")
+        packaged = loader or jinja2.PackageLoader("citriage.notify", "templates")
         combined: jinja2.BaseLoader = jinja2.ChoiceLoader([site, packaged]) if site else packaged
         # A field a template names but the view lacks is an error, never a blank in a mail.
         self._html = jinja2.Environment(

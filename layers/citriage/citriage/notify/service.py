@@ -11,13 +11,13 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, Field
 
 from citriage.errors import CitriageError
-from citriage.history import RunRecord, judge_issue, judge_test, previous_run
 from citriage.models import MailMessage, RunAnalyzed, RunReport, Subscription
+from citriage.notify.audience import NotifyPolicy, audience
+from citriage.notify.history import RunRecord, judge_issue, judge_test, previous_run
 from citriage.notify.render import MailRenderer
 from citriage.notify.transports import MailTransport
 from citriage.notify.view import MailContext
 from citriage.ports import Dedupe
-from citriage.subscriptions import NotifyPolicy, audience
 
 logger = logging.getLogger(__name__)
 

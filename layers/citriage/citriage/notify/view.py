@@ -8,9 +8,9 @@ from urllib.parse import quote, urljoin
 
 from pydantic import BaseModel, Field
 
-from citriage.components import components_matching
-from citriage.history import IssueHistory, RunRecord, TestHistory
+from citriage.analyze.components import components_matching
 from citriage.models import Classification, Failure, RunReport, Verdict
+from citriage.notify.history import IssueHistory, RunRecord, TestHistory
 
 UNKNOWN = "unknown"
 MAX_MAIL_COMPONENTS = 30

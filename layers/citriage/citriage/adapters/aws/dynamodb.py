@@ -1,0 +1,365 @@
+"""DynamoDB, SQS, EventBridge and Secrets Manager adapters: the only boto3 code in the package.
+
+Clients are created by the caller (boto3 honours AWS_ENDPOINT_URL, so the embedded local
+endpoint needs no special code here).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
+
+from citriage.analyze.matching.engine import check_signature
+from citriage.errors import CitriageError, InvalidSignature
+from citriage.models import KnownIssue, RunAnalyzed, RunEvent, RunReport, SignatureStats, Subscription
+
+# DynamoDB items are capped at 400 KB; reports are stored gzipped and kept well under.
+MAX_REPORT_BYTES = 300_000
+
+
+def _scan(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a table scan, following pagination."""
+    while True:
+        page = table.scan(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class DedupeStore:
+    """Claims on keys, so a redelivered webhook, message or mail is acted on once.
+
+    A plain claim is final. A claim with a lease is `pending` until `complete(key)`: if the
+    worker dies between claiming and completing (a Lambda timeout mid-send), the claim can
+    be taken again once its lease has run out, so the retry does the work instead of
+    skipping it.
+    """
+
+    def __init__(self, table: Any, ttl_days: int = 30, clock: Callable[[], float] = time.time) -> None:
+        self._table = table
+        self._ttl = ttl_days * 86400
+        self._clock = clock
+
+    def claim(self, key: str, lease_seconds: int | None = None) -> bool:
+        """True when this call took the key; False when someone holds it (or finished)."""
+        now = int(self._clock())
+        item: dict[str, Any] = {"key": key, "expires_at": now + self._ttl}
+        names = {"#k": "key"}
+        values: dict[str, Any] = {}
+        condition = "attribute_not_exists(#k)"
+        if lease_seconds is not None:
+            item |= {"state": "pending", "lease_until": now + lease_seconds}
+            condition += " OR (#s = :pending AND #l < :now)"
+            names |= {"#s": "state", "#l": "lease_until"}
+            values = {":pending": "pending", ":now": now}
+        request: dict[str, Any] = {
+            "Item": item,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self._table.put_item(**request)
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def is_pending(self, key: str) -> bool:
+        """True while a leased claim on the key is taken and not completed."""
+        item = self._table.get_item(Key={"key": key}, ConsistentRead=True).get("Item")
+        return bool(item and item.get("state") == "pending")
+
+    def complete(self, key: str) -> None:
+        """Mark a leased claim done: it will never be taken again."""
+        self._table.update_item(
+            Key={"key": key},
+            UpdateExpression="SET #s = :done REMOVE #l",
+            ExpressionAttributeNames={"#s": "state", "#l": "lease_until"},
+            ExpressionAttributeValues={":done": "done"},
+        )
+
+    def release(self, key: str) -> None:
+        """Give a claim back (the work it guarded failed and must be retried)."""
+        self._table.delete_item(Key={"key": key})
+
+
+class RunStore:
+    """Analysed runs: one item per run holding its report, indexed by job and time.
+
+    Items expire (DynamoDB TTL on `expires_at`) `retention_days` after they are written.
+    """
+
+    def __init__(self, table: Any, retention_days: int = 400) -> None:
+        self._table = table
+        self._retention = retention_days * 86400
+
+    def put_report(self, report: RunReport) -> None:
+        """Store (or overwrite) a run's report."""
+        payload = gzip.compress(report.model_dump_json().encode("utf-8"), mtime=0)
+        if len(payload) > MAX_REPORT_BYTES:
+            trimmed = report.model_copy(deep=True)
+            for failure in trimmed.failures:
+                failure.details = failure.details[:200]
+            trimmed.notes.append("Failure details were shortened to fit the run store.")
+            payload = gzip.compress(trimmed.model_dump_json().encode("utf-8"), mtime=0)
+        when = (report.run.end_time or report.analyzed_at).isoformat()
+        self._table.put_item(
+            Item={
+                "pk": f"RUN#{report.run_id}",
+                "sk": "REPORT",
+                "gsi1pk": f"JOB#{report.run.source}#{report.run.job}",
+                "gsi1sk": f"{when}#{report.run_id}",
+                "verdict": report.verdict.value,
+                "report_gz": base64.b64encode(payload).decode("ascii"),
+                "expires_at": int(time.time()) + self._retention,
+            }
+        )
+
+    def get_report(self, run_id: str) -> RunReport | None:
+        """A stored report, or None."""
+        item = self._table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "REPORT"}).get("Item")
+        if item is None:
+            return None
+        return _decode_report(item)
+
+    def scan_reports(self) -> Iterator[RunReport]:
+        """Every stored report (a full table scan: for replaying signatures, not for serving)."""
+        for item in _scan(self._table):
+            if item.get("sk") == "REPORT" and "report_gz" in item:
+                yield _decode_report(item)
+
+
+def _decode_report(item: dict[str, Any]) -> RunReport:
+    data = gzip.decompress(base64.b64decode(item["report_gz"]))
+    return RunReport.model_validate_json(data)
+
+
+# Attributes of a known-issue item that are statistics, not part of the signature.
+_STATS_FIELDS = frozenset(SignatureStats.model_fields)
+
+
+class KnownIssueStore:
+    """Known-issue signatures, one item per signature id, with their hit statistics."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def list_with_stats(self, problems: list[str] | None = None) -> list[tuple[KnownIssue, SignatureStats]]:
+        """Every stored signature with its hit statistics.
+
+        A malformed item (edited by hand outside the CLI) raises InvalidSignature naming it;
+        with `problems` given, it is skipped and described there instead.
+        """
+        issues = []
+        for item in _scan(self._table):
+            data = _from_dynamo(item)
+            try:
+                stats = SignatureStats.model_validate({k: v for k, v in data.items() if k in _STATS_FIELDS})
+                issue = KnownIssue.model_validate({k: v for k, v in data.items() if k not in _STATS_FIELDS})
+            except ValueError as exc:
+                problem = f"stored signature {item.get('id')!r} is malformed and was skipped: {exc}"
+                if problems is None:
+                    raise InvalidSignature(problem) from exc
+                problems.append(problem)
+                continue
+            issues.append((issue, stats))
+        return issues
+
+    def list(self, problems: list[str] | None = None) -> list[KnownIssue]:
+        """Every stored signature; a malformed item raises InvalidSignature naming it, or,
+        with `problems` given, is skipped and described there."""
+        return [issue for issue, _ in self.list_with_stats(problems)]
+
+    def get(self, issue_id: str) -> KnownIssue | None:
+        """One signature, or None."""
+        item = self._table.get_item(Key={"id": issue_id}).get("Item")
+        if item is None:
+            return None
+        data = _from_dynamo(item)
+        return KnownIssue.model_validate({k: v for k, v in data.items() if k not in _STATS_FIELDS})
+
+    def put(self, issue: KnownIssue) -> None:
+        """Store a signature after checking it (RE2 pattern, message groups); keeps its statistics."""
+        check_signature(issue)
+        data = _to_dynamo(issue.model_dump(mode="json", exclude_none=True))
+        keys = [k for k in data if k != "id"]
+        names = {f"#a{i}": k for i, k in enumerate(keys)}
+        values = {f":v{i}": data[k] for i, k in enumerate(keys)}
+        update = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keys)))
+        dropped = [k for k in KnownIssue.model_fields if k != "id" and k not in data]
+        if dropped:
+            names.update({f"#r{i}": k for i, k in enumerate(dropped)})
+            update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(dropped)))
+        # UpdateItem rather than PutItem: replacing a signature keeps its hit statistics.
+        self._table.update_item(
+            Key={"id": issue.id},
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def delete(self, issue_id: str) -> None:
+        """Remove a signature."""
+        self._table.delete_item(Key={"id": issue_id})
+
+    def record_hits(self, report: RunReport) -> dict[str, int]:
+        """Count the failures each known issue explained in one analysed run, atomically
+        (UpdateItem ADD/SET); returns the counts. A signature deleted meanwhile is not recreated."""
+        counts = Counter(f.known_issue.id for f in report.failures if f.known_issue is not None)
+        when = report.analyzed_at.isoformat()
+        for issue_id, hits in sorted(counts.items()):
+            try:
+                self._table.update_item(
+                    Key={"id": issue_id},
+                    UpdateExpression=(
+                        "ADD hits :hits, runs_hit :one SET last_hit_at = :when, last_run_id = :run"
+                    ),
+                    ConditionExpression="attribute_exists(#id)",
+                    ExpressionAttributeNames={"#id": "id"},
+                    ExpressionAttributeValues={
+                        ":hits": hits,
+                        ":one": 1,
+                        ":when": when,
+                        ":run": report.run_id,
+                    },
+                )
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+        return dict(counts)
+
+
+class SubscriptionStore:
+    """Subscriptions, one item per address."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def list(self) -> list[Subscription]:
+        """Every subscription."""
+        return [Subscription.model_validate(_from_dynamo(item)) for item in _scan(self._table)]
+
+    def get(self, email: str) -> Subscription | None:
+        """One address's subscription, or None."""
+        item = self._table.get_item(Key={"email": email}).get("Item")
+        return Subscription.model_validate(_from_dynamo(item)) if item else None
+
+    def put(self, subscription: Subscription) -> None:
+        """Store (or replace) one address's subscription."""
+        self._table.put_item(Item=_to_dynamo(subscription.model_dump(mode="json")))
+
+    def delete(self, email: str) -> None:
+        """Remove an address."""
+        self._table.delete_item(Key={"email": email})
+
+
+def _to_dynamo(data: dict[str, Any]) -> dict[str, Any]:
+    # DynamoDB refuses empty lists in some SDK paths and empty strings in keys: drop empties.
+    return {k: v for k, v in data.items() if v not in ([], "", None)}
+
+
+def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: (int(v) if isinstance(v, Decimal) else v) for k, v in item.items()}
+
+
+def read_s3_text(s3: Any, url: str, max_bytes: int = 1_048_576) -> str:
+    """The UTF-8 text of an `s3://bucket/key` object (site rules), refusing one over `max_bytes`."""
+    if not url.startswith("s3://") or "/" not in url[5:]:
+        raise ValueError(f"{url!r} is not an s3://bucket/key URL")
+    bucket, key = url[5:].split("/", 1)
+    body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"].read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise ValueError(f"{url} is over {max_bytes} bytes")
+    return str(body.decode("utf-8"))
+
+
+class RunQueue:
+    """The analyze queue: one message per run to analyze."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+
+    def send(self, run: RunEvent) -> None:
+        """Enqueue a run."""
+        self._sqs.send_message(QueueUrl=self._url, MessageBody=run.model_dump_json())
+
+
+class EventPublisher:
+    """Puts `RunAnalyzed` events on the bus."""
+
+    source = "citriage"
+
+    def __init__(self, events: Any, bus_name: str) -> None:
+        self._events = events
+        self._bus = bus_name
+
+    def run_analyzed(self, report: RunReport) -> None:
+        """Publish the verdict event of a run (raises when EventBridge refuses it)."""
+        event = RunAnalyzed.from_report(report)
+        response = self._events.put_events(
+            Entries=[
+                {
+                    "Source": self.source,
+                    "DetailType": "RunAnalyzed",
+                    "Detail": event.model_dump_json(),
+                    "EventBusName": self._bus,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise CitriageError(f"EventBridge refused RunAnalyzed for {report.run_id}: {response['Entries']}")
+
+
+class SecretKeys:
+    """HMAC keys and tokens per source, from one JSON secret (cached across warm invocations)."""
+
+    def __init__(self, secret_arn: str, max_age: int = 300) -> None:
+        self._arn = secret_arn
+        self._max_age = max_age
+
+    def key_for(self, source: str) -> str | None:
+        """The key configured for a source, or None when the secret has none for it."""
+        key = self.entry_for(source)
+        return key if isinstance(key, str) and key else None
+
+    def entry_for(self, source: str) -> object:
+        """A source's raw value in the secret (CI API tokens: host -> credential), or None."""
+        value = parameters.get_secret(self._arn, max_age=self._max_age)
+        data = json.loads(value) if isinstance(value, str | bytes) else value
+        return data.get(source) if isinstance(data, dict) else None
+
+
+class CursorStore:
+    """Where each periodic job's sweep got to: one item per job in the dedupe table, with no TTL."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, job_key: str) -> dict[str, Any]:
+        """The job's cursor (empty when the job was never swept)."""
+        item = self._table.get_item(Key={"key": f"cursor#{job_key}"}, ConsistentRead=True).get("Item")
+        return _from_dynamo(dict(item.get("cursor", {}))) if item else {}
+
+    def put(self, job_key: str, cursor: dict[str, Any]) -> None:
+        """Save the job's cursor (replacing the previous one)."""
+        self._table.put_item(
+            Item={"key": f"cursor#{job_key}", "cursor": {k: v for k, v in cursor.items() if v is not None}}
+        )

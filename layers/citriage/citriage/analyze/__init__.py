@@ -1,0 +1,1 @@
+"""Analysis of one run: locate its logs, read results, scan, classify, report."""

@@ -1,0 +1,145 @@
+"""Reading a GitLab pipeline through the REST API (v4): its jobs, the failed jobs' traces and
+the pipeline's test report (GitLab's own parse of the jobs' JUnit report artifacts).
+
+The RunEvent's log URL is the pipeline's API URL
+(`https://gitlab.example.org/api/v4/projects/<project>/pipelines/<id>`). `GitLabPipelineRun` is
+the pipeline as a LogTree rooted at the project's API: `failed-jobs.log` is the failed jobs'
+traces one after the other, anything else a path of the project's API.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, BinaryIO
+
+from citriage.analyze.ci_api.common import concatenated, get_json
+from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree, LogTree
+from citriage.analyze.logs.layouts import Discovery, FoundFile
+from citriage.analyze.logs.readers import ReadContext
+from citriage.analyze.parsers.jenkins import read_json
+from citriage.config import FetchSettings, LayoutSettings
+from citriage.errors import FetchRefused
+from citriage.models import RunEvent, TestResult, TestStatus
+
+FAILED_JOBS_LOG = "failed-jobs.log"
+# The result kind of `pipelines/<id>/test_report` (registered with citriage.analyze.logs.readers).
+GITLAB_REPORT = "gitlab_report"
+MAX_DETAILS = 16 * 1024
+_STATUS = {
+    "success": TestStatus.PASSED,
+    "failed": TestStatus.FAILED,
+    "error": TestStatus.FAILED,
+    "skipped": TestStatus.SKIPPED,
+}
+
+
+def gitlab_api_headers(token: str | None) -> dict[str, str]:
+    """The token header GitLab's API takes (nothing for a public project)."""
+    return {"PRIVATE-TOKEN": token} if token else {}
+
+
+def parse_gitlab_test_report(document: Any, name: str, notes: list[str]) -> list[TestResult]:
+    """Test results from `pipelines/<id>/test_report` (`test_suites[].test_cases[]`)."""
+    if not isinstance(document, dict):
+        notes.append(f"{name}: not a GitLab test report.")
+        return []
+    results: list[TestResult] = []
+    unknown = 0
+    for suite in document.get("test_suites") or []:
+        for case in (suite.get("test_cases") or []) if isinstance(suite, dict) else []:
+            status = _STATUS.get(str(case.get("status"))) if isinstance(case, dict) else None
+            if status is None or not case.get("name"):
+                unknown += 1
+                continue
+            classname = str(case.get("classname") or "")
+            duration = case.get("execution_time")
+            texts = (case.get("stack_trace"), case.get("system_output"))
+            details = "\n".join(x for x in texts if isinstance(x, str) and x)
+            results.append(
+                TestResult(
+                    test_id=f"{classname}.{case['name']}" if classname else str(case["name"]),
+                    status=status,
+                    duration=float(duration) if isinstance(duration, int | float) else None,
+                    details=details[-MAX_DETAILS:] if status is TestStatus.FAILED else "",
+                )
+            )
+    if unknown:
+        notes.append(f"{name}: skipped {unknown} test case(s) with no name or an unknown status.")
+    return results
+
+
+def read_gitlab_report(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+    """The result reader of GITLAB_REPORT files."""
+    document = read_json(stream, name, ctx.notes)
+    results = [] if document is None else parse_gitlab_test_report(document, name, ctx.notes)
+    if document is not None and not results:
+        ctx.notes.append("The pipeline has no test report (no job publishes artifacts:reports:junit).")
+    return results
+
+
+def _pipeline_api(log_url: str) -> tuple[str, str]:
+    prefix, sep, pipeline_id = log_url.rstrip("/").rpartition("/pipelines/")
+    if not sep or not pipeline_id.isdigit() or "/projects/" not in prefix:
+        raise FetchRefused(f"{log_url}: not the API URL of a GitLab pipeline")
+    return prefix + "/", pipeline_id
+
+
+class GitLabPipelineRun:
+    """One pipeline, read through the project's API as a LogTree."""
+
+    def __init__(
+        self,
+        log_url: str,
+        web_url: str | None,
+        settings: FetchSettings,
+        budget: FetchBudget,
+        token: str | None,
+    ) -> None:
+        project_api, self._pipeline = _pipeline_api(log_url)
+        self._web_url = web_url or log_url
+        self._api = HttpLogTree(project_api, settings, budget, headers=gitlab_api_headers(token))
+        self.budget = budget
+
+    @property
+    def root(self) -> str:
+        """The pipeline's API URL."""
+        return self._api.url_for(f"pipelines/{self._pipeline}")
+
+    def url_for(self, path: str) -> str:
+        """Where a person reads the pipeline: its page on GitLab."""
+        return self._web_url
+
+    def open(self, path: str) -> BinaryIO | None:
+        """`failed-jobs.log`: the failed jobs' traces one after the other; other paths: the API."""
+        if path != FAILED_JOBS_LOG:
+            return self._api.open(path)
+        document = get_json(self._api, f"pipelines/{self._pipeline}/jobs?per_page=100", self.budget.notes)
+        jobs = [j for j in document or [] if isinstance(j, dict) and isinstance(j.get("id"), int)]
+        failed = [j for j in jobs if j.get("status") == "failed"]
+        if not failed:
+            return None
+        return concatenated(
+            [
+                (str(job.get("name", job["id"])), partial(self._api.open, f"jobs/{job['id']}/trace"))
+                for job in failed
+            ],
+            self.budget.notes,
+        )
+
+
+class GitLabLayout:
+    """Where a GitLab pipeline's results are: its test report, its failed jobs' traces."""
+
+    def tree_location(self, run: RunEvent) -> str:
+        """The project's API root (GitLabPipelineRun is rooted there)."""
+        return _pipeline_api(run.log_url)[0]
+
+    def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
+        """The pipeline's test report and failed jobs' traces."""
+        _, pipeline_id = _pipeline_api(run.log_url)
+        return Discovery(
+            results=[FoundFile(f"pipelines/{pipeline_id}/test_report", GITLAB_REPORT)],
+            console=[FAILED_JOBS_LOG],
+            probe=False,
+            method="gitlab api",
+        )

@@ -1,0 +1,259 @@
+"""Classifying failures and deciding a run's verdict. The rules are in docs/classification.md.
+
+Each failure is judged from its own evidence only: its traceback, and log lines that a
+signature scoped to that test found. A DNS error somewhere in a log does not explain an
+unrelated assertion failure; that would hide real regressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from citriage.analyze.matching.engine import Hit, InfraRuleSet, SignatureSet, load_builtin_rules
+from citriage.models import (
+    Classification,
+    Evidence,
+    Failure,
+    InfraFinding,
+    IssueCategory,
+    KnownIssue,
+    KnownIssueRef,
+    RunEvent,
+    TestResult,
+    TestStatus,
+    Verdict,
+)
+
+# Which CI result words mean the infrastructure failed the build is data: the `results` of the
+# rules in rules/infra.yaml (Zuul NODE_FAILURE, RETRY_LIMIT, ..., Jenkins ABORTED).
+# openQA "softfailed": passed with a known, accepted issue.
+CI_PASSED_RESULTS = frozenset({"SUCCESS", "PASSED", "PASS", "SOFTFAILED"})
+MAX_DETAILS_IN_REPORT = 2000
+
+
+def clip_details(text: str) -> str:
+    """A traceback cut to size for the report, keeping its end: the exception is the last line."""
+    if len(text) <= MAX_DETAILS_IN_REPORT:
+        return text
+    return "…" + text[-(MAX_DETAILS_IN_REPORT - 1) :]
+
+
+@cache
+def _builtin_rules() -> InfraRuleSet:
+    return InfraRuleSet(load_builtin_rules())
+
+
+def _where(file: str | None, line: int | None) -> str:
+    if file and line:
+        return f"{file}:{line}"
+    return file or "the run"
+
+
+def _signature_evidence(hit: Hit[KnownIssue], rule: str) -> Evidence:
+    return Evidence(
+        kind="signature",
+        matched_by=hit.item.id,
+        file=hit.file,
+        line=hit.line,
+        excerpt=hit.excerpt,
+        message=hit.message(hit.item.message) or hit.item.title,
+        rule=rule,
+    )
+
+
+def _failure(
+    result: TestResult,
+    classification: Classification,
+    evidence: list[Evidence],
+    known_issue: KnownIssueRef | None = None,
+) -> Failure:
+    """The failure of one test result, with its clipped traceback."""
+    return Failure(
+        test_id=result.test_id,
+        classification=classification,
+        known_issue=known_issue,
+        evidence=evidence,
+        status=result.status,
+        details=clip_details(result.details),
+    )
+
+
+def _known(result: TestResult, hit: Hit[KnownIssue], rule: str) -> Failure:
+    classification = (
+        Classification.INFRA if hit.item.category is IssueCategory.INFRA else Classification.KNOWN
+    )
+    return _failure(result, classification, [_signature_evidence(hit, rule)], hit.item.ref())
+
+
+def classify_failure(
+    result: TestResult,
+    signatures: SignatureSet,
+    rules: InfraRuleSet,
+    log_hits: Sequence[Hit[KnownIssue]],
+    ci_infra: InfraFinding | None,
+) -> Failure:
+    """Classify one failed or interrupted test. Precedence, first that applies (the ids are
+    those of docs/classification.md, and each decision's evidence names its rule):
+
+    failure-1. a known-issue signature (in scope for the test) matches its traceback -> known
+       (or infra, for a known issue of category infra);
+    failure-2. an infrastructure rule matches its traceback -> infra;
+    failure-3. a signature scoped to this test by `tests` matched a line of the run's logs -> known;
+    failure-4. the test was interrupted and the CI reported an infrastructure result -> infra;
+    failure-5. otherwise -> new.
+    """
+    text = result.details
+    for hit in signatures.search_text(text, file="traceback"):
+        if hit.item.applies_to_test(result.test_id):
+            return _known(result, hit, "failure-1")
+    rule_hits = rules.search_text(text, file="traceback")
+    if rule_hits:
+        return _failure(
+            result,
+            Classification.INFRA,
+            [
+                Evidence(
+                    kind="infra_rule",
+                    matched_by=h.item.id,
+                    file=h.file,
+                    line=h.line,
+                    excerpt=h.excerpt,
+                    message=f"{h.item.category}: {h.item.description}" if h.item.description else None,
+                    rule="failure-2",
+                )
+                for h in rule_hits
+            ],
+        )
+    for log_hit in log_hits:
+        if log_hit.item.tests and log_hit.item.applies_to_test(result.test_id):
+            return _known(result, log_hit, "failure-3")
+    if result.status is TestStatus.INTERRUPTED and ci_infra is not None:
+        return _failure(
+            result,
+            Classification.INFRA,
+            [
+                Evidence(
+                    kind="ci_result",
+                    matched_by=ci_infra.rule,
+                    excerpt=ci_infra.excerpt,
+                    message="the test never finished and the CI reported an infrastructure result",
+                    rule="failure-4",
+                )
+            ],
+        )
+    # The last non-blank line of a traceback is the exception that says what went wrong.
+    last_line = next((line for line in reversed(text.splitlines()) if line.strip()), "")
+    return _failure(
+        result,
+        Classification.NEW,
+        [
+            Evidence(
+                kind="unexplained",
+                file="traceback",
+                excerpt=last_line[:500],
+                message="no known issue or infrastructure rule matches this failure",
+                rule="failure-5",
+            )
+        ],
+    )
+
+
+def ci_result_finding(run: RunEvent, rules: InfraRuleSet | None = None) -> InfraFinding | None:
+    """An infra finding when the CI's own result word means infrastructure failure.
+
+    The words are the `results` of the infrastructure rules (the built-in pack by default).
+    """
+    if not run.result:
+        return None
+    rule = (rules or _builtin_rules()).for_result(run.result)
+    if rule is None:
+        return None
+    word = run.result.upper()
+    return InfraFinding(
+        rule=f"{run.source}-result-{word}",
+        category=rule.category,
+        excerpt=f"{run.source} reported the build as {word} ({rule.id}: {rule.description or rule.category})",
+    )
+
+
+def ci_says_passed(run: RunEvent) -> bool | None:
+    """True/False when the CI told its result, None when it did not."""
+    if not run.result:
+        return None
+    return run.result.upper() in CI_PASSED_RESULTS
+
+
+def job_failure(
+    run: RunEvent,
+    results_found: bool,
+    known_hits: Sequence[Hit[KnownIssue]],
+    error_lines: Sequence[Evidence],
+) -> Failure | None:
+    """A failure for the job itself, when the CI failed the build but no test failed.
+
+    A known issue that hit the logs explains it (known). Otherwise, when tests were read and
+    all passed, the job broke outside them: that is new, with the job's own error lines as
+    evidence. With no results and no explanation there is nothing to blame: no failure.
+    """
+    test_id = f"job:{run.job}"
+    for hit in known_hits:
+        if not hit.item.tests:
+            return Failure(
+                test_id=test_id,
+                classification=(
+                    Classification.INFRA if hit.item.category is IssueCategory.INFRA else Classification.KNOWN
+                ),
+                known_issue=hit.item.ref(),
+                evidence=[_signature_evidence(hit, "job-1")],
+            )
+    if not results_found:
+        return None
+    why = f"{run.source} reported {run.result} but every test passed"
+    evidence = [e.model_copy(update={"rule": "job-2", "message": why}) for e in error_lines] or [
+        Evidence(kind="unexplained", excerpt=f"{run.source} reported {run.result}", message=why, rule="job-2")
+    ]
+    return Failure(test_id=test_id, classification=Classification.NEW, evidence=evidence)
+
+
+def explain_verdict(
+    run: RunEvent,
+    results_found: bool,
+    failures: Sequence[Failure],
+    infra: Sequence[InfraFinding],
+    logs_read: bool = True,
+) -> tuple[Verdict, str]:
+    """The run's verdict and a sentence saying which rule decided it. Precedence, first that applies:
+
+    verdict-1. any failure classified new -> failed_new (a failure nothing explains is never hidden);
+    verdict-2. failures, all classified infra -> infra;
+    verdict-3. failures, each known or infra -> failed_known;
+    verdict-4. no failure, the logs were read, and the CI passed the build (or did not say, and
+       results were read) -> passed; unreadable logs are never a pass;
+    verdict-5. no failure, and an infrastructure finding (CI result or log line) -> infra;
+    verdict-6. otherwise -> no_results: nothing was read that says what happened.
+    """
+    if failures:
+        new = [f.test_id for f in failures if f.classification is Classification.NEW]
+        if new:
+            more = f" and {len(new) - 1} more" if len(new) > 1 else ""
+            return Verdict.FAILED_NEW, f"verdict-1: {new[0]}{more} failed and nothing known explains it"
+        if all(f.classification is Classification.INFRA for f in failures):
+            return Verdict.INFRA, f"verdict-2: all {len(failures)} failure(s) are infrastructure"
+        issues = sorted({f.known_issue.id for f in failures if f.known_issue})
+        return Verdict.FAILED_KNOWN, (
+            f"verdict-3: every failure is explained by a known issue or the infrastructure"
+            f" ({', '.join(issues) or 'infrastructure rules'})"
+        )
+    passed = ci_says_passed(run)
+    if logs_read and (passed or (passed is None and results_found)):
+        said = f"{run.source} reported {run.result}" if passed else "the CI did not say, results were read"
+        return Verdict.PASSED, f"verdict-4: no test failed and {said}"
+    if infra:
+        first = infra[0]
+        return Verdict.INFRA, (
+            f"verdict-5: no test failed; infrastructure: {first.rule} at {_where(first.file, first.line)}"
+            f" ({first.excerpt[:200]})"
+        )
+    reason = "the logs could not be read" if not logs_read else "no test results were found"
+    return Verdict.NO_RESULTS, f"verdict-6: no failure could be judged: {reason}"

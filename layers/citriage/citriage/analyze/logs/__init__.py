@@ -1,0 +1,1 @@
+"""Reaching a run's files: safe fetching, layouts per CI, result readers."""

@@ -1,0 +1,465 @@
+"""Finding a run's result files, whatever layout its CI or log server uses.
+
+A *layout* knows, for one CI source, where its tree is rooted and which files hold results,
+the console, the job's own record and component versions:
+
+* `zuul` (and any source with no layout of its own): a log tree. Files are listed from
+  `zuul-manifest.json` when the log server has it, else from directory indexes (Apache,
+  Swift), else candidate paths are probed: Zuul's top level, per-node `controller/logs/`,
+  TripleO's `logs/undercloud/var/log/tempest/`, stage-output renames (`tempest.log` ->
+  `tempest_log.txt`), `.gz` variants, and a per-job setting for the rest.
+* `jenkins`: `log_url` is the build URL; `testReport/api/json`, `consoleText`, `api/json`.
+* `openqa`: `log_url` is `https://host/tests/<id>`; `api/v1/jobs/<id>/details` and the
+  job's `autoinst-log.txt`.
+
+Other sources (GitHub, GitLab, ...) add theirs with `register_layout`.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import BinaryIO, Protocol
+from urllib.parse import unquote, urlsplit
+
+from citriage.analyze.logs.fetch import LogTree
+from citriage.config import LayoutSettings
+from citriage.errors import FetchDenied
+from citriage.models import RunEvent, glob_match
+
+MAX_INDEX_BYTES = 2 * 1024 * 1024
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_LISTINGS = 40
+MAX_FILES = 100_000
+MAX_DEPTH = 8
+
+
+class ResultKind(StrEnum):
+    """How a result file is read."""
+
+    SUBUNIT = "subunit"
+    JUNIT = "junit"
+    TEMPEST_CONSOLE = "tempest_console"
+    JENKINS_REPORT = "jenkins_report"
+    OPENQA_DETAILS = "openqa_details"
+
+
+class ComponentKind(StrEnum):
+    """How a component-version file is read."""
+
+    ZUUL_INVENTORY = "zuul_inventory"
+    PIP_FREEZE = "pip_freeze"
+    RPM_QA = "rpm_qa"
+    DPKG_L = "dpkg_l"
+    JENKINS_BUILD = "jenkins_build"
+
+
+# Formats in the order they are preferred: only the best format found is read, since
+# a tree often carries the same results twice (subunit and its JUnit conversion).
+RESULT_PRIORITY = (
+    ResultKind.JENKINS_REPORT,
+    ResultKind.OPENQA_DETAILS,
+    ResultKind.SUBUNIT,
+    ResultKind.JUNIT,
+    ResultKind.TEMPEST_CONSOLE,
+)
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A file of the tree and how to read it."""
+
+    path: str
+    kind: str
+
+
+@dataclass
+class Discovery:
+    """What a layout found (or, when `probe`, where to look: missing files are skipped and
+    each path's `.gz` variant is tried too)."""
+
+    results: list[FoundFile] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    job_json: list[str] = field(default_factory=list)
+    components: list[FoundFile] = field(default_factory=list)
+    html_results: list[str] = field(default_factory=list)
+    probe: bool = True
+    method: str = "probing"
+
+    def results_by_priority(self) -> Iterator[tuple[str, list[str]]]:
+        """Result paths grouped by kind, best format first."""
+        present = {f.kind for f in self.results}
+        kinds: list[str] = [k for k in RESULT_PRIORITY if k in present]
+        kinds += sorted(present - set(kinds))
+        for kind in kinds:
+            yield kind, [f.path for f in self.results if f.kind == kind]
+
+
+class Layout(Protocol):
+    """Where one CI keeps a run's results."""
+
+    def tree_location(self, run: RunEvent) -> str:
+        """The URL (or directory) the run's LogTree is rooted at."""
+
+    def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
+        """The files to read, found with as few requests as the layout allows."""
+
+
+# ---- names -------------------------------------------------------------------------------
+
+_STAGE_RENAME = re.compile(r"^(?P<stem>.+)_(?P<ext>log|xml|subunit|json|yaml|html|txt)\.txt$")
+_JUNIT_NAMES = re.compile(
+    r"^(?:tempest|junit|results|test-?results|pytest|report|unit|nosetests|xunit)\.xml$"
+    r"|^TEST-.+\.xml$|junit.*\.xml$|.*[-_]results\.xml$|^tempest[-_].*\.xml$"
+)
+_TEMPEST_CONSOLE_NAMES = frozenset({"tempest_run.log", "tempest.log", "tempest_output.log", "tempest.txt"})
+_COMPONENT_NAMES = {
+    "inventory.yaml": ComponentKind.ZUUL_INVENTORY,
+    "pip-freeze.txt": ComponentKind.PIP_FREEZE,
+    "pip3-freeze.txt": ComponentKind.PIP_FREEZE,
+    "pip2-freeze.txt": ComponentKind.PIP_FREEZE,
+    "rpm-qa.txt": ComponentKind.RPM_QA,
+    "dpkg-l.txt": ComponentKind.DPKG_L,
+}
+
+
+def canonical_name(path: str) -> str:
+    """The file's base name as its producer wrote it: without `.gz`, and with Zuul's
+    stage-output rename undone (`tempest_log.txt` -> `tempest.log`)."""
+    name = posixpath.basename(path)
+    if name.endswith(".gz"):
+        name = name[:-3]
+    match = _STAGE_RENAME.match(name)
+    if match and match["ext"] != "txt":
+        name = f"{match['stem']}.{match['ext']}"
+    return name
+
+
+def classify_path(path: str) -> tuple[str, str] | None:
+    """What a file is, by its path: ("result", kind), ("component", kind), ("console", ""),
+    ("job_json", ""), ("html", "") or None when citriage does not read it."""
+    name = canonical_name(path)
+    parent = posixpath.basename(posixpath.dirname(path))
+    component = _COMPONENT_NAMES.get(name)
+    what: tuple[str, str] | None = None
+    if name == "job-output.txt":
+        what = ("console", "")
+    elif name == "job-output.json":
+        what = ("job_json", "")
+    elif name.endswith(".subunit") or (parent == ".stestr" and (name.isdigit() or name.startswith("tmp"))):
+        what = ("result", ResultKind.SUBUNIT)
+    elif _JUNIT_NAMES.search(name):
+        what = ("result", ResultKind.JUNIT)
+    elif name in _TEMPEST_CONSOLE_NAMES:
+        what = ("result", ResultKind.TEMPEST_CONSOLE)
+    elif name in ("testr_results.html", "stestr_results.html"):
+        what = ("html", "")
+    elif component is not None and (component is not ComponentKind.ZUUL_INVENTORY or parent == "zuul-info"):
+        what = ("component", component)
+    return what
+
+
+def discovery_from_paths(paths: list[str], method: str) -> Discovery:
+    """Sort a list of existing files into a Discovery (no probing needed)."""
+    found = Discovery(probe=False, method=method)
+
+    def stestr_order(path: str) -> tuple[int, int, str]:
+        # stestr's numbered runs in order, its partial tmp* stream of a cut-off run last.
+        name = posixpath.basename(path)
+        return (0, int(name), path) if name.isdigit() else (1, 0, path)
+
+    for path in sorted(paths, key=stestr_order):
+        what = classify_path(path)
+        if what is None:
+            continue
+        role, kind = what
+        if role == "result":
+            found.results.append(FoundFile(path, kind))
+        elif role == "component":
+            found.components.append(FoundFile(path, kind))
+        elif role == "console":
+            found.console.append(path)
+        elif role == "job_json":
+            found.job_json.append(path)
+        else:
+            found.html_results.append(path)
+    # The top-level console is the job's; per-node copies come after it.
+    found.console.sort(key=lambda p: (p.count("/"), p))
+    found.job_json.sort(key=lambda p: (p.count("/"), p))
+    return found
+
+
+# ---- listings ----------------------------------------------------------------------------
+
+
+def _manifest_paths(tree: LogTree, notes: list[str]) -> list[str] | None:
+    """Every file named by Zuul's `zuul-manifest.json`, or None when there is none."""
+    stream = try_open(tree, "zuul-manifest.json", notes)
+    if stream is None:
+        return None
+    with stream:
+        data = stream.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        notes.append("zuul-manifest.json is too large to read; looked for files another way.")
+        return None
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError):
+        notes.append("zuul-manifest.json is not valid JSON; looked for files another way.")
+        return None
+    paths: list[str] = []
+    top = manifest.get("tree") if isinstance(manifest, dict) else None
+    stack: list[tuple[str, object, int]] = [("", top, 0)]
+    while stack and len(paths) < MAX_FILES:
+        prefix, entries, depth = stack.pop()
+        if not isinstance(entries, list) or depth > MAX_DEPTH * 2:
+            continue
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                continue
+            path = f"{prefix}{entry['name']}"
+            if isinstance(entry.get("children"), list):
+                stack.append((f"{path}/", entry["children"], depth + 1))
+            else:
+                paths.append(path)
+    return paths
+
+
+_HREF = re.compile(rb"""<a\s[^>]*?href\s*=\s*["']([^"'#?]+)["']""", re.IGNORECASE)
+# Directories worth listing below the top level (whose children are all looked at).
+_INTERESTING_DIRS = frozenset(
+    {"logs", "undercloud", "var", "log", "tempest", ".stestr", "zuul-info", "extra", "controller", "primary"}
+)
+
+
+def _index_entries(tree: LogTree, directory: str, notes: list[str]) -> list[str] | None:
+    """Names in a directory index page (`name` or `name/` for a directory); None if no index."""
+    stream = try_open(tree, directory, notes)
+    if stream is None:
+        return None
+    with stream:
+        page = stream.read(MAX_INDEX_BYTES)
+    if b"<" not in page[:4096]:
+        return None
+    entries: list[str] = []
+    for raw in _HREF.findall(page):
+        href = unquote(raw.decode("utf-8", "replace"))
+        if "://" in href or href.startswith(("/", "..", ".?")) or href in ("./", "."):
+            continue
+        if href.count("/") > 1 or (href.count("/") == 1 and not href.endswith("/")):
+            continue
+        entries.append(href)
+    return entries
+
+
+def _index_paths(tree: LogTree, notes: list[str]) -> list[str] | None:
+    """Files found by walking directory indexes (Apache autoindex, Swift listings), or None."""
+    if not tree.root.startswith(("http://", "https://")):
+        return None
+    top = _index_entries(tree, "", notes)
+    if not top:
+        return None
+    paths: list[str] = []
+    queue: list[tuple[str, list[str], int]] = [("", top, 0)]
+    listings = 1
+    while queue:
+        prefix, entries, depth = queue.pop(0)
+        for entry in entries:
+            if not entry.endswith("/"):
+                paths.append(prefix + entry)
+                continue
+            name = entry.rstrip("/")
+            # Every top-level directory (node names vary); below that, only the known ones.
+            if (depth == 0 or name in _INTERESTING_DIRS) and depth < MAX_DEPTH and listings < MAX_LISTINGS:
+                listings += 1
+                below = _index_entries(tree, f"{prefix}{entry}", notes)
+                if below:
+                    queue.append((f"{prefix}{entry}", below, depth + 1))
+    if listings >= MAX_LISTINGS:
+        notes.append(f"Stopped listing directories after {MAX_LISTINGS} indexes; some results may be missed.")
+    return paths
+
+
+def try_open(tree: LogTree, path: str, notes: list[str]) -> BinaryIO | None:
+    """Open a file; a file the server refuses (HTTP 4xx) is noted and skipped."""
+    try:
+        return tree.open(path)
+    except FetchDenied as exc:
+        notes.append(f"Skipped {path or 'the index'}: {exc}.")
+        return None
+
+
+# ---- layouts -----------------------------------------------------------------------------
+
+TRIPLEO_TEMPEST = "logs/undercloud/var/log/tempest"
+NODE_DIRS = ("", "logs/", "controller/logs/", "primary/logs/")
+PROBE_RESULTS = [
+    *(FoundFile(f"{d}testrepository.subunit", ResultKind.SUBUNIT) for d in NODE_DIRS),
+    FoundFile(f"{TRIPLEO_TEMPEST}/testrepository.subunit", ResultKind.SUBUNIT),
+    FoundFile(f"{TRIPLEO_TEMPEST}/tempest.xml", ResultKind.JUNIT),
+    *(FoundFile(f"{d}tempest.xml", ResultKind.JUNIT) for d in NODE_DIRS),
+    FoundFile(f"{TRIPLEO_TEMPEST}/tempest_run.log", ResultKind.TEMPEST_CONSOLE),
+    FoundFile(f"{TRIPLEO_TEMPEST}/tempest_run_log.txt", ResultKind.TEMPEST_CONSOLE),
+    *(FoundFile(f"{d}tempest_log.txt", ResultKind.TEMPEST_CONSOLE) for d in NODE_DIRS[1:]),
+]
+PROBE_COMPONENTS = [
+    FoundFile("zuul-info/inventory.yaml", ComponentKind.ZUUL_INVENTORY),
+    *(
+        FoundFile(f"{d}{name}", kind)
+        for d in ("", "logs/", "controller/logs/", "logs/undercloud/var/log/extra/")
+        for name, kind in (
+            ("pip3-freeze.txt", ComponentKind.PIP_FREEZE),
+            ("pip-freeze.txt", ComponentKind.PIP_FREEZE),
+            ("rpm-qa.txt", ComponentKind.RPM_QA),
+            ("dpkg-l.txt", ComponentKind.DPKG_L),
+        )
+    ),
+]
+
+
+class LogTreeLayout:
+    """Zuul and any other CI whose run is a tree of log files."""
+
+    def tree_location(self, run: RunEvent) -> str:
+        """The log URL itself."""
+        return run.log_url
+
+    def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
+        """Listing first (manifest, then indexes); probing the known layouts otherwise."""
+        configured = [
+            path
+            for pattern, paths in settings.result_paths.items()
+            if glob_match(run.job, [pattern])
+            for path in paths
+        ]
+        paths = _manifest_paths(tree, notes)
+        method = "zuul-manifest.json"
+        if paths is None:
+            paths, method = _index_paths(tree, notes), "directory index"
+        if paths is not None:
+            found = discovery_from_paths(paths, method)
+            if configured:
+                listed = set(paths)
+                found.results[:0] = [
+                    FoundFile(p if p in listed else f"{p}.gz", k)
+                    for p in configured
+                    if (k := _kind_of(p)) is not None and (p in listed or f"{p}.gz" in listed)
+                ]
+            return found
+        return Discovery(
+            results=[
+                *(FoundFile(p, k) for p in configured if (k := _kind_of(p)) is not None),
+                *PROBE_RESULTS,
+            ],
+            console=["job-output.txt"],
+            job_json=["job-output.json"],
+            components=list(PROBE_COMPONENTS),
+            probe=True,
+            method="probing",
+        )
+
+
+def _kind_of(path: str) -> str | None:
+    what = classify_path(path)
+    if what is not None and what[0] == "result":
+        return what[1]
+    if path.endswith((".xml", ".xml.gz")):
+        return ResultKind.JUNIT
+    if ".subunit" in path:
+        return ResultKind.SUBUNIT
+    return None
+
+
+_JENKINS_CASE_FIELDS = "className,name,status,duration,errorDetails,errorStackTrace,skipped,skippedMessage"
+JENKINS_REPORT_FIELDS = (
+    f"suites[cases[{_JENKINS_CASE_FIELDS}]],childReports[result[suites[cases[{_JENKINS_CASE_FIELDS}]]]]"
+)
+
+
+class JenkinsLayout:
+    """A Jenkins build: its URL is the tree; results, console and parameters come from its API."""
+
+    def tree_location(self, run: RunEvent) -> str:
+        """The build URL."""
+        return run.log_url
+
+    def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
+        """The build's test report, console and build record."""
+        report = "testReport/api/json"
+        if tree.root.startswith(("http://", "https://")):
+            # Ask Jenkins for the fields citriage reads only: a full report carries every
+            # test's stdout and can be hundreds of megabytes.
+            report += f"?tree={JENKINS_REPORT_FIELDS}"
+        return Discovery(
+            results=[FoundFile(report, ResultKind.JENKINS_REPORT)],
+            console=["consoleText"],
+            components=[FoundFile("api/json", ComponentKind.JENKINS_BUILD)],
+            probe=True,
+            method="jenkins api",
+        )
+
+
+_OPENQA_JOB = re.compile(r"/tests/(?P<id>\d+)/?$")
+
+
+class OpenQaLayout:
+    """An openQA job: the tree is the openQA host; results come from the job details API."""
+
+    def tree_location(self, run: RunEvent) -> str:
+        """The openQA host's root URL."""
+        parts = urlsplit(run.log_url)
+        return f"{parts.scheme}://{parts.netloc}/" if parts.scheme else run.log_url
+
+    def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
+        """The details of the job that `log_url` names."""
+        parts = urlsplit(run.log_url)
+        match = _OPENQA_JOB.search(parts.path)
+        if match is None:
+            notes.append(f"{run.log_url} is not an openQA job URL (…/tests/<id>).")
+            return Discovery(method="openqa api")
+        job = match["id"]
+        wanted = [f"api/v1/jobs/{job}/details", f"tests/{job}/file/autoinst-log.txt"]
+        base = _base_path(tree, parts.scheme, parts.netloc, parts.path[: match.start()])
+        if base is None:
+            notes.append(f"The openQA API of {run.log_url} is outside the log tree {tree.root}.")
+            return Discovery(method="openqa api")
+        return Discovery(
+            results=[FoundFile(base + wanted[0], ResultKind.OPENQA_DETAILS)],
+            console=[base + wanted[1]],
+            probe=True,
+            method="openqa api",
+        )
+
+
+def _base_path(tree: LogTree, scheme: str, netloc: str, prefix: str) -> str | None:
+    """Where the openQA root (`prefix` on the host) is inside the tree, as a relative path."""
+    root = tree.root
+    if not root.startswith(("http://", "https://")):
+        return prefix.strip("/") + "/" if prefix.strip("/") else ""  # a local mirror of the host
+    host_root = f"{scheme}://{netloc}{prefix.rstrip('/')}/"
+    if not host_root.startswith(root):
+        return None
+    return host_root[len(root) :]
+
+
+_LOG_TREE = LogTreeLayout()
+_LAYOUTS: dict[str, Layout] = {"zuul": _LOG_TREE, "jenkins": JenkinsLayout(), "openqa": OpenQaLayout()}
+
+
+def register_layout(source: str, layout: Layout) -> None:
+    """Add (or replace) the layout of a CI source."""
+    _LAYOUTS[source] = layout
+
+
+def layout_for(source: str) -> Layout:
+    """The layout of a source; a log tree when the source has none of its own."""
+    return _LAYOUTS.get(source, _LOG_TREE)
+
+
+def tree_location(run: RunEvent) -> str:
+    """Where the run's LogTree should be rooted (what `open_log_tree` is given)."""
+    return layout_for(run.source).tree_location(run)

@@ -1,0 +1,179 @@
+"""Reading a run's results from the files its layout found: one reader per result kind.
+
+Readers never raise for bad content: what they could not read goes to the notes. A source
+whose results need a reader of its own (GitHub, GitLab, ...) adds it with
+`register_result_reader`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from citriage.analyze.components import merge_components, read_components
+from citriage.analyze.logs.fetch import LogTree, iter_lines
+from citriage.analyze.logs.layouts import Discovery, ResultKind, try_open
+from citriage.analyze.parsers.console import parse_tempest_console
+from citriage.analyze.parsers.jenkins import parse_jenkins_test_report, read_json
+from citriage.analyze.parsers.junit import parse_junit
+from citriage.analyze.parsers.openqa import INFRA_RESULTS, parse_openqa_details
+from citriage.analyze.parsers.subunit import merge_results, parse_subunit
+from citriage.analyze.parsers.zuul_json import FailedTask, find_failed_task
+from citriage.models import InfraFinding, TestResult
+
+
+@dataclass
+class ReadContext:
+    """What readers add besides test results: notes, CI findings, component versions."""
+
+    notes: list[str]
+    ci_infra: InfraFinding | None = None
+    components: dict[str, str] = field(default_factory=dict)
+
+
+ResultReader = Callable[[BinaryIO, str, ReadContext], list[TestResult]]
+
+
+def _subunit(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+    return parse_subunit(stream, name, ctx.notes)
+
+
+def _junit(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+    return parse_junit(stream, name, ctx.notes)
+
+
+def _tempest_console(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+    return parse_tempest_console(iter_lines(stream))
+
+
+def _jenkins(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+    document = read_json(stream, name, ctx.notes)
+    return [] if document is None else parse_jenkins_test_report(document, name, ctx.notes)
+
+
+def _openqa(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+    document = read_json(stream, name, ctx.notes)
+    job = None if document is None else parse_openqa_details(document, name, ctx.notes)
+    if job is None:
+        return []
+    if job.result in INFRA_RESULTS:
+        reason = job.reason or "no reason given"
+        ctx.ci_infra = InfraFinding(
+            rule=f"openqa-result-{job.result}",
+            category="ci",
+            file=name,
+            excerpt=f"openQA job {job.job_id} ended {job.result}: {reason}"[:500],
+        )
+    elif job.reason:
+        ctx.notes.append(f"openQA says: {job.reason[:300]}")
+    wanted = ("DISTRI", "VERSION", "FLAVOR", "ARCH", "BUILD", "MACHINE")
+    merge_components(ctx.components, {k: job.settings[k] for k in wanted if k in job.settings}, ctx.notes)
+    return job.modules
+
+
+_READERS: dict[str, ResultReader] = {
+    ResultKind.SUBUNIT: _subunit,
+    ResultKind.JUNIT: _junit,
+    ResultKind.TEMPEST_CONSOLE: _tempest_console,
+    ResultKind.JENKINS_REPORT: _jenkins,
+    ResultKind.OPENQA_DETAILS: _openqa,
+}
+
+
+def register_result_reader(kind: str, reader: ResultReader) -> None:
+    """Add (or replace) the reader of a result kind."""
+    _READERS[kind] = reader
+
+
+def open_found(tree: LogTree, path: str, probe: bool, notes: list[str]) -> tuple[str, BinaryIO] | None:
+    """Open a found file; when probing, try its `.gz` variant too (not for API queries)."""
+    plain_file = probe and not path.endswith(".gz") and "?" not in path
+    for variant in (path, f"{path}.gz") if plain_file else (path,):
+        stream = try_open(tree, variant, notes)
+        if stream is not None:
+            # An API query (Jenkins' ?tree=...) is not part of the file's name in a report.
+            return variant.split("?", 1)[0], stream
+    return None
+
+
+@dataclass
+class ResultsRead:
+    """The results of a run and the files they came from."""
+
+    results: list[TestResult] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def read_results(
+    tree: LogTree, found: Discovery, ctx: ReadContext, skip: frozenset[str] = frozenset()
+) -> ResultsRead:
+    """Read the best result format found (every file of it, merged per test).
+
+    Kinds in `skip` are left for the caller (the tempest console is only a fallback).
+    """
+    for kind, paths in found.results_by_priority():
+        if kind in skip:
+            continue
+        reader = _READERS.get(kind)
+        if reader is None:
+            ctx.notes.append(f"No reader for {kind} results; skipped {', '.join(paths[:3])}.")
+            continue
+        read = _read_kind(tree, paths, reader, found.probe, ctx)
+        if read.results:
+            return read
+    return ResultsRead()
+
+
+def read_fallback(tree: LogTree, found: Discovery, kind: str, ctx: ReadContext) -> ResultsRead:
+    """Read the files of one kind only (used for the tempest console fallback)."""
+    paths = [f.path for f in found.results if f.kind == kind]
+    reader = _READERS.get(kind)
+    return _read_kind(tree, paths, reader, found.probe, ctx) if reader and paths else ResultsRead()
+
+
+def _read_kind(
+    tree: LogTree, paths: list[str], reader: ResultReader, probe: bool, ctx: ReadContext
+) -> ResultsRead:
+    runs: list[list[TestResult]] = []
+    files: list[str] = []
+    for path in dict.fromkeys(paths):
+        opened = open_found(tree, path, probe, ctx.notes)
+        if opened is None:
+            continue
+        name, stream = opened
+        with stream:
+            results = reader(stream, name, ctx)
+        if not results:
+            ctx.notes.append(f"{name}: no test results in it.")
+            continue
+        runs.append(results)
+        files.append(name)
+    return ResultsRead(merge_results(runs), files) if runs else ResultsRead()
+
+
+def read_failed_task(tree: LogTree, found: Discovery, ctx: ReadContext) -> FailedTask | None:
+    """The task that failed a Zuul job, from its `job-output.json`."""
+    for path in found.job_json:
+        opened = open_found(tree, path, found.probe, ctx.notes)
+        if opened is None:
+            continue
+        name, stream = opened
+        with stream:
+            document = read_json(stream, name, ctx.notes)
+        task = None if document is None else find_failed_task(document, name, ctx.notes)
+        if task is not None:
+            return task
+    return None
+
+
+def read_all_components(tree: LogTree, found: Discovery, ctx: ReadContext) -> dict[str, str]:
+    """Component versions from every component file found, earlier files first."""
+    for item in found.components:
+        opened = open_found(tree, item.path, found.probe, ctx.notes)
+        if opened is None:
+            continue
+        name, stream = opened
+        with stream:
+            merge_components(ctx.components, read_components(item.kind, stream, name, ctx.notes), ctx.notes)
+    return ctx.components

@@ -1,0 +1,1 @@
+"""The `citriage` command line: one module per command group."""

@@ -1,0 +1,1 @@
+"""Runs coming in: webhooks per CI source, and sweeps of periodic jobs."""

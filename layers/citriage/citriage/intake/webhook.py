@@ -1,0 +1,130 @@
+"""Webhook intake: authenticate, parse, normalise, dedupe and enqueue. No analysis here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from citriage.errors import BadRequest, IntakeInProgress, PayloadTooLarge, Unauthorized
+from citriage.intake.sources import get_source
+from citriage.models import RunEvent
+from citriage.ports import Dedupe
+
+
+class KeySource(Protocol):
+    """Where the per-source HMAC keys and tokens come from (Secrets Manager in AWS)."""
+
+    def key_for(self, source: str) -> str | None:
+        """The key for a source, or None."""
+
+
+class Queue(Protocol):
+    """Where runs go to be analysed."""
+
+    def send(self, run: RunEvent) -> None:
+        """Enqueue one run."""
+
+
+class WebhookOutcome(BaseModel):
+    """What a webhook request led to (the 202 response body)."""
+
+    accepted: list[str]
+    duplicates: list[str]
+
+
+class WebhookService:
+    """Turns a signed CI webhook into queued, deduplicated analysis requests."""
+
+    def __init__(self, keys: KeySource, dedupe: Dedupe, queue: Queue, max_body_bytes: int) -> None:
+        self._keys = keys
+        self._dedupe = dedupe
+        self._queue = queue
+        self._max_body_bytes = max_body_bytes
+
+    def receive(
+        self,
+        source_name: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        query: Mapping[str, str] | None = None,
+    ) -> WebhookOutcome:
+        """Handle one webhook request; raises a CitriageError subclass for every refusal.
+
+        Nothing is enqueued unless the signature is right. A run already accepted (a redelivery,
+        or the same build found by a sweep) is reported as a duplicate and not enqueued again;
+        so is every run of a delivery whose id (e.g. X-GitHub-Delivery) was seen before.
+        """
+        source = get_source(source_name)
+        if len(body) > self._max_body_bytes:
+            raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {self._max_body_bytes}")
+        key = self._keys.key_for(source.name)
+        if key is None:
+            # No key configured means no request can be trusted, not that all are.
+            raise Unauthorized(f"no key is configured for source {source.name}")
+        source.verify(headers, body, key, query)
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest(f"body is not JSON: {exc}") from exc
+        runs = source.normalize(payload)
+        outcome = WebhookOutcome(accepted=[], duplicates=[])
+        delivery = source.delivery_id(headers)
+        delivery_key = f"delivery#{source.name}:{delivery}" if delivery and runs else None
+        if delivery_key and not _claim_or_busy(self._dedupe, delivery_key):
+            outcome.duplicates.extend(run.run_id for run in runs)
+            return outcome
+        try:
+            for run in runs:
+                if enqueue_once(run, self._dedupe, self._queue):
+                    outcome.accepted.append(run.run_id)
+                else:
+                    outcome.duplicates.append(run.run_id)
+        except Exception:
+            if delivery_key:
+                self._dedupe.release(delivery_key)
+            raise
+        if delivery_key:
+            self._dedupe.complete(delivery_key)
+        return outcome
+
+
+def run_dedupe_key(run: RunEvent) -> str:
+    """The dedupe key every intake (webhook, sweep) claims before enqueueing a run."""
+    return f"run#{run.run_id}"
+
+
+# How long an intake's claim stays pending before another intake may take it. The webhook
+# function's timeout is 10 s: a live intake completes its claim in milliseconds, and one killed
+# between claiming and enqueueing frees it after this, for the sender's retry or the next sweep.
+INTAKE_LEASE_SECONDS = 30
+
+
+def _claim_or_busy(dedupe: Dedupe, key: str) -> bool:
+    """Take the key under a lease; False when it is done; IntakeInProgress while pending."""
+    if dedupe.claim(key, INTAKE_LEASE_SECONDS):
+        return True
+    if dedupe.is_pending(key):
+        raise IntakeInProgress(f"{key} is being enqueued right now; retry in {INTAKE_LEASE_SECONDS} s")
+    return False
+
+
+def enqueue_once(run: RunEvent, dedupe: Dedupe, queue: Queue) -> bool:
+    """Enqueue a run unless it was enqueued before; False for a duplicate.
+
+    A failed send gives the claim back, so a retry (or the next sweep) can enqueue it. A run
+    another intake is enqueueing at this moment raises IntakeInProgress (HTTP 409): calling
+    it a duplicate would lose the run if that intake died before sending it.
+    """
+    key = run_dedupe_key(run)
+    if not _claim_or_busy(dedupe, key):
+        return False
+    try:
+        queue.send(run)
+    except Exception:
+        dedupe.release(key)
+        raise
+    dedupe.complete(key)
+    return True

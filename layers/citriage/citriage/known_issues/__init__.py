@@ -1,0 +1,1 @@
+"""Known-issue signatures: YAML files, replay over stored runs, bug lookup."""

@@ -1,0 +1,1 @@
+"""Local mode: the embedded AWS endpoint, the handler chain, demo and serve."""

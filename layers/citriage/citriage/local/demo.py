@@ -1,0 +1,85 @@
+"""`citriage demo`: the bundled Zuul events, through the real handlers, on the embedded endpoint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import boto3
+
+from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore, SubscriptionStore
+from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.intake.sources.zuul import SIGNATURE_HEADER
+from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
+from citriage.models import Classification
+from citriage.notify.audience import load_subscriptions_yaml
+from citriage.notify.transports import safe_name
+
+DEMO_SENDER = "citriage@example.org"
+DEMO_ENV = {
+    # Keep the demo's output to its summary lines: warnings only, no EMF metric blobs.
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+def run_demo(events_dir: Path, out_dir: Path) -> int:
+    """Replay every `events/zuul/*.json` payload; print a line per run; return 0 on success."""
+    os.environ.update(DEMO_ENV)
+    payloads = sorted((events_dir / "zuul").glob("*.json"))
+    if not payloads:
+        print(f"no Zuul events under {events_dir / 'zuul'}")
+        return 1
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    aws = EmbeddedAws()
+    aws.start()
+    try:
+        with serve_directory(events_dir / "logs") as log_server:
+            stack = aws.provision(DEMO_SENDER, [log_server], out_dir.resolve())
+            dynamodb = boto3.resource("dynamodb")
+            known = KnownIssueStore(dynamodb.Table(stack.env["KNOWN_ISSUES_TABLE"]))
+            for issue in load_known_issues_yaml((events_dir / "known-issues.yaml").read_text("utf-8")):
+                known.put(issue)
+            subscriptions = SubscriptionStore(dynamodb.Table(stack.env["SUBSCRIPTIONS_TABLE"]))
+            for subscription in load_subscriptions_yaml(
+                (events_dir / "subscriptions.yaml").read_text("utf-8")
+            ):
+                subscriptions.put(subscription)
+            chain = HandlerChain(stack)
+            run_ids: list[str] = []
+            print(f"embedded AWS endpoint {stack.endpoint}; log server {log_server}")
+            for path in payloads:
+                body = path.read_text("utf-8").replace("${LOG_SERVER}", log_server).encode("utf-8")
+                headers = {SIGNATURE_HEADER: sign_hmac_sha256(body, stack.webhook_keys["zuul"])}
+                status, response = chain.post("zuul", body, headers)
+                if status != 202:
+                    print(f"{path.name}: webhook answered {status}: {response}")
+                    return 1
+                run_ids.extend(response["accepted"])
+            chain.run_pending()
+            runs = RunStore(dynamodb.Table(stack.env["RUNS_TABLE"]))
+            print(
+                f"{'job':34} {'verdict':13} {'tests':>5} {'fail':>4} "
+                f"{'new':>3} {'known':>5} {'infra':>5}  mails"
+            )
+            for run_id in run_ids:
+                report = runs.get_report(run_id)
+                if report is None:
+                    print(f"{run_id}: not analysed (see the analyze queue's DLQ)")
+                    continue
+                mails = sorted(out_dir.glob(f"{safe_name(run_id)}__*.html"))
+                counts = [len(report.failures_by(c)) for c in Classification]
+                print(
+                    f"{report.run.job:34} {report.verdict.value:13} "
+                    f"{report.tests.total:5} {report.tests.failed:4} "
+                    f"{counts[0]:3} {counts[1]:5} {counts[2]:5}  "
+                    + (", ".join(str(m) for m in mails) or "(no subscriber wanted this verdict)")
+                )
+            print(f"mails: {len(list(out_dir.glob('*.eml')))} .eml and .html pairs under {out_dir}/")
+    finally:
+        aws.stop()
+    return 0

@@ -1,0 +1,213 @@
+"""`citriage serve`: the webhook routes on localhost, over the embedded AWS endpoint, with the
+queue worker running in-process, so a CI can be pointed at a laptop (no AWS account, no Docker).
+
+`POST /hooks/{source}` goes to the real webhook handler exactly as API Gateway would deliver it;
+a background thread works the analyze and notify queues with the real handlers; mail is written
+as `.eml` and `.html` files under the output directory. `GET /healthz` answers 200.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import boto3
+
+from citriage.adapters.aws.dynamodb import KnownIssueStore, SubscriptionStore
+from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.local.embedded import EmbeddedAws, HandlerChain, LocalStack, serve_directory
+from citriage.notify.audience import load_subscriptions_yaml
+
+# Bodies larger than this are refused before they are read (the webhook's own limit is lower).
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+SERVE_ENV = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+
+
+@dataclass
+class ServeOptions:
+    """What `citriage serve` was asked for."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    out_dir: Path = Path("out")
+    log_hosts: list[str] = field(default_factory=list)
+    serve_logs: Path | None = None
+    known_issues: Path | None = None
+    subscriptions: Path | None = None
+    sender: str = "citriage@example.org"
+    poll_seconds: float = 1.0
+    # JSON object source -> key, so a CI configured once keeps working across restarts.
+    keys_file: Path | None = None
+
+
+@dataclass
+class ServeInfo:
+    """Where the server listens and the keys a CI signs with."""
+
+    url: str
+    webhook_keys: dict[str, str]
+    log_server: str | None
+
+
+class QueueWorker(threading.Thread):
+    """Works the analyze and notify queues until stopped, as Lambda's SQS pollers would."""
+
+    def __init__(self, chain: HandlerChain, poll_seconds: float, report: Callable[[str], None]) -> None:
+        super().__init__(name="citriage-queue-worker", daemon=True)
+        self._chain = chain
+        self._poll = poll_seconds
+        self._report = report
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Drain both queues, then wait a moment; a failing round is reported, not fatal."""
+        while not self.stopping.is_set():
+            try:
+                analysed, notified = self._chain.run_pending()
+            except Exception as exc:  # the worker must outlive one bad round; it says why
+                self._report(f"queue worker: {type(exc).__name__}: {exc}")
+            else:
+                if analysed or notified:
+                    self._report(f"analysed {analysed} run(s), notified {notified} event(s)")
+            self.stopping.wait(self._poll)
+
+
+def _handler(chain: HandlerChain, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+    class WebhookHandler(BaseHTTPRequestHandler):
+        """The HTTP API's routes, handed to the real webhook handler."""
+
+        server_version = "citriage-serve"
+        # A client that stops sending mid-body frees its thread after this many seconds.
+        timeout = 30
+
+        def do_GET(self) -> None:
+            """`/healthz`; anything else is 404."""
+            if urlsplit(self.path).path == "/healthz":
+                self._reply(200, {"status": "ok"})
+            else:
+                self._reply(404, {"message": "not found; webhooks are POST /hooks/<source>"})
+
+        def do_POST(self) -> None:
+            """`/hooks/<source>`: the body, headers and query go to the webhook function."""
+            parts = urlsplit(self.path)
+            segments = parts.path.strip("/").split("/")
+            if len(segments) != 2 or segments[0] != "hooks" or not segments[1]:
+                self._reply(404, {"message": "not found; webhooks are POST /hooks/<source>"})
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0 or length > MAX_REQUEST_BYTES:
+                self._reply(
+                    413, {"message": f"body must be 0..{MAX_REQUEST_BYTES} bytes with a Content-Length"}
+                )
+                return
+            body = self.rfile.read(length)
+            headers = dict(self.headers.items())
+            query = dict(parse_qsl(parts.query))
+            # The handler module keeps per-request state (Powertools' resolver): one at a time.
+            with lock:
+                status, response = chain.post(segments[1], body, headers, query)
+            self._reply(status, response)
+
+        def _reply(self, status: int, document: dict[str, Any]) -> None:
+            data = json.dumps(document).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # the stdlib's parameter name
+            """One line per request on stderr, without the client's address noise."""
+            sys.stderr.write(
+                f"{self.command} {self.path.split('?', 1)[0]} -> {args[1] if len(args) > 1 else ''}\n"
+            )
+
+    return WebhookHandler
+
+
+def _read_keys(path: Path) -> dict[str, str]:
+    data = json.loads(path.read_text("utf-8"))
+    if not isinstance(data, dict) or not all(isinstance(v, str) and v for v in data.values()):
+        raise ValueError(f"{path}: expected a JSON object of source -> key")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _load_tables(stack: LocalStack, options: ServeOptions) -> None:
+    dynamodb = boto3.resource("dynamodb")
+    if options.known_issues:
+        known = KnownIssueStore(dynamodb.Table(stack.env["KNOWN_ISSUES_TABLE"]))
+        for issue in load_known_issues_yaml(options.known_issues.read_text("utf-8")):
+            known.put(issue)
+    if options.subscriptions:
+        subscriptions = SubscriptionStore(dynamodb.Table(stack.env["SUBSCRIPTIONS_TABLE"]))
+        for subscription in load_subscriptions_yaml(options.subscriptions.read_text("utf-8")):
+            subscriptions.put(subscription)
+
+
+def serve(
+    options: ServeOptions,
+    on_ready: Callable[[ServeInfo], None] | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run until interrupted (or `stop` is set); returns the exit status."""
+    os.environ.update(SERVE_ENV)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    aws = EmbeddedAws()
+    aws.start()
+    with ExitStack() as cleanup:
+        cleanup.callback(aws.stop)
+        log_server = None
+        hosts = list(options.log_hosts)
+        if options.serve_logs:
+            log_server = cleanup.enter_context(serve_directory(options.serve_logs))
+            hosts.append(log_server)
+        keys = _read_keys(options.keys_file) if options.keys_file else None
+        stack = aws.provision(options.sender, hosts, options.out_dir.resolve(), keys)
+        _load_tables(stack, options)
+        chain = HandlerChain(stack)
+        httpd = ThreadingHTTPServer((options.host, options.port), _handler(chain, threading.Lock()))
+        cleanup.callback(httpd.server_close)
+        worker = QueueWorker(chain, options.poll_seconds, lambda line: print(line, flush=True))
+        worker.start()
+        cleanup.callback(worker.join)
+        cleanup.callback(worker.stopping.set)
+        host, port = httpd.server_address[:2]
+        info = ServeInfo(f"http://{host!s}:{port}", stack.webhook_keys, log_server)
+        _print_banner(info, options)
+        if on_ready:
+            on_ready(info)
+        server_thread = threading.Thread(target=httpd.serve_forever, name="citriage-serve", daemon=True)
+        server_thread.start()
+        cleanup.callback(server_thread.join)
+        cleanup.callback(httpd.shutdown)
+        stopping = stop or threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (a service manager, or a shell job's kill) stops as cleanly as Ctrl-C.
+            signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+        with suppress(KeyboardInterrupt):
+            stopping.wait()
+        print("stopping", flush=True)
+    return 0
+
+
+def _print_banner(info: ServeInfo, options: ServeOptions) -> None:
+    print(f"citriage serve: listening on {info.url} (POST /hooks/<source>)", flush=True)
+    if info.log_server:
+        print(f"log server: {info.log_server} (serving {options.serve_logs})", flush=True)
+    print(f"mail is written under {options.out_dir}/", flush=True)
+    print("webhook keys (HMAC key, or token for jenkins and gitlab):", flush=True)
+    for source, key in sorted(info.webhook_keys.items()):
+        print(f"  {source:8} {key}", flush=True)

@@ -1,0 +1,347 @@
+"""Notify: who gets which mail, exactly once; and what the mail says, safely."""
+
+import logging
+from datetime import timedelta
+
+import jinja2
+import pytest
+from citriage.models import Classification, RunAnalyzed, RunReport, Subscription, Verdict
+from citriage.notify.audience import NotifyPolicy
+from citriage.notify.render import MailRenderer, to_mime
+from citriage.notify.service import NotifyService
+from citriage.notify.view import MAX_MAIL_COMPONENTS, MailContext, build_view
+
+from tests.unit.fakes import FakeDedupe, FakeList, FakeReports, FakeTransport
+from tests.unit.mail_fakes import (
+    DNS_TEST,
+    PORT_TEST,
+    T0,
+    VOLUME_TEST,
+    FakeHistory,
+    FakeSuppressions,
+    failure,
+    make_report,
+)
+
+JOB_SUB = Subscription(email="nova@example.org", jobs=["tempest-*"])
+TEST_SUB = Subscription(email="storage@example.org", tests=["tempest.api.volume.*"])
+ADMIN_SUB = Subscription(email="infra-team@example.org", jobs=["*"], verdicts=["infra"])
+OTHER_SUB = Subscription(email="other@example.org", jobs=["grenade-*"])
+DIGEST_SUB = Subscription(email="digest@example.org", jobs=["tempest-*"], delivery="daily")
+SUBS = [JOB_SUB, TEST_SUB, ADMIN_SUB, OTHER_SUB, DIGEST_SUB]
+POLICY = NotifyPolicy(ci_admins=["ci-admins@example.org"])
+
+
+def mixed_report(build: str = "b1") -> RunReport:
+    """One new, one known (a volume test) and one infra failure: verdict failed_new."""
+    return make_report(
+        [
+            failure(PORT_TEST),
+            failure(VOLUME_TEST, Classification.KNOWN),
+            failure(DNS_TEST, Classification.INFRA),
+        ],
+        build=build,
+    )
+
+
+def notifier(reports, transport, dedupe=None, subs=SUBS, **kwargs) -> NotifyService:
+    kwargs.setdefault("policy", POLICY)
+    return NotifyService(
+        reports, FakeList(subs), dedupe or FakeDedupe(), [transport], "citriage@example.org", **kwargs
+    )
+
+
+def notify(report: RunReport, transport=None, **kwargs):
+    reports = FakeReports()
+    reports.put_report(report)
+    transport = transport or FakeTransport()
+    outcome = notifier(reports, transport, **kwargs).handle(RunAnalyzed.from_report(report))
+    return outcome, dict(transport.sent)
+
+
+def test_job_and_test_subscribers_get_different_mails_about_the_same_run():
+    # Given a run where a volume test failed (known issue) next to a new and an infra failure
+    report = mixed_report()
+    # When it is notified
+    outcome, mails = notify(report)
+    # Then the job subscriber and the volume-test subscriber get a mail each, nobody else
+    assert sorted(mails) == ["nova@example.org", "storage@example.org"]
+    job_mail, test_mail = mails["nova@example.org"], mails["storage@example.org"]
+    # The test subscriber's mail leads with its own test, and says so in the subject
+    assert "1 of your tests" in test_mail.subject and "your tests" not in job_mail.subject
+    assert test_mail.text.index("YOUR TESTS (1)") < test_mail.text.index(VOLUME_TEST)
+    assert test_mail.text.index(VOLUME_TEST) < test_mail.text.index(PORT_TEST)
+    assert test_mail.html.index("Your tests (1)") < test_mail.html.index("New failures")
+    # The job subscriber's mail has no "your tests" section: new failures come first
+    assert "YOUR TESTS" not in job_mail.text and "Your tests" not in job_mail.html
+    assert job_mail.text.index(PORT_TEST) < job_mail.text.index(VOLUME_TEST)
+    # Each says why it was sent
+    assert "you subscribed to tests tempest.api.volume.*" in test_mail.text
+    assert "you subscribed to failed_new runs of jobs tempest-*" in job_mail.text
+    assert [d.kind for d in outcome.sent] == ["run", "run"]
+
+
+def test_test_subscriber_gets_nothing_when_its_tests_pass():
+    # Given a failed run in which no volume test failed
+    report = make_report([failure(PORT_TEST)])
+    # When notified
+    _, mails = notify(report)
+    # Then only the job subscriber hears of it
+    assert sorted(mails) == ["nova@example.org"]
+
+
+def test_infra_only_run_goes_to_admins_only():
+    # Given a run that failed only because of the infrastructure, a volume test among its victims
+    report = make_report(
+        [failure(VOLUME_TEST, Classification.INFRA), failure(DNS_TEST, Classification.INFRA)]
+    )
+    assert report.verdict is Verdict.INFRA
+    # When notified
+    _, mails = notify(report)
+    # Then the configured CI admins and the infra subscribers get it, the code owners do not
+    assert sorted(mails) == ["ci-admins@example.org", "infra-team@example.org"]
+    admin_mail = mails["ci-admins@example.org"]
+    assert "Infrastructure failure" in admin_mail.subject
+    assert "you are a CI admin" in admin_mail.text
+    assert "WHAT BROKE (1)" in admin_mail.text and "Temporary failure in name resolution" in admin_mail.text
+
+
+def test_no_results_run_goes_to_admins_only():
+    report = make_report([], verdict=Verdict.NO_RESULTS, total=0)
+    _, mails = notify(report)
+    assert sorted(mails) == ["ci-admins@example.org"]
+    assert "No test results could be read" in mails["ci-admins@example.org"].text
+
+
+def test_redelivery_sends_nothing_new():
+    # Given a run already notified
+    reports, transport, dedupe = FakeReports(), FakeTransport(), FakeDedupe()
+    report = mixed_report()
+    reports.put_report(report)
+    first = notifier(reports, transport, dedupe).handle(RunAnalyzed.from_report(report))
+    assert len(first.sent) == 2
+    # When the same event is delivered again
+    again = notifier(reports, transport, dedupe).handle(RunAnalyzed.from_report(report))
+    # Then nothing new is sent
+    assert again.sent == [] and sorted(again.already_sent) == ["nova@example.org", "storage@example.org"]
+    assert len(transport.sent) == 2
+
+
+def test_failed_send_is_retried_on_redelivery_not_lost():
+    reports, dedupe = FakeReports(), FakeDedupe()
+    report = mixed_report()
+    reports.put_report(report)
+    with pytest.raises(ConnectionError):
+        notifier(reports, FakeTransport(fail_for={"storage@example.org"}), dedupe).handle(
+            RunAnalyzed.from_report(report)
+        )
+    transport = FakeTransport()
+    outcome = notifier(reports, transport, dedupe).handle(RunAnalyzed.from_report(report))
+    assert [d.recipient for d in outcome.sent] == ["storage@example.org"]
+
+
+def test_suppressed_address_is_skipped_and_logged(caplog):
+    # Given the test subscriber's address hard-bounced earlier
+    suppressions = FakeSuppressions({"storage@example.org"})
+    # When a run it would hear about is notified
+    with caplog.at_level(logging.WARNING, logger="citriage.notify.service"):
+        outcome, mails = notify(mixed_report(), suppressions=suppressions)
+    # Then it gets nothing, the others get their mail, and a log line says why
+    assert sorted(mails) == ["nova@example.org"]
+    assert outcome.suppressed == ["storage@example.org"]
+    assert "suppressed address skipped: storage@example.org" in caplog.text
+
+
+def fixed_setup(previous_failures, fixed_mails=True):
+    history = FakeHistory()
+    history.record(make_report(previous_failures, build="b1", at=T0))
+    passed = make_report([], build="b2", at=T0 + timedelta(hours=1))
+    history.record(passed)
+    subs = [
+        Subscription(email="fix-job@example.org", jobs=["tempest-*"], verdicts=["failed_new", "fixed"]),
+        Subscription(email="fix-test@example.org", tests=["tempest.api.volume.*"], verdicts=["fixed"]),
+        JOB_SUB,
+    ]
+    return notify(
+        passed, subs=subs, history=history, policy=NotifyPolicy(ci_admins=[], fixed_mails=fixed_mails)
+    )
+
+
+def test_passed_after_failure_sends_fixed_mail_to_who_asked():
+    # Given a failed run of the job (a volume test among the failures), then a passed one
+    outcome, mails = fixed_setup([failure(PORT_TEST), failure(VOLUME_TEST, Classification.KNOWN)])
+    # Then the subscribers who asked for `fixed` hear that it passes again; the others do not
+    assert sorted(mails) == ["fix-job@example.org", "fix-test@example.org"]
+    job_mail, test_mail = mails["fix-job@example.org"], mails["fix-test@example.org"]
+    assert job_mail.subject.startswith("[citriage] Fixed: passing again: tempest-full")
+    assert "https://logs.example.org/b1/" in job_mail.text  # the failing run before, linked
+    assert PORT_TEST in job_mail.text and VOLUME_TEST in job_mail.text
+    # The test subscriber's fixed mail lists only its own tests
+    assert VOLUME_TEST in test_mail.text and PORT_TEST not in test_mail.text
+    assert {d.kind for d in outcome.sent} == {"fixed"}
+
+
+def test_fixed_mail_only_for_the_tests_that_had_failed_and_when_enabled():
+    # A failure the test subscriber does not care about: no fixed mail for it
+    _, mails = fixed_setup([failure(PORT_TEST)])
+    assert sorted(mails) == ["fix-job@example.org"]
+    # Switched off by the site: nobody
+    _, mails = fixed_setup([failure(PORT_TEST)], fixed_mails=False)
+    assert mails == {}
+
+
+def test_digest_subscribers_get_no_immediate_mail():
+    _, mails = notify(mixed_report())
+    assert "digest@example.org" not in mails
+
+
+def test_mail_content_html_and_text():
+    # Given a report with untrusted text from logs in a test id and a traceback
+    report = mixed_report()
+    report.failures[0].test_id = "tempest.api.network.test_ports.P.test_<script>alert(1)</script>"
+    report.failures[0].details = "AssertionError: 2 != 3 <b>bold</b>"
+    mail = MailRenderer().render(report, "citriage@example.org", ["nova@example.org"])
+    assert mail.subject.startswith(
+        "[citriage] FAILED: new failure: tempest-full on openstack/nova change 912345,3"
+    )
+    for part in (mail.html, mail.text):
+        assert "LP-1929710" in part
+        assert "https://bugs.launchpad.net/cinder/+bug/1929710" in part
+        assert "Volume attach times out" in part
+        assert "https://logs.example.org/b1/" in part
+        assert "https://logs.example.org/b1/job-output.txt#9" in part  # evidence linked to its log line
+        assert "https://review.opendev.org/c/openstack/nova/+/912345" in part
+        assert "50 run: 47 passed, 3 failed" in part
+        assert "Temporary failure in name resolution" in part
+        assert "duration 50m 00s" in part and "2026-11-01 08:00 UTC" in part
+        assert "None" not in part
+    # Untrusted text is escaped in HTML, and the HTML loads nothing and runs nothing
+    assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
+    assert "<b>bold</b>" not in mail.html
+    for forbidden in ("<style", "<script", "<img", "<link", " src=", "url("):
+        assert forbidden not in mail.html
+    assert mail.html.index("New failures") < mail.html.index("Known issues")
+
+
+def test_unknown_fields_are_said_to_be_unknown():
+    report = mixed_report()
+    report.run.pipeline = None
+    report.run.branch = None
+    report.run.start_time = None
+    mail = MailRenderer().render(report, "c@example.org", ["x@example.org"])
+    assert "Pipeline:  unknown" in mail.text
+    assert "(duration unknown)" in mail.text
+    assert "Versions:  unknown" in mail.text
+    assert "status unknown" in mail.text
+
+
+def test_template_naming_a_missing_field_fails_loudly():
+    loader = jinja2.DictLoader({"tempest.html.j2": "{{ no_such_field }}", "tempest.txt.j2": "x"})
+    with pytest.raises(jinja2.UndefinedError):
+        MailRenderer(site=loader).render(mixed_report(), "c@example.org", ["x@example.org"])
+
+
+def test_mime_has_text_and_html_parts():
+    mail = MailRenderer().render(mixed_report(), "citriage@example.org", ["nova@example.org"])
+    raw = to_mime(mail, "nova@example.org").decode()
+    assert "multipart/alternative" in raw and "text/plain" in raw and "text/html" in raw
+    assert "To: nova@example.org" in raw
+
+
+def test_mail_shows_the_recipients_components_capped():
+    # Given a run that reported 1,000 package versions and two project commits
+    r = mixed_report()
+    r.components = {f"pkg-{i:04d}": "1.0" for i in range(1000)}
+    r.components |= {
+        "opendev.org/openstack/nova": "master 0123abcd",
+        "opendev.org/openstack/tempest": "master 4567",
+    }
+    # When the recipient asked for the openstack projects only
+    mine = build_view(r, MailContext(component_globs=["opendev.org/openstack/*"]))
+    # Then the mail shows just those, nothing left out
+    assert [c.name for c in mine.components] == [
+        "opendev.org/openstack/nova",
+        "opendev.org/openstack/tempest",
+    ]
+    assert mine.components_more == 0
+    # And without a choice, the mail shows a capped list and says how many more the report holds
+    everyone = build_view(r)
+    assert len(everyone.components) == MAX_MAIL_COMPONENTS
+    assert everyone.components_more == 1002 - MAX_MAIL_COMPONENTS
+    text = MailRenderer().render(r, "c@example.org", ["x@example.org"]).text
+    assert f"and {1002 - MAX_MAIL_COMPONENTS} more in the JSON report" in text
+
+
+def test_subscription_component_globs_reach_the_mail():
+    # Given a subscriber who cares only about nova's version
+    r = mixed_report()
+    r.components = {"opendev.org/openstack/nova": "master 0123abcd", "python3-six": "1.16.0-4"}
+    sub = Subscription(email="nova@example.org", jobs=["tempest-*"], components=["*/nova"])
+    # When the run is notified
+    _, mails = notify(r, subs=[sub])
+    # Then the mail lists nova and not the package
+    assert "opendev.org/openstack/nova master 0123abcd" in mails["nova@example.org"].text
+    assert "python3-six" not in mails["nova@example.org"].text
+
+
+def test_component_globs_round_trip_through_the_simple_import_shape():
+    from citriage.notify.audience import dump_subscriptions_yaml, load_subscriptions_yaml
+
+    text = "storage@example.org:\n  tests: ['tempest.api.volume.*']\n  components: ['*/cinder']\n"
+    (sub,) = load_subscriptions_yaml(text)
+    assert sub.components == ["*/cinder"]
+    assert load_subscriptions_yaml(dump_subscriptions_yaml([sub])) == [sub]
+
+
+class KilledMidSend(BaseException):
+    """What a Lambda timeout looks like from inside: no `except Exception` runs."""
+
+
+def test_worker_killed_mid_send_is_retried_once_its_lease_runs_out():
+    from citriage.notify.service import MAIL_LEASE_SECONDS
+
+    reports, dedupe = FakeReports(), FakeDedupe()
+    report = mixed_report()
+    reports.put_report(report)
+    event = RunAnalyzed.from_report(report)
+
+    class DyingTransport(FakeTransport):
+        def send(self, message, recipient):
+            raise KilledMidSend
+
+    # Given a notify worker killed while sending the first mail
+    with pytest.raises(KilledMidSend):
+        notifier(reports, DyingTransport(), dedupe, subs=[JOB_SUB]).handle(event)
+    # When the message comes back while the claim's lease still runs, nothing is sent twice
+    transport = FakeTransport()
+    early = notifier(reports, transport, dedupe, subs=[JOB_SUB]).handle(event)
+    assert early.already_sent == ["nova@example.org"] and transport.sent == []
+    # When it comes back after the lease ran out, the mail goes out, and only once
+    dedupe.now += MAIL_LEASE_SECONDS + 1
+    late = notifier(reports, transport, dedupe, subs=[JOB_SUB]).handle(event)
+    assert [d.recipient for d in late.sent] == ["nova@example.org"]
+    dedupe.now += 10 * MAIL_LEASE_SECONDS
+    again = notifier(reports, transport, dedupe, subs=[JOB_SUB]).handle(event)
+    assert again.sent == [] and len(transport.sent) == 1
+
+
+def test_known_issue_status_looked_up_earlier_reaches_the_mail():
+    from citriage.models import KnownIssue
+
+    # Given a signature whose bug status was cached by `known-issues import --lookup-bugs`
+    issue = KnownIssue(
+        id="LP-1929710",
+        title="Volume attach times out",
+        bug_url="https://bugs.launchpad.net/cinder/+bug/1929710",
+        pattern="in-use",
+        bug_status="Triaged",
+    )
+    r = mixed_report()
+    for f in r.failures:
+        if f.known_issue:
+            f.known_issue = issue.ref()
+    # When the mail is rendered, the status is shown; an issue never looked up says unknown
+    assert "(status Triaged;" in MailRenderer().render(r, "c@example.org", ["x@example.org"]).text
+    assert (
+        "(status unknown;" in MailRenderer().render(mixed_report(), "c@example.org", ["x@example.org"]).text
+    )

@@ -1,0 +1,116 @@
+"""SES: throttling retried with backoff; bounce and complaint events become suppressions."""
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+from citriage.models import MailMessage
+from citriage.notify.ses_events import suppressions_from_ses_event
+from citriage.notify.transports import SesTransport
+
+MESSAGE = MailMessage(
+    subject="s",
+    html="<p>h</p>",
+    text="t",
+    sender="c@example.org",
+    recipients=["x@example.org"],
+    run_id="zuul:1",
+)
+
+
+def error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, "SendEmail")
+
+
+class FakeSes:
+    """Fails with the given error codes in turn, then accepts."""
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = failures
+        self.requests: list[dict] = []
+
+    def send_email(self, **request):
+        self.requests.append(request)
+        if self.failures:
+            raise error(self.failures.pop(0))
+        return {"MessageId": f"m-{len(self.requests)}"}
+
+
+def test_throttling_is_retried_with_growing_backoff():
+    # Given SES throttles twice, then accepts
+    ses, sleeps = FakeSes(["TooManyRequestsException", "Throttling"]), []
+    transport = SesTransport(ses, "citriage", base_delay=1.0, max_delay=30, sleep=sleeps.append)
+    # When a mail is sent
+    message_id = transport.send(MESSAGE, "x@example.org")
+    # Then it went out on the third attempt, under the configuration set, after two waits
+    assert message_id == "m-3" and len(ses.requests) == 3
+    assert ses.requests[0]["ConfigurationSetName"] == "citriage"
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 1.0 and 0 <= sleeps[1] <= 2.0
+
+
+def test_throttling_gives_up_after_the_last_attempt():
+    ses, sleeps = FakeSes(["TooManyRequestsException"] * 5), []
+    with pytest.raises(ClientError):
+        SesTransport(ses, max_attempts=3, sleep=sleeps.append).send(MESSAGE, "x@example.org")
+    assert len(ses.requests) == 3 and len(sleeps) == 2
+
+
+def test_other_errors_are_not_retried():
+    ses, sleeps = FakeSes(["MessageRejected"]), []
+    with pytest.raises(ClientError):
+        SesTransport(ses, sleep=sleeps.append).send(MESSAGE, "x@example.org")
+    assert len(ses.requests) == 1 and sleeps == []
+
+
+def bounce(kind: str) -> str:
+    return json.dumps(
+        {
+            "eventType": "Bounce",
+            "bounce": {
+                "bounceType": kind,
+                "bounceSubType": "General",
+                "bouncedRecipients": [{"emailAddress": "Gone@Example.org", "status": "5.1.1"}],
+                "timestamp": "2026-11-20T10:00:00.000Z",
+            },
+            "mail": {"messageId": "m-1", "destination": ["Gone@Example.org"]},
+        }
+    )
+
+
+def test_permanent_bounce_suppresses_the_address():
+    (suppression,) = suppressions_from_ses_event(bounce("Permanent"))
+    assert suppression.email == "gone@example.org"
+    assert (suppression.reason, suppression.detail, suppression.message_id) == (
+        "bounce",
+        "Permanent/General",
+        "m-1",
+    )
+
+
+def test_transient_bounce_suppresses_nothing():
+    assert suppressions_from_ses_event(bounce("Transient")) == []
+
+
+def test_complaint_suppresses_the_address():
+    event = {
+        "notificationType": "Complaint",
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": "angry@example.org"}],
+            "complaintFeedbackType": "abuse",
+        },
+        "mail": {"messageId": "m-2"},
+    }
+    (suppression,) = suppressions_from_ses_event(event)
+    assert (suppression.email, suppression.reason, suppression.detail) == (
+        "angry@example.org",
+        "complaint",
+        "abuse",
+    )
+
+
+def test_deliveries_and_garbage():
+    assert suppressions_from_ses_event({"eventType": "Delivery", "mail": {}}) == []
+    with pytest.raises(ValueError, match="not an SES event"):
+        suppressions_from_ses_event("{not json")
+    with pytest.raises(ValueError, match="not an SES event"):
+        suppressions_from_ses_event('{"eventType": "Bounce", "bounce": {"bouncedRecipients": 3}}')
