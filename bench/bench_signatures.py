@@ -26,15 +26,12 @@ from datetime import date
 from pathlib import Path
 
 from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
-from citriage.analyze.matching.engine import (
-    BLOCK_BYTES,
-    InfraRuleSet,
-    SignatureSet,
-    fingerprint,
-    load_builtin_rules,
-)
+from citriage.analyze.matching.compiled import fingerprint
+from citriage.analyze.matching.engine import BLOCK_BYTES
+from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.analyze.pipeline import analyze_run
 from citriage.config import FetchSettings
+from citriage.known_issues.signatures import SignatureSet
 from citriage.models import KnownIssue, RunEvent
 
 COUNTS = (10, 100, 1000, 5000)

@@ -28,16 +28,13 @@ import time
 from pathlib import Path
 
 from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
-from citriage.analyze.matching.engine import (
-    InfraRuleSet,
-    SignatureSet,
-    load_builtin_rules,
-    load_known_issues_yaml,
-)
+from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 
 # The baseline case must not pay for importing citriage: these are cheap enough to share.
 from citriage.analyze.pipeline import analyze_run
 from citriage.config import FetchSettings
+from citriage.known_issues.signatures import SignatureSet
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.models import RunEvent
 
 REPO = Path(__file__).resolve().parents[1]

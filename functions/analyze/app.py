@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.adapters.aws.clients import AwsClients
 from citriage.analyze.service import AnalyzeService
 from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
 from citriage.models import RunEvent
@@ -29,7 +30,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @cache
 def service() -> AnalyzeService:
     """Built on first use from the environment, then kept for warm invocations."""
-    return analyze_service(AnalyzeSettings.from_env(), FetchSettings.from_env(), LayoutSettings.from_env())
+    return analyze_service(
+        AnalyzeSettings.from_env(), FetchSettings.from_env(), LayoutSettings.from_env(), AwsClients()
+    )
 
 
 @tracer.capture_method(capture_response=False)

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.adapters.aws.clients import AwsClients
 from citriage.config import NotifySettings
 from citriage.notify.digest import DigestService, DigestTrigger
 from citriage.wiring import digest_service
@@ -21,7 +22,7 @@ metrics = Metrics()
 @cache
 def service() -> DigestService:
     """Built on first use from the environment, then kept for warm invocations."""
-    return digest_service(NotifySettings.from_env())
+    return digest_service(NotifySettings.from_env(), AwsClients())
 
 
 @logger.inject_lambda_context

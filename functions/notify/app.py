@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.adapters.aws.clients import AwsClients
 from citriage.config import NotifySettings
 from citriage.models import RunAnalyzedEnvelope
 from citriage.notify.service import NotifyService
@@ -25,7 +26,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @cache
 def service() -> NotifyService:
     """Built on first use from the environment, then kept for warm invocations."""
-    return notify_service(NotifySettings.from_env())
+    return notify_service(NotifySettings.from_env(), AwsClients())
 
 
 @tracer.capture_method(capture_response=False)

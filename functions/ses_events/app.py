@@ -9,8 +9,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.adapters.aws.clients import AwsClients
+from citriage.adapters.aws.dynamodb import SuppressionStore
 from citriage.config import SesEventsSettings
-from citriage.notify.ses_events import SuppressionStore, suppressions_from_ses_event
+from citriage.notify.ses_events import suppressions_from_ses_event
 from citriage.wiring import suppression_store
 
 logger = Logger()
@@ -21,7 +23,7 @@ metrics = Metrics()
 @cache
 def store() -> SuppressionStore:
     """Built on first use from the environment, then kept for warm invocations."""
-    return suppression_store(SesEventsSettings.from_env())
+    return suppression_store(SesEventsSettings.from_env(), AwsClients())
 
 
 @logger.inject_lambda_context

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.adapters.aws.clients import AwsClients
 from citriage.config import SweepSettings
 from citriage.intake.sweep import Sweeper
 from citriage.wiring import sweeper
@@ -20,7 +21,7 @@ metrics = Metrics()
 @cache
 def service() -> Sweeper:
     """Built on first use from the environment, then kept for warm invocations."""
-    return sweeper(SweepSettings.from_env())
+    return sweeper(SweepSettings.from_env(), AwsClients())
 
 
 @logger.inject_lambda_context

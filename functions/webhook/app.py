@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from citriage.adapters.aws.clients import AwsClients
 from citriage.config import WebhookSettings
 from citriage.errors import CitriageError
 from citriage.intake.webhook import WebhookService
@@ -26,7 +27,7 @@ app = APIGatewayHttpResolver()
 @cache
 def service() -> WebhookService:
     """Built on first use from the environment, then kept for warm invocations."""
-    return webhook_service(WebhookSettings.from_env())
+    return webhook_service(WebhookSettings.from_env(), AwsClients())
 
 
 @app.post("/hooks/<source>")

@@ -10,13 +10,13 @@ from email.message import Message
 
 import boto3
 import pytest
-from citriage.adapters.aws.dynamodb import KnownIssueStore, SubscriptionStore
-from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.adapters.aws.dynamodb import KnownIssueStore, SubscriptionStore, SuppressionStore
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.local.embedded import REGION, HandlerChain, LocalStack
 from citriage.notify.audience import load_subscriptions_yaml
-from citriage.notify.ses_events import Suppression, SuppressionStore
+from citriage.notify.ses_events import Suppression
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 

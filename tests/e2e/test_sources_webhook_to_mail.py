@@ -19,8 +19,8 @@ import boto3
 import pytest
 import requests
 from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore, SubscriptionStore
-from citriage.analyze.matching.engine import load_known_issues_yaml
 from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.local.embedded import EmbeddedAws, HandlerChain, LocalStack
 from citriage.models import Subscription, Verdict
 

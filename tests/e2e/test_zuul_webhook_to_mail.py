@@ -14,8 +14,8 @@ from pathlib import Path
 import boto3
 import pytest
 from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore, SubscriptionStore
-from citriage.analyze.matching.engine import load_known_issues_yaml
 from citriage.intake.sources.auth import sign_hmac_sha256
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.local.embedded import REGION, HandlerChain, LocalStack
 from citriage.notify.audience import load_subscriptions_yaml
 from moto.core import DEFAULT_ACCOUNT_ID

@@ -2,12 +2,13 @@
 
 import boto3
 import pytest
-from citriage.adapters.aws.dynamodb import EventPublisher, KnownIssueStore, RunStore
-from citriage.analyze.matching.engine import load_known_issues_yaml
-from citriage.analyze.service import AnalyzeService
-from citriage.config import FetchSettings
+from citriage.adapters.aws.clients import AwsClients
+from citriage.adapters.aws.dynamodb import KnownIssueStore
+from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
 from citriage.errors import InvalidSignature
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.models import RunEvent
+from citriage.wiring import analyze_service
 
 from tests.conftest import EVENTS
 
@@ -23,11 +24,11 @@ def test_malformed_and_invalid_items_are_skipped_with_notes_and_the_rest_still_m
     # Given two items written past the CLI's checks: one missing its title, one not valid RE2
     table.put_item(Item={"id": "BROKEN-1", "bug_url": "https://b/1", "pattern": "x"})
     table.put_item(Item={"id": "BROKEN-2", "title": "t", "bug_url": "https://b/2", "pattern": r"(a)\1"})
-    service = AnalyzeService(
-        reports=RunStore(dynamodb.Table(stack.env["RUNS_TABLE"])),
-        known_issues=known,
-        publisher=EventPublisher(boto3.client("events"), stack.env["EVENT_BUS_NAME"]),
-        fetch_settings=FetchSettings(log_hosts=[log_server], allow_private_addresses=True),
+    service = analyze_service(
+        AnalyzeSettings.from_env(stack.env),
+        FetchSettings(log_hosts=[log_server], allow_private_addresses=True),
+        LayoutSettings(),
+        AwsClients(),
     )
     run = RunEvent(
         source="zuul",

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from citriage.analyze.matching.engine import load_known_issues_yaml
 from citriage.cli.main import main
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.local.embedded import serve_directory
 
 pytestmark = pytest.mark.integration

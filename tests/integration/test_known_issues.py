@@ -7,11 +7,11 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from citriage.adapters.aws.dynamodb import EventPublisher, KnownIssueStore, RunStore
-from citriage.analyze.matching.engine import load_known_issues_yaml
-from citriage.analyze.service import AnalyzeService
+from citriage.adapters.aws.clients import AwsClients
+from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore
 from citriage.cli.main import main
-from citriage.config import FetchSettings
+from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.local.embedded import serve_directory
 from citriage.models import (
     Classification,
@@ -22,6 +22,7 @@ from citriage.models import (
     TestCounts,
     Verdict,
 )
+from citriage.wiring import analyze_service
 
 pytestmark = pytest.mark.integration
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -193,12 +194,11 @@ def test_hit_statistics_are_kept_current_by_every_analysis(aws):
         known.put(issue)
     before = {i.id: s for i, s in known.list_with_stats()}["LP-1929710"]
     with serve_directory(EVENTS / "logs") as log_server:
-        service = AnalyzeService(
-            reports=RunStore(dynamodb.Table(stack.env["RUNS_TABLE"])),
-            known_issues=known,
-            publisher=EventPublisher(boto3.client("events"), stack.env["EVENT_BUS_NAME"]),
-            fetch_settings=FetchSettings(log_hosts=[log_server], allow_private_addresses=True),
-            hit_stats=known,
+        service = analyze_service(
+            AnalyzeSettings.from_env(stack.env),
+            FetchSettings(log_hosts=[log_server], allow_private_addresses=True),
+            LayoutSettings(),
+            AwsClients(),
         )
         # When two runs are analysed, and the first is redelivered
         reports = {}
@@ -260,7 +260,7 @@ def test_site_infra_rules_from_s3_override_the_builtin_pack(aws):
         b"- id: site-proxy\n  category: network\n  pattern: 'squid: connection refused'\n",
     )
     # When the analyzer's rules are built from it
-    rules = infra_rules("s3://site-rules/infra.yaml")
+    rules = infra_rules("s3://site-rules/infra.yaml", AwsClients())
     # Then the site's rules replace and extend the built-in ones
     assert [h.item.id for h in rules.search_text("ENOSPC while writing")] == ["disk-no-space"]
     assert rules.search_text("No space left on device") == []

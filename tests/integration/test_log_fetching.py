@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from citriage.analyze.locate import tree_location
 from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree, UrlPolicy
-from citriage.analyze.logs.layouts import tree_location
-from citriage.analyze.matching.engine import InfraRuleSet, SignatureSet, load_builtin_rules
+from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.analyze.pipeline import analyze_run
 from citriage.config import FetchSettings
 from citriage.errors import FetchFailed
+from citriage.known_issues.signatures import SignatureSet
 from citriage.models import RunEvent, Verdict
 
 pytestmark = pytest.mark.integration

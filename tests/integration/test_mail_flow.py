@@ -9,14 +9,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-from citriage.adapters.aws.dynamodb import RunStore, SubscriptionStore
+from citriage.adapters.aws.clients import AwsClients
+from citriage.adapters.aws.dynamodb import HistoryStore, RunStore, SubscriptionStore, SuppressionStore
 from citriage.cli.main import main
-from citriage.config import AnalyzeSettings, FetchSettings, NotifySettings
+from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings, NotifySettings
 from citriage.local.embedded import HandlerChain, LambdaContext, load_handler
 from citriage.models import Classification, RunAnalyzed, Subscription
-from citriage.notify.history import HistoryStore, RunRecord
+from citriage.notify.history import RunRecord
 from citriage.notify.render import MailRenderer, site_loader
-from citriage.notify.ses_events import SuppressionStore
 from citriage.wiring import analyze_service
 
 from tests.conftest import SENDER
@@ -63,7 +63,9 @@ def test_history_items_are_stored_queried_and_expire(aws):
 def test_analyze_service_records_history(aws):
     # Given the analyze service wired to the real tables, and a report already stored
     stack, _ = aws
-    service = analyze_service(AnalyzeSettings.from_env(), FetchSettings.from_env())
+    service = analyze_service(
+        AnalyzeSettings.from_env(), FetchSettings.from_env(), LayoutSettings.from_env(), AwsClients()
+    )
     report = make_report([failure(PORT_TEST)], build="a1", job="analyzed-job")
     RunStore(table("RUNS_TABLE", stack)).put_report(report)
     # When the run is handled (a redelivery: the stored report is re-published)

@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
-from citriage.adapters.aws.dynamodb import CursorStore, DedupeStore, RunQueue
+from citriage.adapters.aws.dynamodb import CursorStore, DedupeStore
+from citriage.adapters.aws.sqs import RunQueue
 from citriage.config import JenkinsPeriodicJob, SweepSettings
 from citriage.intake.sweep import JsonApi, Sweeper
 from citriage.local.embedded import HandlerChain

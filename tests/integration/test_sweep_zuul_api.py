@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from citriage.adapters.aws.dynamodb import CursorStore, DedupeStore, RunQueue
+from citriage.adapters.aws.dynamodb import CursorStore, DedupeStore
+from citriage.adapters.aws.sqs import RunQueue
 from citriage.config import JenkinsPeriodicJob, SweepSettings, ZuulPeriodicJob
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sweep import JsonApi, Sweeper

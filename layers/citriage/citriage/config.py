@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -97,6 +98,13 @@ class KnownIssuesCliSettings(_EnvSettings):
     runs_table: str | None = None
 
 
+class MailTransportName(StrEnum):
+    """Where mail goes: SES, or `.eml`/`.html` files under MAIL_OUT_DIR."""
+
+    SES = "ses"
+    FILE = "file"
+
+
 class NotifySettings(_EnvSettings):
     """NotifyFunction: who to mail, how, and from which address."""
 
@@ -104,7 +112,7 @@ class NotifySettings(_EnvSettings):
     subscriptions_table: str
     dedupe_table: str
     mail_sender: str
-    mail_transports: list[str] = Field(default_factory=lambda: ["ses"])
+    mail_transports: list[MailTransportName] = Field(default_factory=lambda: [MailTransportName.SES])
     mail_out_dir: str | None = None
     ses_configuration_set: str | None = None
     suppressions_table: str

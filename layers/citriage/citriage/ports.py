@@ -1,8 +1,33 @@
-"""Ports shared by several services (the adapters live in store.py; tests use fakes)."""
+"""Every port, once: what the domain code needs from the outside world.
+
+The adapters live in `citriage.adapters.aws` (DynamoDB, SQS, EventBridge, Secrets Manager, SES),
+`citriage.analyze.logs.fetch` (log trees over HTTP or a directory) and `citriage.notify.transports`
+(mail as files). Tests use in-memory fakes (tests/unit/fakes.py); `tests/contract/` runs each fake
+and its real adapter through the same cases, so neither can drift from what the port promises.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from citriage.analyze.logs.fetch import FetchBudget
+    from citriage.analyze.logs.layouts import Discovery
+    from citriage.config import LayoutSettings
+    from citriage.models import (
+        KnownIssue,
+        MailMessage,
+        RunEvent,
+        RunReport,
+        SignatureStats,
+        Subscription,
+    )
+    from citriage.notify.history import RunRecord
+
+
+# ---- intake ----------------------------------------------------------------------------------
 
 
 class Dedupe(Protocol):
@@ -23,3 +48,189 @@ class Dedupe(Protocol):
 
     def is_pending(self, key: str) -> bool:
         """True while a leased claim on the key is taken and not completed."""
+
+
+class KeySource(Protocol):
+    """Where the per-source HMAC keys and tokens come from (Secrets Manager in AWS)."""
+
+    def key_for(self, source: str) -> str | None:
+        """The key for a source, or None."""
+
+
+class TokenSource(Protocol):
+    """CI API credentials per source (Secrets Manager in AWS), bound to hosts (ci_api/credentials.py)."""
+
+    def entry_for(self, source: str) -> object:
+        """A source's raw entry (a host -> credential mapping, a string), or None."""
+
+
+class Queue(Protocol):
+    """Where runs go to be analysed (the analyze queue)."""
+
+    def send(self, run: RunEvent) -> None:
+        """Enqueue one run."""
+
+
+class Cursors(Protocol):
+    """Where each periodic job's sweep got to (the dedupe table in AWS)."""
+
+    def get(self, job_key: str) -> dict[str, Any]:
+        """The job's cursor (empty when the job was never swept)."""
+
+    def put(self, job_key: str, cursor: dict[str, Any]) -> None:
+        """Save the job's cursor."""
+
+
+class WebhookSource(Protocol):
+    """What every CI source provides to the webhook."""
+
+    name: str
+
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None
+    ) -> None:
+        """Raise Unauthorized unless the request is signed with `key` (or carries it as a token)."""
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """The CI's id of this delivery, the same on a redelivery (GitHub's X-GitHub-Delivery), if any."""
+
+    def normalize(self, payload: Any) -> list[RunEvent]:
+        """The finished builds to analyze (raise BadRequest for a malformed payload)."""
+
+
+# ---- analyze ---------------------------------------------------------------------------------
+
+
+class LogTree(Protocol):
+    """A job's log tree: files by relative path, read as capped, decompressed streams."""
+
+    budget: FetchBudget
+
+    def open(self, path: str) -> BinaryIO | None:
+        """The file's (decompressed) bytes, or None when it does not exist."""
+
+    def url_for(self, path: str) -> str:
+        """Where a person can read the file."""
+
+    @property
+    def root(self) -> str:
+        """The tree's location, for messages."""
+
+
+class Layout(Protocol):
+    """Where one CI keeps a run's results."""
+
+    def tree_location(self, run: RunEvent) -> str:
+        """The URL (or directory) the run's LogTree is rooted at."""
+
+    def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
+        """The files to read, found with as few requests as the layout allows."""
+
+
+class ReportReader(Protocol):
+    """Where analysed runs' reports are read from (the runs table)."""
+
+    def get_report(self, run_id: str) -> RunReport | None:
+        """A stored report, or None."""
+
+
+class Reports(ReportReader, Protocol):
+    """Where reports are kept (the runs table)."""
+
+    def put_report(self, report: RunReport) -> None:
+        """Store (or overwrite) a report."""
+
+
+class KnownIssues(Protocol):
+    """Where signatures come from (the known-issues table, or a YAML file)."""
+
+    def list(self, problems: list[str] | None = None) -> list[KnownIssue]:
+        """Every signature; with `problems`, malformed ones are skipped and described there."""
+
+
+class HitStats(Protocol):
+    """Where per-signature hit statistics are kept (the known-issues table)."""
+
+    def record_hits(self, report: RunReport) -> dict[str, int]:
+        """Count the hits of each known issue that explained a failure of the report."""
+
+
+class KnownIssueRepository(Protocol):
+    """Where signatures are managed: the known-issues table or a YAML file."""
+
+    def list_with_stats(self) -> list[tuple[KnownIssue, SignatureStats]]:
+        """Every signature, with its hit statistics (zero for a file)."""
+
+    def get(self, issue_id: str) -> KnownIssue | None:
+        """One signature, or None."""
+
+    def put(self, issue: KnownIssue) -> None:
+        """Add or replace a signature (checked first)."""
+
+    def delete(self, issue_id: str) -> None:
+        """Remove a signature."""
+
+
+class Publisher(Protocol):
+    """Where verdict events go (the bus)."""
+
+    def run_analyzed(self, report: RunReport) -> None:
+        """Publish the RunAnalyzed event of a report."""
+
+
+class HistoryRecorder(Protocol):
+    """Where each analysed run's per-test results are kept for flakiness judgements."""
+
+    def record(self, report: RunReport) -> object:
+        """Record a report's test results (idempotent: a redelivery overwrites)."""
+
+
+class Patterned(Protocol):
+    """A signature or a rule: an id, an RE2 pattern (none for result-word rules), file scopes."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def pattern(self) -> str | None: ...
+
+    @property
+    def files(self) -> list[str]: ...
+
+
+# ---- notify ----------------------------------------------------------------------------------
+
+
+class JobHistory(Protocol):
+    """A job's recorded runs."""
+
+    def recent(self, source: str, job: str, up_to: RunRecord | None, limit: int) -> list[RunRecord]:
+        """A job's records, newest first, ending at `up_to`."""
+
+
+class RecordsByTime(Protocol):
+    """Run records by the time they ended (for digests)."""
+
+    def between(self, start: datetime, end: datetime) -> Iterable[RunRecord]:
+        """Every job's records that ended in [start, end)."""
+
+
+class Subscriptions(Protocol):
+    """Where subscriptions are read from."""
+
+    def list(self) -> list[Subscription]:
+        """Every subscription."""
+
+
+class Suppressions(Protocol):
+    """Addresses that must get no more mail."""
+
+    def is_suppressed(self, email: str) -> bool:
+        """True when the address is on the suppression list."""
+
+
+class MailTransport(Protocol):
+    """Delivers one rendered mail to one recipient; returns where it went."""
+
+    def send(self, message: MailMessage, recipient: str) -> str:
+        """Deliver; return an id or path for the log."""

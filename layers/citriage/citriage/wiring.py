@@ -1,37 +1,42 @@
-"""Building each function's service from its settings and real AWS clients.
+"""The one composition root: every entry point builds its services here.
 
-boto3 reads AWS_ENDPOINT_URL, so the same wiring serves AWS and the embedded local endpoint.
+Each Lambda handler, every CLI command, `citriage demo`, `citriage serve` and the end-to-end tests
+build their services through these functions, from their settings and one `AwsClients`. boto3
+reads AWS_ENDPOINT_URL, so the same wiring serves AWS and the embedded local endpoint.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
-
+from citriage.adapters.aws.clients import AwsClients
 from citriage.adapters.aws.dynamodb import (
     CursorStore,
     DedupeStore,
-    EventPublisher,
+    HistoryStore,
     KnownIssueStore,
-    RunQueue,
     RunStore,
-    SecretKeys,
     SubscriptionStore,
-    read_s3_text,
+    SuppressionStore,
 )
-from citriage.analyze.matching.engine import (
+from citriage.adapters.aws.events import EventPublisher
+from citriage.adapters.aws.s3 import read_s3_text
+from citriage.adapters.aws.secrets import SecretKeys
+from citriage.adapters.aws.ses import SesTransport
+from citriage.adapters.aws.sqs import RunQueue
+from citriage.analyze.matching.infra_rules import (
     InfraRuleSet,
     load_builtin_rules,
     load_site_rules,
     merge_rules,
     parse_rules_yaml,
 )
-from citriage.analyze.service import AnalyzeService
+from citriage.analyze.service import Analyzer, AnalyzeService
 from citriage.config import (
     AnalyzeSettings,
     FetchSettings,
     LayoutSettings,
+    MailTransportName,
     NotifySettings,
     SesEventsSettings,
     SweepSettings,
@@ -39,119 +44,134 @@ from citriage.config import (
 )
 from citriage.intake.sweep import JsonApi, Sweeper
 from citriage.intake.webhook import WebhookService
+from citriage.known_issues.signatures import KnownIssueList
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.models import InfraRule
-from citriage.notify.audience import NotifyPolicy
+from citriage.notify.audience import NotifyPolicy, load_subscriptions_yaml
 from citriage.notify.digest import DigestService
-from citriage.notify.history import HistoryStore
 from citriage.notify.render import MailRenderer, site_loader
 from citriage.notify.service import NotifyService
-from citriage.notify.ses_events import SuppressionStore
-from citriage.notify.transports import FileTransport, MailTransport, SesTransport
+from citriage.notify.transports import FileTransport
+from citriage.ports import MailTransport
 
 
-def webhook_service(settings: WebhookSettings) -> WebhookService:
+def webhook_service(settings: WebhookSettings, aws: AwsClients) -> WebhookService:
     """The webhook intake over Secrets Manager, DynamoDB and SQS."""
-    dynamodb = boto3.resource("dynamodb")
     return WebhookService(
         keys=SecretKeys(settings.webhook_secret_arn),
-        dedupe=DedupeStore(dynamodb.Table(settings.dedupe_table), settings.dedupe_ttl_days),
-        queue=RunQueue(boto3.client("sqs"), settings.analyze_queue_url),
+        dedupe=DedupeStore(aws.table(settings.dedupe_table), settings.dedupe_ttl_days),
+        queue=RunQueue(aws.sqs, settings.analyze_queue_url),
         max_body_bytes=settings.max_body_bytes,
     )
 
 
 def analyze_service(
-    settings: AnalyzeSettings, fetch: FetchSettings, layout: LayoutSettings | None = None
+    settings: AnalyzeSettings, fetch: FetchSettings, layout: LayoutSettings, aws: AwsClients
 ) -> AnalyzeService:
     """The analyzer over DynamoDB and EventBridge."""
-    dynamodb = boto3.resource("dynamodb")
-    known_issues = KnownIssueStore(dynamodb.Table(settings.known_issues_table))
-    return AnalyzeService(
-        reports=RunStore(dynamodb.Table(settings.runs_table), settings.run_retention_days),
+    known_issues = KnownIssueStore(aws.table(settings.known_issues_table))
+    analyzer = Analyzer(
         known_issues=known_issues,
-        publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
-        fetch_settings=fetch,
-        history=HistoryStore(dynamodb.Table(settings.runs_table), settings.history_ttl_days),
-        hit_stats=known_issues,
-        rules=infra_rules(settings.infra_rules),
+        rules=infra_rules(settings.infra_rules, aws),
+        fetch=fetch,
         layout=layout,
         api_tokens=SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None,
     )
+    return AnalyzeService(
+        analyzer=analyzer,
+        reports=RunStore(aws.table(settings.runs_table), settings.run_retention_days),
+        publisher=EventPublisher(aws.events, settings.event_bus_name),
+        history=HistoryStore(aws.table(settings.runs_table), settings.history_ttl_days),
+        hit_stats=known_issues,
+    )
 
 
-def infra_rules(location: str | None) -> InfraRuleSet:
+def local_analyzer(
+    fetch: FetchSettings, layout: LayoutSettings, known_issues_file: Path | None, rules: str | None = None
+) -> Analyzer:
+    """`citriage analyze`: the Lambda's analysis with signatures from a YAML file and no AWS at all
+    (site rules from a file or directory only); log trees may be local directories."""
+    issues = load_known_issues_yaml(known_issues_file.read_text("utf-8")) if known_issues_file else []
+    site = load_site_rules(rules) if rules else []
+    return Analyzer(
+        known_issues=KnownIssueList(issues),
+        rules=InfraRuleSet(merge_rules(load_builtin_rules(), site)),
+        fetch=fetch,
+        layout=layout,
+        api_tokens=None,
+        allow_local=True,
+    )
+
+
+def infra_rules(location: str | None, aws: AwsClients) -> InfraRuleSet:
     """The built-in infrastructure rules with a site's file, directory or S3 object applied by id."""
     site: list[InfraRule] = []
     if location and location.startswith("s3://"):
-        site = parse_rules_yaml(read_s3_text(boto3.client("s3"), location), location)
+        site = parse_rules_yaml(read_s3_text(aws.s3, location), location)
     elif location:
         site = load_site_rules(location)
     return InfraRuleSet(merge_rules(load_builtin_rules(), site))
 
 
-def mail_transports(settings: NotifySettings) -> list[MailTransport]:
+def mail_transports(settings: NotifySettings, aws: AwsClients) -> list[MailTransport]:
     """The configured transports: `ses`, `file` (needs MAIL_OUT_DIR), or both."""
     transports: list[MailTransport] = []
     for name in settings.mail_transports:
-        if name == "ses":
-            transports.append(SesTransport(boto3.client("sesv2"), settings.ses_configuration_set))
-        elif name == "file":
+        if name is MailTransportName.SES:
+            transports.append(SesTransport(aws.sesv2, settings.ses_configuration_set))
+        elif name is MailTransportName.FILE:
             if not settings.mail_out_dir:
                 raise ValueError("MAIL_TRANSPORTS has 'file' but MAIL_OUT_DIR is not set")
             transports.append(FileTransport(Path(settings.mail_out_dir)))
-        else:
-            raise ValueError(f"unknown mail transport {name!r} (known: ses, file)")
     if not transports:
         raise ValueError("MAIL_TRANSPORTS names no transport")
     return transports
 
 
-def notify_service(settings: NotifySettings) -> NotifyService:
+def notify_service(settings: NotifySettings, aws: AwsClients) -> NotifyService:
     """The notifier over DynamoDB and the configured mail transports."""
-    dynamodb = boto3.resource("dynamodb")
     return NotifyService(
-        reports=RunStore(dynamodb.Table(settings.runs_table)),
-        subscriptions=SubscriptionStore(dynamodb.Table(settings.subscriptions_table)),
-        dedupe=DedupeStore(dynamodb.Table(settings.dedupe_table)),
-        transports=mail_transports(settings),
+        reports=RunStore(aws.table(settings.runs_table)),
+        subscriptions=SubscriptionStore(aws.table(settings.subscriptions_table)),
+        dedupe=DedupeStore(aws.table(settings.dedupe_table)),
+        transports=mail_transports(settings, aws),
         sender=settings.mail_sender,
-        renderer=mail_renderer(settings),
-        history=HistoryStore(dynamodb.Table(settings.runs_table)),
-        suppressions=SuppressionStore(dynamodb.Table(settings.suppressions_table)),
+        renderer=mail_renderer(settings, aws),
+        history=HistoryStore(aws.table(settings.runs_table)),
+        suppressions=SuppressionStore(aws.table(settings.suppressions_table)),
         policy=NotifyPolicy(ci_admins=settings.ci_admins, fixed_mails=settings.fixed_mails),
     )
 
 
-def mail_renderer(settings: NotifySettings) -> MailRenderer:
+def mail_renderer(settings: NotifySettings, aws: AwsClients) -> MailRenderer:
     """The packaged templates, under the site's own from a directory or S3 when configured."""
-    s3 = boto3.client("s3") if settings.mail_templates_s3_uri else None
+    s3 = aws.s3 if settings.mail_templates_s3_uri else None
     return MailRenderer(
         site=site_loader(settings.mail_templates_dir, s3=s3, s3_uri=settings.mail_templates_s3_uri)
     )
 
 
-def digest_service(settings: NotifySettings) -> DigestService:
+def digest_service(settings: NotifySettings, aws: AwsClients) -> DigestService:
     """The digest sender: the notifier's tables, transports and templates."""
-    dynamodb = boto3.resource("dynamodb")
     return DigestService(
-        records=HistoryStore(dynamodb.Table(settings.runs_table)),
-        subscriptions=SubscriptionStore(dynamodb.Table(settings.subscriptions_table)),
-        dedupe=DedupeStore(dynamodb.Table(settings.dedupe_table)),
-        transports=mail_transports(settings),
+        records=HistoryStore(aws.table(settings.runs_table)),
+        subscriptions=SubscriptionStore(aws.table(settings.subscriptions_table)),
+        dedupe=DedupeStore(aws.table(settings.dedupe_table)),
+        transports=mail_transports(settings, aws),
         sender=settings.mail_sender,
-        renderer=mail_renderer(settings),
-        suppressions=SuppressionStore(dynamodb.Table(settings.suppressions_table)),
+        renderer=mail_renderer(settings, aws),
+        suppressions=SuppressionStore(aws.table(settings.suppressions_table)),
     )
 
 
-def suppression_store(settings: SesEventsSettings) -> SuppressionStore:
+def suppression_store(settings: SesEventsSettings, aws: AwsClients) -> SuppressionStore:
     """The suppression list the SES event handler writes."""
-    return SuppressionStore(boto3.resource("dynamodb").Table(settings.suppressions_table))
+    return SuppressionStore(aws.table(settings.suppressions_table))
 
 
-def sweeper(settings: SweepSettings) -> Sweeper:
+def sweeper(settings: SweepSettings, aws: AwsClients) -> Sweeper:
     """The periodic-job sweeper over the CI APIs, DynamoDB (dedupe and cursors) and SQS."""
-    table = boto3.resource("dynamodb").Table(settings.dedupe_table)
+    table = aws.table(settings.dedupe_table)
     tokens = SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None
     needs_jenkins = any(job.kind == "jenkins" for job in settings.sweep_jobs)
     return Sweeper(
@@ -159,6 +179,40 @@ def sweeper(settings: SweepSettings) -> Sweeper:
         JsonApi(settings),
         cursors=CursorStore(table),
         dedupe=DedupeStore(table, settings.dedupe_ttl_days),
-        queue=RunQueue(boto3.client("sqs"), settings.analyze_queue_url),
+        queue=RunQueue(aws.sqs, settings.analyze_queue_url),
         tokens=tokens if needs_jenkins else None,
     )
+
+
+def known_issue_store(table: str, aws: AwsClients) -> KnownIssueStore:
+    """The known-issues table (the CLI, demo, serve and tests)."""
+    return KnownIssueStore(aws.table(table))
+
+
+def run_store(table: str, aws: AwsClients) -> RunStore:
+    """The runs table's reports (the CLI, demo, serve and tests)."""
+    return RunStore(aws.table(table))
+
+
+def subscription_store(table: str, aws: AwsClients) -> SubscriptionStore:
+    """The subscriptions table (the CLI, demo, serve and tests)."""
+    return SubscriptionStore(aws.table(table))
+
+
+def seed_tables(
+    env: dict[str, str], aws: AwsClients, known_issues: Path | None, subscriptions: Path | None
+) -> tuple[int, int]:
+    """Load a known-issues YAML file and a subscriptions YAML file into the tables that `env` (the
+    functions' environment) names; returns how many of each were stored. Every item is checked
+    before any is written."""
+    issues = load_known_issues_yaml(known_issues.read_text("utf-8")) if known_issues else []
+    subs = load_subscriptions_yaml(subscriptions.read_text("utf-8")) if subscriptions else []
+    if issues:
+        store = known_issue_store(env["KNOWN_ISSUES_TABLE"], aws)
+        for issue in issues:
+            store.put(issue)
+    if subs:
+        table = subscription_store(env["SUBSCRIPTIONS_TABLE"], aws)
+        for subscription in subs:
+            table.put(subscription)
+    return len(issues), len(subs)

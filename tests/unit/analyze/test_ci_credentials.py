@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from citriage.analyze.ci_api import open_run_tree
 from citriage.analyze.ci_api.credentials import credential_for
+from citriage.analyze.locate import open_run_tree
 from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree
 from citriage.config import FetchSettings
 from citriage.models import RunEvent

@@ -8,7 +8,9 @@ from citriage.analyze.classify import (
     explain_verdict,
     job_failure,
 )
-from citriage.analyze.matching.engine import Hit, InfraRuleSet, SignatureSet, load_builtin_rules
+from citriage.analyze.matching.compiled import Hit
+from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
+from citriage.known_issues.signatures import SignatureSet
 from citriage.models import (
     Classification,
     Evidence,

@@ -8,22 +8,18 @@ from pathlib import Path
 
 import pytest
 from citriage.analyze.components import components_matching
+from citriage.analyze.locate import tree_location
 from citriage.analyze.logs.fetch import FetchBudget, LocalLogTree
-from citriage.analyze.logs.layouts import (
-    ResultKind,
-    canonical_name,
-    classify_path,
-    discovery_from_paths,
-    tree_location,
-)
-from citriage.analyze.matching.engine import InfraRuleSet, SignatureSet, load_builtin_rules
+from citriage.analyze.logs.layouts import ResultKind, canonical_name, classify_path, discovery_from_paths
+from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.analyze.pipeline import analyze_run
-from citriage.analyze.service import AnalyzeService
+from citriage.analyze.service import Analyzer
 from citriage.config import FetchSettings, LayoutSettings
+from citriage.known_issues.signatures import SignatureSet
 from citriage.models import Classification, RunEvent, TestStatus, Verdict
 
 from tests.subunit_writer import subunit_stream
-from tests.unit.fakes import FakeList, FakeReports
+from tests.unit.fakes import FakeList
 
 TREES = Path(__file__).resolve().parents[2] / "fixtures" / "trees"
 EVENTS_LOGS = Path(__file__).resolve().parents[3] / "events" / "logs"
@@ -197,17 +193,17 @@ def test_zuul_job_without_tests_says_which_task_failed_and_component_versions():
     assert report.components["qemu-system-x86"] == "1:8.2.2+ds-0ubuntu1"
 
 
+def public_analyzer(fetch: FetchSettings) -> Analyzer:
+    """The Lambda's analyzer (no local trees), with no signatures and the built-in rules."""
+    return Analyzer(FakeList([]), InfraRuleSet(load_builtin_rules()), fetch, LayoutSettings(), None)
+
+
 @pytest.mark.parametrize(
     "log_url", ["http://169.254.169.254/latest/meta-data/", "https://10.1.2.3/logs/", "https://127.0.0.1/x/"]
 )
 def test_webhook_log_url_at_metadata_or_private_address_fetches_nothing(log_url):
     # Given an analyzer whose only log host is public, and a run pointing elsewhere
-    service = AnalyzeService(
-        reports=FakeReports(),
-        known_issues=FakeList([]),
-        publisher=None,  # type: ignore[arg-type]  # analyze() publishes nothing
-        fetch_settings=FetchSettings(log_hosts=["logs.example.org"]),
-    )
+    service = public_analyzer(FetchSettings(log_hosts=["logs.example.org"]))
     # When it is analyzed
     report = service.analyze(run_event(log_url=log_url))
     # Then nothing was fetched, the verdict is no_results and the note says why
@@ -217,12 +213,7 @@ def test_webhook_log_url_at_metadata_or_private_address_fetches_nothing(log_url)
 
 
 def test_allowed_host_name_resolving_to_private_address_is_refused_with_reason():
-    service = AnalyzeService(
-        reports=FakeReports(),
-        known_issues=FakeList([]),
-        publisher=None,  # type: ignore[arg-type]  # analyze() publishes nothing
-        fetch_settings=FetchSettings(log_hosts=["localhost"]),
-    )
+    service = public_analyzer(FetchSettings(log_hosts=["localhost"]))
     report = service.analyze(run_event(log_url="https://localhost/logs/"))
     assert report.verdict is Verdict.NO_RESULTS
     assert any("non-public address" in n for n in report.notes)

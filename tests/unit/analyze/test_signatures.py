@@ -5,26 +5,24 @@ import re
 from datetime import date
 
 import pytest
-from citriage.analyze.matching import engine as signatures
-from citriage.analyze.matching.engine import (
-    MULTILINE_WINDOW,
+from citriage.analyze.matching import compiled, engine
+from citriage.analyze.matching.compiled import compile_pattern, matcher_cache_info
+from citriage.analyze.matching.engine import MULTILINE_WINDOW
+from citriage.analyze.matching.infra_rules import (
     InfraRuleSet,
-    SignatureSet,
-    check_signature,
-    compile_pattern,
     load_builtin_rules,
-    load_known_issues_yaml,
     load_site_rules,
-    matcher_cache_info,
     merge_rules,
     parse_rules_yaml,
 )
-from citriage.analyze.service import AnalyzeService
-from citriage.config import FetchSettings
+from citriage.analyze.service import Analyzer
+from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import InvalidSignature
+from citriage.known_issues.signatures import SignatureSet, check_signature
+from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.models import InfraRule, KnownIssue, RunEvent
 
-from tests.unit.fakes import FakeList, FakeReports
+from tests.unit.fakes import FakeList
 
 TODAY = date(2026, 11, 21)
 
@@ -96,7 +94,7 @@ def test_message_naming_a_missing_group_is_refused():
 
 def test_engine_agrees_with_a_per_line_search_across_block_boundaries(monkeypatch):
     # Given small blocks (so lines cross many block boundaries) and a few patterns
-    monkeypatch.setattr(signatures, "BLOCK_BYTES", 300)
+    monkeypatch.setattr(engine, "BLOCK_BYTES", 300)
     patterns = {
         "A": r"ERROR \w+\.manager",
         "B": r"^Traceback",
@@ -141,7 +139,7 @@ def test_hits_per_signature_per_file_are_bounded():
 
 
 def test_multiline_signature_matches_within_the_window_and_across_blocks(monkeypatch):
-    monkeypatch.setattr(signatures, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(engine, "BLOCK_BYTES", 64)
     ml = issue("ML", r"Traceback[^\n]*\n(?:[^\n]*\n)*?[^\n]*ZeroDivisionError", multiline=True)
     sigs = SignatureSet([ml], TODAY)
     near = ["ok"] * 30 + ["Traceback (most recent call last):"] + [f"  frame {i}" for i in range(8)]
@@ -180,7 +178,7 @@ def test_file_and_job_scopes_filter_the_shared_matcher():
 
 
 def test_scan_stream_reads_bytes_blocks_like_fed_lines(monkeypatch):
-    monkeypatch.setattr(signatures, "BLOCK_BYTES", 50)
+    monkeypatch.setattr(engine, "BLOCK_BYTES", 50)
     sigs = SignatureSet([issue("A", r"^needle \d+$")], TODAY)
     data = "".join(f"hay {i}\r\n" if i != 37 else "needle 37\r\n" for i in range(100)).encode()
     scanner = sigs.scanner("f")
@@ -189,7 +187,7 @@ def test_scan_stream_reads_bytes_blocks_like_fed_lines(monkeypatch):
 
 
 def test_scan_stream_cuts_an_endless_line_without_losing_bytes(monkeypatch):
-    monkeypatch.setattr(signatures, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(engine, "BLOCK_BYTES", 16)
     sigs = SignatureSet([issue("END", r"zz$")], TODAY)
     scanner = sigs.scanner("f")
     scanner.scan_stream(io.BytesIO(b"a" * 100 + b"zz"))
@@ -214,7 +212,7 @@ def test_compiled_matcher_is_cached_and_rebuilt_when_signatures_change():
 
 def test_set_too_big_for_its_memory_is_split_into_shards(monkeypatch):
     # Given so little memory for a Set that 2,000 patterns do not fit in one
-    monkeypatch.setattr(signatures, "SET_MAX_MEM", 1 << 20)
+    monkeypatch.setattr(compiled, "SET_MAX_MEM", 1 << 20)
     sigs = SignatureSet(
         [issue(f"SH-{i:03d}", rf"shard test {i} failed with [a-z]+ \d+") for i in range(2000)], TODAY
     )
@@ -335,17 +333,19 @@ def test_when_re2_gives_up_on_a_block_signatures_are_located_one_by_one():
         assert [(h.item.id, h.line) for h in scanner.hits] == [("GU-1", 2)]
         assert any("ran out of memory" in note for note in scanner.notes)
     finally:
-        signatures._MATCHERS.clear()  # the doctored matcher must not serve other tests
+        compiled._MATCHERS.clear()  # the doctored matcher must not serve other tests
 
 
 def test_analyze_service_reuses_the_compiled_matcher_across_runs():
-    class Publisher:
-        def run_analyzed(self, report):
-            self.last = report
-
-    # Given an analyze service whose signatures do not change between runs
+    # Given an analyzer whose signatures do not change between runs
     known = FakeList([issue("AS-1", "analyzer cache test"), issue("AS-2", r"analyzer cache \d+")])
-    service = AnalyzeService(FakeReports(), known, Publisher(), FetchSettings(log_hosts=["logs.example.org"]))
+    service = Analyzer(
+        known,
+        InfraRuleSet(load_builtin_rules()),
+        FetchSettings(log_hosts=["logs.example.org"]),
+        LayoutSettings(),
+        None,
+    )
     # When it analyses two runs (their log URLs are refused: no network in unit tests)
     for build in ("c1", "c2"):
         service.analyze(

@@ -2,9 +2,9 @@
 
 from datetime import date
 
-from citriage.analyze.matching.engine import load_known_issues_yaml
 from citriage.cli.main import main
-from citriage.known_issues.replay import YamlKnownIssues, dump_known_issues_yaml, replay
+from citriage.known_issues.replay import replay
+from citriage.known_issues.yaml_file import YamlKnownIssues, dump_known_issues_yaml, load_known_issues_yaml
 from citriage.models import (
     Classification,
     Evidence,

@@ -4,9 +4,9 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
+from citriage.adapters.aws.ses import SesTransport
 from citriage.models import MailMessage
 from citriage.notify.ses_events import suppressions_from_ses_event
-from citriage.notify.transports import SesTransport
 
 MESSAGE = MailMessage(
     subject="s",

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from citriage.analyze.matching.engine import Hit, InfraRuleSet, SignatureSet, load_builtin_rules
+from citriage.analyze.matching.compiled import Hit
+from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
+from citriage.known_issues.signatures import SignatureSet
 from citriage.models import (
     Classification,
     Evidence,

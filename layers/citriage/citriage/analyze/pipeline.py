@@ -18,8 +18,9 @@ from citriage.analyze.classify import (
     explain_verdict,
     job_failure,
 )
-from citriage.analyze.logs.fetch import LogTree, iter_lines
-from citriage.analyze.logs.layouts import Discovery, ResultKind, layout_for
+from citriage.analyze.locate import layout_for
+from citriage.analyze.logs.fetch import iter_lines
+from citriage.analyze.logs.layouts import Discovery, ResultKind
 from citriage.analyze.logs.readers import (
     ReadContext,
     open_found,
@@ -28,11 +29,14 @@ from citriage.analyze.logs.readers import (
     read_fallback,
     read_results,
 )
-from citriage.analyze.matching.engine import Hit, InfraRuleSet, LineScanner, SignatureSet, excerpt_of
+from citriage.analyze.matching.compiled import Hit, excerpt_of
+from citriage.analyze.matching.engine import LineScanner
+from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.parsers.console import parse_tempest_console, strip_console_prefix
 from citriage.analyze.parsers.zuul_json import FailedTask
 from citriage.config import LayoutSettings
 from citriage.errors import FetchFailed, FetchRefused
+from citriage.known_issues.signatures import SignatureSet
 from citriage.models import (
     Classification,
     Evidence,
@@ -45,6 +49,7 @@ from citriage.models import (
     TestResult,
     TestStatus,
 )
+from citriage.ports import LogTree
 
 # The console of a Zuul log tree (the known-issues replay reads it; analysis finds consoles by layout).
 CONSOLE_FILES = ["job-output.txt"]

@@ -5,30 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
-from citriage.analyze.matching.engine import (
-    InfraRuleSet,
-    SignatureSet,
-    load_builtin_rules,
-    load_known_issues_yaml,
-)
-from citriage.analyze.pipeline import analyze_run
+from citriage.cli.known_issues import register as register_known_issues
 from citriage.cli.subscriptions import register as register_subscriptions
 from citriage.cli.templates import register as register_templates
-from citriage.config import FetchSettings
+from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import CitriageError
-from citriage.known_issues.replay import register as register_known_issues
 from citriage.models import RunEvent, RunReport
 from citriage.notify.render import MailRenderer
 from citriage.notify.transports import FileTransport
+from citriage.wiring import local_analyzer
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    issues = load_known_issues_yaml(Path(args.known_issues).read_text("utf-8")) if args.known_issues else []
     location = args.source
     is_url = location.startswith(("http://", "https://"))
     hosts = list(args.log_host or [])
@@ -36,19 +27,23 @@ def _analyze(args: argparse.Namespace) -> int:
         # Asked for one URL on the command line: that URL's host is the allowed one.
         parts = urlsplit(location)
         hosts = [parts.netloc if parts.scheme == "https" else f"http://{parts.netloc}"]
-    settings = FetchSettings(log_hosts=hosts, allow_private_addresses=args.allow_private)
-    budget = FetchBudget(settings.max_file_bytes, settings.max_run_bytes)
-    tree = open_log_tree(location, settings, budget, allow_local=True)
+    fetch = FetchSettings.from_env().model_copy(
+        update={"log_hosts": hosts, "allow_private_addresses": args.allow_private}
+    )
+    analyzer = local_analyzer(
+        fetch,
+        LayoutSettings.from_env(),
+        Path(args.known_issues) if args.known_issues else None,
+    )
+    name = Path(location.rstrip("/")).name
     run = RunEvent(
         source=args.ci,
-        job=args.job or Path(location.rstrip("/")).name or "unknown-job",
-        build_id=args.build_id or Path(location.rstrip("/")).name or "local",
+        job=args.job or name or "unknown-job",
+        build_id=args.build_id or name or "local",
         result=args.result,
-        log_url=location if is_url else tree.url_for(""),
+        log_url=location if is_url else Path(location).resolve().as_uri(),
     )
-    report = analyze_run(
-        run, tree, SignatureSet(issues, datetime.now(UTC).date()), InfraRuleSet(load_builtin_rules())
-    )
+    report = analyzer.analyze(run)
     if args.format == "json":
         print(report.model_dump_json(indent=2))
     else:

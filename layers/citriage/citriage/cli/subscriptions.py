@@ -13,20 +13,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from citriage.adapters.aws.clients import AwsClients
 from citriage.adapters.aws.dynamodb import SubscriptionStore
 from citriage.config import SubscriptionsCliSettings
 from citriage.errors import CitriageError
 from citriage.models import MailVerdict, Subscription
 from citriage.notify.audience import dump_subscriptions_yaml, load_subscriptions_yaml
+from citriage.wiring import subscription_store
 
 
 def _store(args: argparse.Namespace) -> SubscriptionStore:
-    import boto3  # noqa: PLC0415  # only the table commands need AWS
-
     table = args.table or SubscriptionsCliSettings.from_env().subscriptions_table
     if not table:
         raise CitriageError("name the subscriptions table with --table or SUBSCRIPTIONS_TABLE")
-    return SubscriptionStore(boto3.resource("dynamodb").Table(table))
+    return subscription_store(table, AwsClients())
 
 
 def _add(args: argparse.Namespace) -> int:

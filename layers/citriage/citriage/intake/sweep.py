@@ -16,21 +16,20 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from citriage.analyze.ci_api.common import TokenSource
 from citriage.analyze.ci_api.credentials import credential_for, withheld_note
 from citriage.analyze.ci_api.jenkins import jenkins_headers
 from citriage.config import JenkinsPeriodicJob, PeriodicJob, SweepSettings, ZuulPeriodicJob
 from citriage.errors import BadRequest, CitriageError, IntakeInProgress
 from citriage.intake.sources.jenkins import jenkins_run
 from citriage.intake.sources.payload import as_text
-from citriage.intake.webhook import Queue, enqueue_once
+from citriage.intake.webhook import enqueue_once
 from citriage.models import RunEvent
-from citriage.ports import Dedupe
+from citriage.ports import Cursors, Dedupe, Queue, TokenSource
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +39,6 @@ _TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.Ch
 
 class SweepApiError(CitriageError):
     """A CI API did not answer usefully after the retries."""
-
-
-class Cursors(Protocol):
-    """Where each job's sweep got to (the dedupe table in AWS)."""
-
-    def get(self, job_key: str) -> dict[str, Any]:
-        """The job's cursor, or {}."""
-
-    def put(self, job_key: str, cursor: dict[str, Any]) -> None:
-        """Save the job's cursor."""
 
 
 class JsonApi:

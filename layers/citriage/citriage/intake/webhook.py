@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Protocol
 
 from pydantic import BaseModel
 
 from citriage.errors import BadRequest, IntakeInProgress, PayloadTooLarge, Unauthorized
 from citriage.intake.sources import get_source
 from citriage.models import RunEvent
-from citriage.ports import Dedupe
-
-
-class KeySource(Protocol):
-    """Where the per-source HMAC keys and tokens come from (Secrets Manager in AWS)."""
-
-    def key_for(self, source: str) -> str | None:
-        """The key for a source, or None."""
-
-
-class Queue(Protocol):
-    """Where runs go to be analysed."""
-
-    def send(self, run: RunEvent) -> None:
-        """Enqueue one run."""
+from citriage.ports import Dedupe, KeySource, Queue
 
 
 class WebhookOutcome(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any
 from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree
 from citriage.config import FetchSettings
 from citriage.errors import CitriageError, FetchFailed, FetchRefused
+from citriage.models import KnownIssue
 
 MAX_API_BYTES = 1_048_576
 _LAUNCHPAD = re.compile(r"^https://bugs\.launchpad\.net/(?:[^/?#]+/)?\+bug/(\d+)/?$")
@@ -113,3 +114,13 @@ def lookup_bug(bug_url: str, settings: FetchSettings) -> BugInfo:
     data = _get_json(api.base, api.path, settings)
     tasks = _get_json(api.base, f"{api.path}/bug_tasks", settings) if api.kind == "launchpad" else None
     return parse_bug(api.kind, data, tasks)
+
+
+def with_bug_details(issue: KnownIssue, settings: FetchSettings) -> tuple[KnownIssue, str | None]:
+    """The signature with its bug's title and status looked up, or unchanged and the reason why not
+    (the lookup is optional and never stops a signature from being stored)."""
+    try:
+        info = lookup_bug(issue.bug_url, settings)
+    except BugLookupFailed as exc:
+        return issue, f"{issue.id}: bug not looked up: {exc}"
+    return issue.model_copy(update={"bug_title": info.title, "bug_status": info.status}), None

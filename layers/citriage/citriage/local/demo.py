@@ -6,16 +6,13 @@ import os
 import shutil
 from pathlib import Path
 
-import boto3
-
-from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore, SubscriptionStore
-from citriage.analyze.matching.engine import load_known_issues_yaml
+from citriage.adapters.aws.clients import AwsClients
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
 from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
 from citriage.models import Classification
-from citriage.notify.audience import load_subscriptions_yaml
 from citriage.notify.transports import safe_name
+from citriage.wiring import run_store, seed_tables
 
 DEMO_SENDER = "citriage@example.org"
 DEMO_ENV = {
@@ -40,15 +37,10 @@ def run_demo(events_dir: Path, out_dir: Path) -> int:
     try:
         with serve_directory(events_dir / "logs") as log_server:
             stack = aws.provision(DEMO_SENDER, [log_server], out_dir.resolve())
-            dynamodb = boto3.resource("dynamodb")
-            known = KnownIssueStore(dynamodb.Table(stack.env["KNOWN_ISSUES_TABLE"]))
-            for issue in load_known_issues_yaml((events_dir / "known-issues.yaml").read_text("utf-8")):
-                known.put(issue)
-            subscriptions = SubscriptionStore(dynamodb.Table(stack.env["SUBSCRIPTIONS_TABLE"]))
-            for subscription in load_subscriptions_yaml(
-                (events_dir / "subscriptions.yaml").read_text("utf-8")
-            ):
-                subscriptions.put(subscription)
+            clients = AwsClients()
+            seed_tables(
+                stack.env, clients, events_dir / "known-issues.yaml", events_dir / "subscriptions.yaml"
+            )
             chain = HandlerChain(stack)
             run_ids: list[str] = []
             print(f"embedded AWS endpoint {stack.endpoint}; log server {log_server}")
@@ -61,7 +53,7 @@ def run_demo(events_dir: Path, out_dir: Path) -> int:
                     return 1
                 run_ids.extend(response["accepted"])
             chain.run_pending()
-            runs = RunStore(dynamodb.Table(stack.env["RUNS_TABLE"]))
+            runs = run_store(stack.env["RUNS_TABLE"], clients)
             print(
                 f"{'job':34} {'verdict':13} {'tests':>5} {'fail':>4} "
                 f"{'new':>3} {'known':>5} {'infra':>5}  mails"

@@ -26,8 +26,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
-
+from citriage.adapters.aws.clients import AwsClients
+from citriage.adapters.aws.provision import create_email_identity, provision, read_template
 from citriage.intake.sources import SOURCES
 
 REGION = "us-east-1"
@@ -130,120 +130,39 @@ class EmbeddedAws:
         webhook_keys: Mapping[str, str] | None = None,
         ci_tokens: Mapping[str, object] | None = None,
     ) -> LocalStack:
-        """Create tables, queues, bus and rule, secrets and SES identity; return the env to run with.
+        """Create what template.yaml declares (tables, queues, bus and rule, secrets) and a verified
+        sender; return the functions' environment, resolved against the local resources.
 
         Every source gets a random webhook key unless `webhook_keys` names one for it. The CI API
         tokens secret is `ci_tokens`, empty by default: runs are read anonymously (an invented
         token would turn a public API's anonymous answer into a 401).
         """
-        dynamodb = boto3.client("dynamodb")
-        names = {
-            "runs": "citriage-runs",
-            "known": "citriage-known-issues",
-            "subs": "citriage-subscriptions",
-            "dedupe": "citriage-dedupe",
-            "suppressions": "citriage-suppressions",
-        }
-        _create_table(
-            dynamodb, names["runs"], [("pk", "HASH"), ("sk", "RANGE")], gsi=("by-job", "gsi1pk", "gsi1sk")
-        )
-        _create_table(dynamodb, names["known"], [("id", "HASH")])
-        _create_table(dynamodb, names["subs"], [("email", "HASH")])
-        _create_table(dynamodb, names["dedupe"], [("key", "HASH")])
-        _create_table(dynamodb, names["suppressions"], [("email", "HASH")])
-        sqs = boto3.client("sqs")
-        analyze_url = _create_queue(sqs, "citriage-analyze", visibility=720)
-        notify_url = _create_queue(sqs, "citriage-notify", visibility=360)
-        notify_arn = sqs.get_queue_attributes(QueueUrl=notify_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        events = boto3.client("events")
-        events.create_event_bus(Name="citriage")
-        events.put_rule(
-            Name="citriage-run-analyzed",
-            EventBusName="citriage",
-            EventPattern=json.dumps({"source": ["citriage"], "detail-type": ["RunAnalyzed"]}),
-        )
-        events.put_targets(
-            Rule="citriage-run-analyzed",
-            EventBusName="citriage",
-            Targets=[{"Id": "notify", "Arn": notify_arn}],
-        )
+        aws = AwsClients()
         keys = {name: (webhook_keys or {}).get(name) or secrets.token_hex(24) for name in SOURCES}
-        secret_arn = boto3.client("secretsmanager").create_secret(
-            Name="citriage/intake/webhook-keys", SecretString=json.dumps(keys)
-        )["ARN"]
         tokens = dict(ci_tokens or {})
-        ci_tokens_arn = boto3.client("secretsmanager").create_secret(
-            Name="citriage/ci-api-tokens", SecretString=json.dumps(tokens)
-        )["ARN"]
-        boto3.client("sesv2").create_email_identity(EmailIdentity=sender)
-        env = {
-            "POWERTOOLS_SERVICE_NAME": "citriage",
-            "POWERTOOLS_METRICS_NAMESPACE": "Citriage",
-            "ANALYZE_QUEUE_URL": analyze_url,
-            "DEDUPE_TABLE": names["dedupe"],
-            "WEBHOOK_SECRET_ARN": secret_arn,
-            "RUNS_TABLE": names["runs"],
-            "KNOWN_ISSUES_TABLE": names["known"],
-            "SUBSCRIPTIONS_TABLE": names["subs"],
-            "SUPPRESSIONS_TABLE": names["suppressions"],
-            "EVENT_BUS_NAME": "citriage",
-            "CI_TOKENS_SECRET_ARN": ci_tokens_arn,
-            "LOG_HOSTS": ",".join(log_hosts),
+        done, env = provision(
+            read_template(repo_root() / "template.yaml"),
+            aws,
+            parameters={"LogHosts": ",".join(log_hosts), "MailSender": sender},
+            secrets={"WebhookSecret": keys, "CiApiTokensSecret": tokens},
+        )
+        create_email_identity(aws, sender)
+        env |= {
             # The local log server listens on loopback; only this embedded mode allows it.
             "ALLOW_PRIVATE_ADDRESSES": "true",
-            "MAIL_SENDER": sender,
             "MAIL_TRANSPORTS": "ses,file" if mail_out_dir else "ses",
         }
         if mail_out_dir:
             env["MAIL_OUT_DIR"] = str(mail_out_dir)
         os.environ.update(env)
-        return LocalStack(self.endpoint, env, analyze_url, notify_url, keys, tokens)
-
-
-def _create_table(
-    client: Any, name: str, keys: list[tuple[str, str]], gsi: tuple[str, str, str] | None = None
-) -> None:
-    attributes = [{"AttributeName": k, "AttributeType": "S"} for k, _ in keys]
-    request: dict[str, Any] = {
-        "TableName": name,
-        "KeySchema": [{"AttributeName": k, "KeyType": t} for k, t in keys],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    if gsi:
-        index, hash_key, range_key = gsi
-        attributes += [
-            {"AttributeName": hash_key, "AttributeType": "S"},
-            {"AttributeName": range_key, "AttributeType": "S"},
-        ]
-        request["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": hash_key, "KeyType": "HASH"},
-                    {"AttributeName": range_key, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ]
-    request["AttributeDefinitions"] = attributes
-    client.create_table(**request)
-
-
-def _create_queue(sqs: Any, name: str, visibility: int) -> str:
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    url: str = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": str(visibility),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-        },
-    )["QueueUrl"]
-    return url
+        return LocalStack(
+            self.endpoint,
+            env,
+            done.queue_urls["AnalyzeQueue"],
+            done.queue_urls["NotifyQueue"],
+            keys,
+            tokens,
+        )
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -330,7 +249,7 @@ class HandlerChain:
         self.webhook = load_handler("webhook", root)
         self.analyze = load_handler("analyze", root)
         self.notify = load_handler("notify", root)
-        self._sqs = boto3.client("sqs")
+        self._sqs = AwsClients().sqs
 
     def post(
         self, source: str, body: bytes, headers: dict[str, str], query: Mapping[str, str] | None = None

@@ -21,12 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import boto3
-
-from citriage.adapters.aws.dynamodb import KnownIssueStore, SubscriptionStore
-from citriage.analyze.matching.engine import load_known_issues_yaml
-from citriage.local.embedded import EmbeddedAws, HandlerChain, LocalStack, serve_directory
-from citriage.notify.audience import load_subscriptions_yaml
+from citriage.adapters.aws.clients import AwsClients
+from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
+from citriage.wiring import seed_tables
 
 # Bodies larger than this are refused before they are read (the webhook's own limit is lower).
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -145,18 +142,6 @@ def _read_keys(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def _load_tables(stack: LocalStack, options: ServeOptions) -> None:
-    dynamodb = boto3.resource("dynamodb")
-    if options.known_issues:
-        known = KnownIssueStore(dynamodb.Table(stack.env["KNOWN_ISSUES_TABLE"]))
-        for issue in load_known_issues_yaml(options.known_issues.read_text("utf-8")):
-            known.put(issue)
-    if options.subscriptions:
-        subscriptions = SubscriptionStore(dynamodb.Table(stack.env["SUBSCRIPTIONS_TABLE"]))
-        for subscription in load_subscriptions_yaml(options.subscriptions.read_text("utf-8")):
-            subscriptions.put(subscription)
-
-
 def serve(
     options: ServeOptions,
     on_ready: Callable[[ServeInfo], None] | None = None,
@@ -176,7 +161,7 @@ def serve(
             hosts.append(log_server)
         keys = _read_keys(options.keys_file) if options.keys_file else None
         stack = aws.provision(options.sender, hosts, options.out_dir.resolve(), keys)
-        _load_tables(stack, options)
+        seed_tables(stack.env, AwsClients(), options.known_issues, options.subscriptions)
         chain = HandlerChain(stack)
         httpd = ThreadingHTTPServer((options.host, options.port), _handler(chain, threading.Lock()))
         cleanup.callback(httpd.server_close)

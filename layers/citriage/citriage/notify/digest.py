@@ -8,19 +8,18 @@ subscriber and period (the dedupe key names both), skipping suppressed addresses
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from citriage.models import Subscription, Verdict, glob_match
 from citriage.notify.history import RunRecord
 from citriage.notify.render import MailRenderer
-from citriage.notify.service import MailDelivery, Suppressions
-from citriage.notify.transports import MailTransport
-from citriage.ports import Dedupe
+from citriage.notify.service import MailDelivery
+from citriage.ports import Dedupe, MailTransport, RecordsByTime, Subscriptions, Suppressions
 
 Period = Literal["daily", "weekly"]
 PERIOD_LENGTH: dict[str, timedelta] = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -31,20 +30,6 @@ class DigestTrigger(BaseModel):
     """The input the schedule passes to the digest function."""
 
     period: Period
-
-
-class Records(Protocol):
-    """Run records by time."""
-
-    def between(self, start: datetime, end: datetime) -> Iterable[RunRecord]:
-        """Every job's records that ended in [start, end)."""
-
-
-class Subscriptions(Protocol):
-    """Where subscriptions are read from."""
-
-    def list(self) -> list[Subscription]:
-        """Every subscription."""
 
 
 class JobLine(BaseModel):
@@ -210,7 +195,7 @@ class DigestService:
 
     def __init__(
         self,
-        records: Records,
+        records: RecordsByTime,
         subscriptions: Subscriptions,
         dedupe: Dedupe,
         transports: Sequence[MailTransport],

@@ -12,12 +12,10 @@ neither way.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal
 
-from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
 
 from citriage.models import Classification, RunReport, TestCounts, Verdict
@@ -78,7 +76,7 @@ class RunRecord(BaseModel):
     @property
     def sort_key(self) -> str:
         """Orders a job's records by end time (ties broken by run id)."""
-        return f"{_stamp(self.when)}#{self.run_id}"
+        return f"{sort_stamp(self.when)}#{self.run_id}"
 
     def passed_test(self, test_id: str) -> bool:
         """True when this run read results and the test did not fail in it."""
@@ -89,7 +87,7 @@ class RunRecord(BaseModel):
         return {f.known_issue for f in self.failed.values() if f.known_issue}
 
 
-def _stamp(when: datetime) -> str:
+def sort_stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -205,60 +203,3 @@ def previous_run(records: Sequence[RunRecord], run_id: str) -> RunRecord | None:
         if record.run_id == run_id:
             return next((r for r in records[position + 1 :] if r.has_results), None)
     return None
-
-
-class HistoryStore:
-    """Run records as items of the runs table: per job (`HIST#`) and per day (`DAY#`), with TTL."""
-
-    def __init__(self, table: Any, ttl_days: int = 90) -> None:
-        self._table = table
-        self._ttl = ttl_days * 86400
-
-    def record(self, report: RunReport) -> RunRecord:
-        """Store a report's record (overwriting it on a redelivery) and return it."""
-        record = RunRecord.from_report(report)
-        body = record.model_dump_json()
-        # DynamoDB items stop at 400 KB: a run failing thousands of long test ids keeps fewer.
-        while len(body.encode("utf-8")) > MAX_RECORD_BYTES and record.failed:
-            kept = dict(list(record.failed.items())[: len(record.failed) // 2])
-            record = record.model_copy(update={"failed": kept, "failed_truncated": True})
-            body = record.model_dump_json()
-        expires = int(time.time()) + self._ttl
-        with self._table.batch_writer() as batch:
-            for pk in (_job_key(record.source, record.job), _day_key(record.when)):
-                batch.put_item(Item={"pk": pk, "sk": record.sort_key, "record": body, "expires_at": expires})
-        return record
-
-    def recent(self, source: str, job: str, up_to: RunRecord | None, limit: int) -> list[RunRecord]:
-        """A job's records, newest first, ending at `up_to` (inclusive) when given."""
-        pk = Key("pk").eq(_job_key(source, job))
-        condition = pk & Key("sk").lte(up_to.sort_key) if up_to is not None else pk
-        response = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
-        return [RunRecord.model_validate_json(item["record"]) for item in response.get("Items", [])]
-
-    def between(self, start: datetime, end: datetime) -> Iterator[RunRecord]:
-        """Every job's records that ended in [start, end), day by day."""
-        day = start.astimezone(UTC).date()
-        while day <= end.astimezone(UTC).date():
-            kwargs: dict[str, Any] = {
-                "KeyConditionExpression": Key("pk").eq(f"DAY#{day.isoformat()}")
-                & Key("sk").between(_stamp(start), _stamp(end))
-            }
-            while True:
-                page = self._table.query(**kwargs)
-                for item in page.get("Items", []):
-                    record = RunRecord.model_validate_json(item["record"])
-                    if start <= record.when < end:
-                        yield record
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            day += timedelta(days=1)
-
-
-def _job_key(source: str, job: str) -> str:
-    return f"HIST#{source}#{job}"
-
-
-def _day_key(when: datetime) -> str:
-    return f"DAY#{when.astimezone(UTC).date().isoformat()}"

@@ -6,18 +6,17 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from citriage.errors import CitriageError
-from citriage.models import MailMessage, RunAnalyzed, RunReport, Subscription
+from citriage.models import MailMessage, RunAnalyzed, RunReport
 from citriage.notify.audience import NotifyPolicy, audience
 from citriage.notify.history import RunRecord, judge_issue, judge_test, previous_run
 from citriage.notify.render import MailRenderer
-from citriage.notify.transports import MailTransport
 from citriage.notify.view import MailContext
-from citriage.ports import Dedupe
+from citriage.ports import Dedupe, JobHistory, MailTransport, ReportReader, Subscriptions, Suppressions
 
 logger = logging.getLogger(__name__)
 
@@ -26,38 +25,10 @@ HISTORY_WINDOW = 20
 HISTORY_DEPTH = 100
 
 
-class Reports(Protocol):
-    """Where reports are read from."""
-
-    def get_report(self, run_id: str) -> RunReport | None:
-        """A stored report, or None."""
-
-
-class Subscriptions(Protocol):
-    """Where subscriptions are read from."""
-
-    def list(self) -> list[Subscription]:
-        """Every subscription."""
-
-
 # A mail's claim stays pending this long. A worker killed mid-send (notify's timeout is 60 s)
 # leaves it pending; the queue redelivers after its 360 s visibility timeout, by when the
 # lease has run out and the retry sends the mail.
 MAIL_LEASE_SECONDS = 300
-
-
-class History(Protocol):
-    """A job's recorded runs."""
-
-    def recent(self, source: str, job: str, up_to: RunRecord | None, limit: int) -> list[RunRecord]:
-        """A job's records, newest first, ending at `up_to`."""
-
-
-class Suppressions(Protocol):
-    """Addresses that must get no more mail."""
-
-    def is_suppressed(self, email: str) -> bool:
-        """True when the address is on the suppression list."""
 
 
 @dataclass(frozen=True)
@@ -141,14 +112,14 @@ class NotifyService:
 
     def __init__(
         self,
-        reports: Reports,
+        reports: ReportReader,
         subscriptions: Subscriptions,
         dedupe: Dedupe,
         transports: Sequence[MailTransport],
         sender: str,
         renderer: MailRenderer | None = None,
         *,
-        history: History | None = None,
+        history: JobHistory | None = None,
         suppressions: Suppressions | None = None,
         policy: NotifyPolicy | None = None,
     ) -> None:

@@ -90,29 +90,3 @@ def suppressions_from_ses_event(message: str | dict[str, Any]) -> list[Suppressi
             for r in event.complaint.complainedRecipients
         ]
     return []
-
-
-class SuppressionStore:
-    """Suppressed addresses, one item per (lower-cased) address."""
-
-    def __init__(self, table: Any) -> None:
-        self._table = table
-
-    def add(self, suppression: Suppression) -> None:
-        """Suppress an address (a later event for it overwrites the earlier one)."""
-        item = suppression.model_dump(mode="json", exclude_none=True)
-        item["email"] = suppression.email.lower()
-        self._table.put_item(Item=item)
-
-    def get(self, email: str) -> Suppression | None:
-        """Why an address is suppressed, or None when it is not."""
-        item = self._table.get_item(Key={"email": email.lower()}).get("Item")
-        return Suppression.model_validate(item) if item else None
-
-    def is_suppressed(self, email: str) -> bool:
-        """True when the address must get no more mail."""
-        return self.get(email) is not None
-
-    def remove(self, email: str) -> None:
-        """Lift a suppression (after the address was fixed)."""
-        self._table.delete_item(Key={"email": email.lower()})

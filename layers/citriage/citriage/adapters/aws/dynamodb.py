@@ -1,4 +1,4 @@
-"""DynamoDB, SQS, EventBridge and Secrets Manager adapters: the only boto3 code in the package.
+"""DynamoDB: one store per table (or per kind of item in a shared table).
 
 Clients are created by the caller (boto3 honours AWS_ENDPOINT_URL, so the embedded local
 endpoint needs no special code here).
@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import base64
 import gzip
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from citriage.analyze.matching.engine import check_signature
-from citriage.errors import CitriageError, InvalidSignature
-from citriage.models import KnownIssue, RunAnalyzed, RunEvent, RunReport, SignatureStats, Subscription
+from citriage.errors import InvalidSignature
+from citriage.known_issues.signatures import check_signature
+from citriage.models import KnownIssue, RunReport, SignatureStats, Subscription
+from citriage.notify.history import MAX_RECORD_BYTES, RunRecord, sort_stamp
+from citriage.notify.ses_events import Suppression
 
 # DynamoDB items are capped at 400 KB; reports are stored gzipped and kept well under.
 MAX_REPORT_BYTES = 300_000
@@ -279,74 +281,6 @@ def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     return {k: (int(v) if isinstance(v, Decimal) else v) for k, v in item.items()}
 
 
-def read_s3_text(s3: Any, url: str, max_bytes: int = 1_048_576) -> str:
-    """The UTF-8 text of an `s3://bucket/key` object (site rules), refusing one over `max_bytes`."""
-    if not url.startswith("s3://") or "/" not in url[5:]:
-        raise ValueError(f"{url!r} is not an s3://bucket/key URL")
-    bucket, key = url[5:].split("/", 1)
-    body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"].read(max_bytes + 1)
-    if len(body) > max_bytes:
-        raise ValueError(f"{url} is over {max_bytes} bytes")
-    return str(body.decode("utf-8"))
-
-
-class RunQueue:
-    """The analyze queue: one message per run to analyze."""
-
-    def __init__(self, sqs: Any, queue_url: str) -> None:
-        self._sqs = sqs
-        self._url = queue_url
-
-    def send(self, run: RunEvent) -> None:
-        """Enqueue a run."""
-        self._sqs.send_message(QueueUrl=self._url, MessageBody=run.model_dump_json())
-
-
-class EventPublisher:
-    """Puts `RunAnalyzed` events on the bus."""
-
-    source = "citriage"
-
-    def __init__(self, events: Any, bus_name: str) -> None:
-        self._events = events
-        self._bus = bus_name
-
-    def run_analyzed(self, report: RunReport) -> None:
-        """Publish the verdict event of a run (raises when EventBridge refuses it)."""
-        event = RunAnalyzed.from_report(report)
-        response = self._events.put_events(
-            Entries=[
-                {
-                    "Source": self.source,
-                    "DetailType": "RunAnalyzed",
-                    "Detail": event.model_dump_json(),
-                    "EventBusName": self._bus,
-                }
-            ]
-        )
-        if response.get("FailedEntryCount"):
-            raise CitriageError(f"EventBridge refused RunAnalyzed for {report.run_id}: {response['Entries']}")
-
-
-class SecretKeys:
-    """HMAC keys and tokens per source, from one JSON secret (cached across warm invocations)."""
-
-    def __init__(self, secret_arn: str, max_age: int = 300) -> None:
-        self._arn = secret_arn
-        self._max_age = max_age
-
-    def key_for(self, source: str) -> str | None:
-        """The key configured for a source, or None when the secret has none for it."""
-        key = self.entry_for(source)
-        return key if isinstance(key, str) and key else None
-
-    def entry_for(self, source: str) -> object:
-        """A source's raw value in the secret (CI API tokens: host -> credential), or None."""
-        value = parameters.get_secret(self._arn, max_age=self._max_age)
-        data = json.loads(value) if isinstance(value, str | bytes) else value
-        return data.get(source) if isinstance(data, dict) else None
-
-
 class CursorStore:
     """Where each periodic job's sweep got to: one item per job in the dedupe table, with no TTL."""
 
@@ -363,3 +297,86 @@ class CursorStore:
         self._table.put_item(
             Item={"key": f"cursor#{job_key}", "cursor": {k: v for k, v in cursor.items() if v is not None}}
         )
+
+
+class HistoryStore:
+    """Run records as items of the runs table: per job (`HIST#`) and per day (`DAY#`), with TTL."""
+
+    def __init__(self, table: Any, ttl_days: int = 90) -> None:
+        self._table = table
+        self._ttl = ttl_days * 86400
+
+    def record(self, report: RunReport) -> RunRecord:
+        """Store a report's record (overwriting it on a redelivery) and return it."""
+        record = RunRecord.from_report(report)
+        body = record.model_dump_json()
+        # DynamoDB items stop at 400 KB: a run failing thousands of long test ids keeps fewer.
+        while len(body.encode("utf-8")) > MAX_RECORD_BYTES and record.failed:
+            kept = dict(list(record.failed.items())[: len(record.failed) // 2])
+            record = record.model_copy(update={"failed": kept, "failed_truncated": True})
+            body = record.model_dump_json()
+        expires = int(time.time()) + self._ttl
+        with self._table.batch_writer() as batch:
+            for pk in (_job_key(record.source, record.job), _day_key(record.when)):
+                batch.put_item(Item={"pk": pk, "sk": record.sort_key, "record": body, "expires_at": expires})
+        return record
+
+    def recent(self, source: str, job: str, up_to: RunRecord | None, limit: int) -> list[RunRecord]:
+        """A job's records, newest first, ending at `up_to` (inclusive) when given."""
+        pk = Key("pk").eq(_job_key(source, job))
+        condition = pk & Key("sk").lte(up_to.sort_key) if up_to is not None else pk
+        response = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
+        return [RunRecord.model_validate_json(item["record"]) for item in response.get("Items", [])]
+
+    def between(self, start: datetime, end: datetime) -> Iterator[RunRecord]:
+        """Every job's records that ended in [start, end), day by day."""
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date():
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": Key("pk").eq(f"DAY#{day.isoformat()}")
+                & Key("sk").between(sort_stamp(start), sort_stamp(end))
+            }
+            while True:
+                page = self._table.query(**kwargs)
+                for item in page.get("Items", []):
+                    record = RunRecord.model_validate_json(item["record"])
+                    if start <= record.when < end:
+                        yield record
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            day += timedelta(days=1)
+
+
+def _job_key(source: str, job: str) -> str:
+    return f"HIST#{source}#{job}"
+
+
+def _day_key(when: datetime) -> str:
+    return f"DAY#{when.astimezone(UTC).date().isoformat()}"
+
+
+class SuppressionStore:
+    """Suppressed addresses, one item per (lower-cased) address."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def add(self, suppression: Suppression) -> None:
+        """Suppress an address (a later event for it overwrites the earlier one)."""
+        item = suppression.model_dump(mode="json", exclude_none=True)
+        item["email"] = suppression.email.lower()
+        self._table.put_item(Item=item)
+
+    def get(self, email: str) -> Suppression | None:
+        """Why an address is suppressed, or None when it is not."""
+        item = self._table.get_item(Key={"email": email.lower()}).get("Item")
+        return Suppression.model_validate(item) if item else None
+
+    def is_suppressed(self, email: str) -> bool:
+        """True when the address must get no more mail."""
+        return self.get(email) is not None
+
+    def remove(self, email: str) -> None:
+        """Lift a suppression (after the address was fixed)."""
+        self._table.delete_item(Key={"email": email.lower()})

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
-from citriage.analyze.logs.fetch import CHUNK, LogTree
+from citriage.analyze.logs.fetch import CHUNK
 from citriage.analyze.parsers.jenkins import read_json
 from citriage.errors import FetchFailed, FetchRefused
+from citriage.ports import LogTree
 
 # CI API listings (jobs, artifacts) are small; a bigger one is refused rather than parsed.
 MAX_API_JSON_BYTES = 8 * 1024 * 1024
-
-
-class TokenSource(Protocol):
-    """API credentials per source (Secrets Manager in AWS), bound to hosts: see credentials.py."""
-
-    def entry_for(self, source: str) -> object:
-        """A source's raw entry (a host -> credential mapping, a string), or None."""
 
 
 def get_json(tree: LogTree, path: str, notes: list[str]) -> Any | None:

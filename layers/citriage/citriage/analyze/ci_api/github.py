@@ -18,11 +18,12 @@ from functools import partial
 from typing import Any, BinaryIO
 
 from citriage.analyze.ci_api.common import concatenated, get_json
-from citriage.analyze.logs.fetch import CHUNK, FetchBudget, HttpLogTree, LogTree
+from citriage.analyze.logs.fetch import CHUNK, FetchBudget, HttpLogTree
 from citriage.analyze.logs.layouts import Discovery, FoundFile, ResultKind
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import FetchRefused
 from citriage.models import RunEvent
+from citriage.ports import LogTree
 
 FAILED_JOBS_LOG = "failed-jobs.log"
 ARTIFACT_PREFIX = "artifact/"

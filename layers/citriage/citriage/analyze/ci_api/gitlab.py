@@ -10,71 +10,22 @@ traces one after the other, anything else a path of the project's API.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from citriage.analyze.ci_api.common import concatenated, get_json
-from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree, LogTree
-from citriage.analyze.logs.layouts import Discovery, FoundFile
-from citriage.analyze.logs.readers import ReadContext
-from citriage.analyze.parsers.jenkins import read_json
+from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree
+from citriage.analyze.logs.layouts import Discovery, FoundFile, ResultKind
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import FetchRefused
-from citriage.models import RunEvent, TestResult, TestStatus
+from citriage.models import RunEvent
+from citriage.ports import LogTree
 
 FAILED_JOBS_LOG = "failed-jobs.log"
-# The result kind of `pipelines/<id>/test_report` (registered with citriage.analyze.logs.readers).
-GITLAB_REPORT = "gitlab_report"
-MAX_DETAILS = 16 * 1024
-_STATUS = {
-    "success": TestStatus.PASSED,
-    "failed": TestStatus.FAILED,
-    "error": TestStatus.FAILED,
-    "skipped": TestStatus.SKIPPED,
-}
 
 
 def gitlab_api_headers(token: str | None) -> dict[str, str]:
     """The token header GitLab's API takes (nothing for a public project)."""
     return {"PRIVATE-TOKEN": token} if token else {}
-
-
-def parse_gitlab_test_report(document: Any, name: str, notes: list[str]) -> list[TestResult]:
-    """Test results from `pipelines/<id>/test_report` (`test_suites[].test_cases[]`)."""
-    if not isinstance(document, dict):
-        notes.append(f"{name}: not a GitLab test report.")
-        return []
-    results: list[TestResult] = []
-    unknown = 0
-    for suite in document.get("test_suites") or []:
-        for case in (suite.get("test_cases") or []) if isinstance(suite, dict) else []:
-            status = _STATUS.get(str(case.get("status"))) if isinstance(case, dict) else None
-            if status is None or not case.get("name"):
-                unknown += 1
-                continue
-            classname = str(case.get("classname") or "")
-            duration = case.get("execution_time")
-            texts = (case.get("stack_trace"), case.get("system_output"))
-            details = "\n".join(x for x in texts if isinstance(x, str) and x)
-            results.append(
-                TestResult(
-                    test_id=f"{classname}.{case['name']}" if classname else str(case["name"]),
-                    status=status,
-                    duration=float(duration) if isinstance(duration, int | float) else None,
-                    details=details[-MAX_DETAILS:] if status is TestStatus.FAILED else "",
-                )
-            )
-    if unknown:
-        notes.append(f"{name}: skipped {unknown} test case(s) with no name or an unknown status.")
-    return results
-
-
-def read_gitlab_report(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
-    """The result reader of GITLAB_REPORT files."""
-    document = read_json(stream, name, ctx.notes)
-    results = [] if document is None else parse_gitlab_test_report(document, name, ctx.notes)
-    if document is not None and not results:
-        ctx.notes.append("The pipeline has no test report (no job publishes artifacts:reports:junit).")
-    return results
 
 
 def _pipeline_api(log_url: str) -> tuple[str, str]:
@@ -138,7 +89,7 @@ class GitLabLayout:
         """The pipeline's test report and failed jobs' traces."""
         _, pipeline_id = _pipeline_api(run.log_url)
         return Discovery(
-            results=[FoundFile(f"pipelines/{pipeline_id}/test_report", GITLAB_REPORT)],
+            results=[FoundFile(f"pipelines/{pipeline_id}/test_report", ResultKind.GITLAB_REPORT)],
             console=[FAILED_JOBS_LOG],
             probe=False,
             method="gitlab api",

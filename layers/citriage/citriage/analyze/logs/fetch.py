@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from citriage.config import FetchSettings
 from citriage.errors import FetchDenied, FetchFailed, FetchRefused
+from citriage.ports import LogTree
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -150,22 +151,6 @@ def iter_lines(stream: BinaryIO) -> Iterator[str]:
         if not raw:
             return
         yield raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
-
-
-class LogTree(Protocol):
-    """A job's log tree: files by relative path, read as capped, decompressed streams."""
-
-    budget: FetchBudget
-
-    def open(self, path: str) -> BinaryIO | None:
-        """The file's (decompressed) bytes, or None when it does not exist."""
-
-    def url_for(self, path: str) -> str:
-        """Where a person can read the file."""
-
-    @property
-    def root(self) -> str:
-        """The tree's location, for messages."""
 
 
 def open_first(tree: LogTree, candidates: list[str]) -> tuple[str, BinaryIO] | None:

@@ -12,7 +12,8 @@ the console, the job's own record and component versions:
 * `openqa`: `log_url` is `https://host/tests/<id>`; `api/v1/jobs/<id>/details` and the
   job's `autoinst-log.txt`.
 
-Other sources (GitHub, GitLab, ...) add theirs with `register_layout`.
+GitHub and GitLab runs are read through their APIs (`citriage.analyze.ci_api`); every layout
+is listed once, in `citriage.analyze.locate.LAYOUTS`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from citriage.analyze.logs.fetch import LogTree
 from citriage.config import LayoutSettings
 from citriage.errors import FetchDenied
 from citriage.models import RunEvent, glob_match
+from citriage.ports import LogTree
 
 MAX_INDEX_BYTES = 2 * 1024 * 1024
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -46,6 +47,7 @@ class ResultKind(StrEnum):
     TEMPEST_CONSOLE = "tempest_console"
     JENKINS_REPORT = "jenkins_report"
     OPENQA_DETAILS = "openqa_details"
+    GITLAB_REPORT = "gitlab_report"
 
 
 class ComponentKind(StrEnum):
@@ -63,6 +65,7 @@ class ComponentKind(StrEnum):
 RESULT_PRIORITY = (
     ResultKind.JENKINS_REPORT,
     ResultKind.OPENQA_DETAILS,
+    ResultKind.GITLAB_REPORT,
     ResultKind.SUBUNIT,
     ResultKind.JUNIT,
     ResultKind.TEMPEST_CONSOLE,
@@ -97,16 +100,6 @@ class Discovery:
         kinds += sorted(present - set(kinds))
         for kind in kinds:
             yield kind, [f.path for f in self.results if f.kind == kind]
-
-
-class Layout(Protocol):
-    """Where one CI keeps a run's results."""
-
-    def tree_location(self, run: RunEvent) -> str:
-        """The URL (or directory) the run's LogTree is rooted at."""
-
-    def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
-        """The files to read, found with as few requests as the layout allows."""
 
 
 # ---- names -------------------------------------------------------------------------------
@@ -444,22 +437,3 @@ def _base_path(tree: LogTree, scheme: str, netloc: str, prefix: str) -> str | No
     if not host_root.startswith(root):
         return None
     return host_root[len(root) :]
-
-
-_LOG_TREE = LogTreeLayout()
-_LAYOUTS: dict[str, Layout] = {"zuul": _LOG_TREE, "jenkins": JenkinsLayout(), "openqa": OpenQaLayout()}
-
-
-def register_layout(source: str, layout: Layout) -> None:
-    """Add (or replace) the layout of a CI source."""
-    _LAYOUTS[source] = layout
-
-
-def layout_for(source: str) -> Layout:
-    """The layout of a source; a log tree when the source has none of its own."""
-    return _LAYOUTS.get(source, _LOG_TREE)
-
-
-def tree_location(run: RunEvent) -> str:
-    """Where the run's LogTree should be rooted (what `open_log_tree` is given)."""
-    return layout_for(run.source).tree_location(run)

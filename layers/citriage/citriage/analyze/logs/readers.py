@@ -1,26 +1,27 @@
 """Reading a run's results from the files its layout found: one reader per result kind.
 
-Readers never raise for bad content: what they could not read goes to the notes. A source
-whose results need a reader of its own (GitHub, GitLab, ...) adds it with
-`register_result_reader`.
+Readers never raise for bad content: what they could not read goes to the notes. Every result
+kind has its reader in `READERS`, listed once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from citriage.analyze.components import merge_components, read_components
-from citriage.analyze.logs.fetch import LogTree, iter_lines
+from citriage.analyze.logs.fetch import iter_lines
 from citriage.analyze.logs.layouts import Discovery, ResultKind, try_open
 from citriage.analyze.parsers.console import parse_tempest_console
+from citriage.analyze.parsers.gitlab import parse_gitlab_test_report
 from citriage.analyze.parsers.jenkins import parse_jenkins_test_report, read_json
 from citriage.analyze.parsers.junit import parse_junit
 from citriage.analyze.parsers.openqa import INFRA_RESULTS, parse_openqa_details
 from citriage.analyze.parsers.subunit import merge_results, parse_subunit
 from citriage.analyze.parsers.zuul_json import FailedTask, find_failed_task
 from citriage.models import InfraFinding, TestResult
+from citriage.ports import LogTree
 
 
 @dataclass
@@ -52,6 +53,14 @@ def _jenkins(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
     return [] if document is None else parse_jenkins_test_report(document, name, ctx.notes)
 
 
+def _gitlab(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+    document = read_json(stream, name, ctx.notes)
+    results = [] if document is None else parse_gitlab_test_report(document, name, ctx.notes)
+    if document is not None and not results:
+        ctx.notes.append("The pipeline has no test report (no job publishes artifacts:reports:junit).")
+    return results
+
+
 def _openqa(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
     document = read_json(stream, name, ctx.notes)
     job = None if document is None else parse_openqa_details(document, name, ctx.notes)
@@ -72,18 +81,14 @@ def _openqa(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
     return job.modules
 
 
-_READERS: dict[str, ResultReader] = {
+READERS: Mapping[str, ResultReader] = {
     ResultKind.SUBUNIT: _subunit,
     ResultKind.JUNIT: _junit,
     ResultKind.TEMPEST_CONSOLE: _tempest_console,
     ResultKind.JENKINS_REPORT: _jenkins,
     ResultKind.OPENQA_DETAILS: _openqa,
+    ResultKind.GITLAB_REPORT: _gitlab,
 }
-
-
-def register_result_reader(kind: str, reader: ResultReader) -> None:
-    """Add (or replace) the reader of a result kind."""
-    _READERS[kind] = reader
 
 
 def open_found(tree: LogTree, path: str, probe: bool, notes: list[str]) -> tuple[str, BinaryIO] | None:
@@ -115,7 +120,7 @@ def read_results(
     for kind, paths in found.results_by_priority():
         if kind in skip:
             continue
-        reader = _READERS.get(kind)
+        reader = READERS.get(kind)
         if reader is None:
             ctx.notes.append(f"No reader for {kind} results; skipped {', '.join(paths[:3])}.")
             continue
@@ -128,7 +133,7 @@ def read_results(
 def read_fallback(tree: LogTree, found: Discovery, kind: str, ctx: ReadContext) -> ResultsRead:
     """Read the files of one kind only (used for the tempest console fallback)."""
     paths = [f.path for f in found.results if f.kind == kind]
-    reader = _READERS.get(kind)
+    reader = READERS.get(kind)
     return _read_kind(tree, paths, reader, found.probe, ctx) if reader and paths else ResultsRead()
 
 

@@ -20,224 +20,17 @@ Matching rules:
 from __future__ import annotations
 
 import bisect
-import hashlib
-import importlib.resources
-import re
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
-from typing import Any, BinaryIO, Generic, Protocol, TypeVar
+from collections.abc import Iterable
+from typing import Any, BinaryIO, Generic
 
-import re2
-import yaml
+from citriage.analyze.matching.compiled import Hit, ItemT, captures_of, excerpt_of, matcher_for
+from citriage.models import glob_match
 
-from citriage.errors import InvalidSignature
-from citriage.models import InfraRule, KnownIssue, glob_match
-
-MAX_EXCERPT = 500
 # About this many bytes of log go through the Set per call: large enough that the per-call
 # overhead vanishes, small enough that locating a hit inside a block stays cheap.
 BLOCK_BYTES = 256 * 1024
 # A multiline signature matches when its match starts within this many lines of its end.
 MULTILINE_WINDOW = 20
-# The combined automaton may use this much memory (RE2's default, 8 MB, is too small for
-# thousands of patterns). When a Set still does not fit, it is split into shards.
-SET_MAX_MEM = 256 << 20
-# How many compiled matchers a warm process keeps (one per distinct signature list).
-MATCHER_CACHE_SIZE = 8
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-class _Patterned(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def pattern(self) -> str | None: ...
-
-    @property
-    def files(self) -> list[str]: ...
-
-
-ItemT = TypeVar("ItemT", bound=_Patterned)
-
-
-def _options(*, multiline: bool, max_mem: int | None = None) -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    # A single-line signature can never match across a newline, even through `\s` or
-    # `[^x]`: that is what lets a block of lines be searched as one text.
-    options.never_nl = not multiline
-    if max_mem is not None:
-        options.max_mem = max_mem
-    return options
-
-
-def _anchored_per_line(pattern: str) -> str:
-    # `(?m)`: `^` and `$` mean start and end of a line, as they would on a single line.
-    return f"(?m){pattern}"
-
-
-def _reason(exc: Exception) -> str:
-    reason = exc.args[0] if exc.args else str(exc)
-    if isinstance(reason, bytes):
-        reason = reason.decode("utf-8", "replace")
-    return str(reason)
-
-
-def compile_pattern(pattern: str, multiline: bool = False) -> Any:
-    """Compile a pattern with RE2; an invalid or unsupported one raises InvalidSignature.
-
-    RE2 refuses what it cannot run in linear time (backreferences, lookaround), and says so.
-    The compiled regex matches within one line unless `multiline` is set.
-    """
-    try:
-        regex = re2.compile(_anchored_per_line(pattern), _options(multiline=multiline))
-    except re2.error as exc:
-        raise InvalidSignature(f"pattern {pattern!r} is not valid RE2: {_reason(exc)}") from exc
-    if regex.search(b"") is not None:
-        raise InvalidSignature(f"pattern {pattern!r} matches an empty line, so it would match every line")
-    return regex
-
-
-def excerpt_of(line: str) -> str:
-    """A line trimmed for reports and mails."""
-    line = line.strip()
-    return line if len(line) <= MAX_EXCERPT else line[: MAX_EXCERPT - 1] + "…"
-
-
-def render_message(template: str, captures: Mapping[str, str]) -> str:
-    """Fill `{1}`, `{name}` placeholders of a message with capture groups.
-
-    Only plain names and numbers are replaced (no attribute or index access, unlike
-    `str.format`); an unknown placeholder is left as written.
-    """
-    return _PLACEHOLDER.sub(lambda m: captures.get(m.group(1), m.group(0)), template)
-
-
-@dataclass(frozen=True)
-class Hit(Generic[ItemT]):
-    """One place where a signature or rule matched, with its capture groups."""
-
-    item: ItemT
-    file: str | None
-    line: int | None
-    excerpt: str
-    captures: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def groups(self) -> dict[str, str]:
-        """Capture groups by number ("1", "2", ...) and by name."""
-        return dict(self.captures)
-
-    def message(self, template: str | None) -> str | None:
-        """`template` with this hit's capture groups filled in (None when there is none)."""
-        return render_message(template, self.groups) if template else None
-
-
-def _captures(match: Any, names: Mapping[str, int]) -> tuple[tuple[str, str], ...]:
-    groups = match.groups()
-    if not groups:
-        return ()
-    values = [g.decode("utf-8", "replace")[:MAX_EXCERPT] if g is not None else "" for g in groups]
-    pairs = [(str(n), v) for n, v in enumerate(values, 1)]
-    pairs += [(name, values[index - 1]) for name, index in names.items()]
-    return tuple(pairs)
-
-
-class _Shard:
-    """One RE2 Set over some of the patterns; index `sentinel` always matches."""
-
-    def __init__(self, indices: Sequence[int], patterns: Sequence[str], multiline: bool) -> None:
-        self.indices = list(indices)
-        rset = re2.Set.SearchSet(_options(multiline=multiline, max_mem=SET_MAX_MEM))
-        for index in self.indices:
-            rset.Add(_anchored_per_line(patterns[index]))
-        # The empty pattern matches every text: a result without it means RE2 gave up (its
-        # automaton ran out of memory), never that nothing matched.
-        self.sentinel = rset.Add("")
-        rset.Compile()
-        self._set = rset
-
-    def match(self, data: bytes) -> list[int] | None:
-        """Indices (into the whole pattern list) that match `data`; None when RE2 failed."""
-        found = self._set.Match(data)
-        if not found or self.sentinel not in found:
-            return None
-        return [self.indices[i] for i in found if i != self.sentinel]
-
-
-def _shards(indices: Sequence[int], patterns: Sequence[str], multiline: bool) -> list[_Shard]:
-    if not indices:
-        return []
-    try:
-        return [_Shard(indices, patterns, multiline)]
-    except re2.error:
-        if len(indices) == 1:
-            raise
-        half = len(indices) // 2
-        return _shards(indices[:half], patterns, multiline) + _shards(indices[half:], patterns, multiline)
-
-
-class _Matcher:
-    """The compiled form of a pattern list: one regex per pattern plus the combined Sets."""
-
-    def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
-        self.regexes = [compile_pattern(pattern, multiline) for pattern, multiline in patterns]
-        self.names = [dict(rx.groupindex) for rx in self.regexes]
-        texts = [pattern for pattern, _ in patterns]
-        self.single = _shards([i for i, (_, m) in enumerate(patterns) if not m], texts, multiline=False)
-        self.multi = _shards([i for i, (_, m) in enumerate(patterns) if m], texts, multiline=True)
-        self.has_multiline = bool(self.multi)
-
-    def which(self, data: bytes, multiline: bool) -> tuple[set[int], bool]:
-        """Pattern indices that match somewhere in `data`, and whether the Set answered.
-
-        When RE2 could not answer (out of memory), every pattern of the failed shard is
-        returned: the caller then locates them one by one, which is slower but still linear.
-        """
-        found: set[int] = set()
-        complete = True
-        for shard in self.multi if multiline else self.single:
-            matched = shard.match(data)
-            if matched is None:
-                complete = False
-                found.update(shard.indices)
-            else:
-                found.update(matched)
-        return found, complete
-
-
-_MATCHERS: OrderedDict[str, _Matcher] = OrderedDict()
-
-
-def fingerprint(patterns: Iterable[tuple[str, bool]]) -> str:
-    """A digest of a pattern list (pattern text and multiline flag, in order)."""
-    digest = hashlib.sha256()
-    for pattern, multiline in patterns:
-        digest.update(f"{int(multiline)}{len(pattern)}:{pattern}".encode())
-    return digest.hexdigest()
-
-
-def _matcher_for(patterns: Sequence[tuple[str, bool]]) -> _Matcher:
-    """The compiled matcher of a pattern list, from the process-wide cache when it was built before."""
-    key = fingerprint(patterns)
-    matcher = _MATCHERS.get(key)
-    if matcher is None:
-        matcher = _Matcher(patterns)
-        _MATCHERS[key] = matcher
-        while len(_MATCHERS) > MATCHER_CACHE_SIZE:
-            _MATCHERS.popitem(last=False)
-    else:
-        _MATCHERS.move_to_end(key)
-    return matcher
-
-
-def matcher_cache_info() -> tuple[int, list[str]]:
-    """How many compiled matchers this process holds, and their fingerprints (oldest first)."""
-    return len(_MATCHERS), list(_MATCHERS)
 
 
 class _Block:
@@ -285,7 +78,7 @@ class PatternSet(Generic[ItemT]):
         # Items without a pattern (an infrastructure rule that only names CI result words)
         # take no part in matching.
         self._all: list[ItemT] = sorted((item for item in items if item.pattern), key=lambda item: item.id)
-        self._matcher = _matcher_for([(item.pattern or "", _is_multiline(item)) for item in self._all])
+        self._matcher = matcher_for([(item.pattern or "", _is_multiline(item)) for item in self._all])
         self._allowed: frozenset[int] | None = None
 
     def _view(self, allowed: Iterable[int]) -> PatternSet[ItemT]:
@@ -460,7 +253,7 @@ class LineScanner(Generic[ItemT]):
             self.file,
             number,
             excerpt_of(block.line_text(line_index)),
-            _captures(match, self._matcher.names[index]),
+            captures_of(match, self._matcher.names[index]),
         )
         return number, index, hit
 
@@ -520,114 +313,3 @@ class LineScanner(Generic[ItemT]):
             if last == total:
                 break
         return hits
-
-
-class SignatureSet(PatternSet[KnownIssue]):
-    """The known issues active today, compiled (cached across calls with the same patterns)."""
-
-    def __init__(self, issues: Iterable[KnownIssue], today: date) -> None:
-        super().__init__(issue for issue in issues if issue.is_active(today))
-
-    def for_job(self, job: str) -> SignatureSet:
-        """Only the signatures whose job scope admits `job` (sharing the compiled matcher)."""
-        view = self._view(i for i in self._indices() if self._all[i].applies_to_job(job))
-        assert isinstance(view, SignatureSet)
-        return view
-
-
-class InfraRuleSet(PatternSet[InfraRule]):
-    """Infrastructure rules, compiled; rules that only name CI result words are kept aside."""
-
-    def __init__(self, rules: Iterable[InfraRule]) -> None:
-        rules = [rule for rule in rules if rule.enabled]
-        super().__init__(rules)
-        self.result_rules = [rule for rule in rules if rule.results]
-
-    def for_result(self, result: str) -> InfraRule | None:
-        """The rule that says a CI result word (any case) means infrastructure failure, or None."""
-        word = result.upper()
-        return next((rule for rule in self.result_rules if word in (r.upper() for r in rule.results)), None)
-
-
-def load_builtin_rules() -> list[InfraRule]:
-    """The infrastructure rule pack shipped with citriage (rules/infra.yaml)."""
-    text = (
-        importlib.resources.files("citriage.analyze.matching").joinpath("rules/infra.yaml").read_text("utf-8")
-    )
-    return parse_rules_yaml(text, "rules/infra.yaml")
-
-
-def parse_rules_yaml(text: str, origin: str) -> list[InfraRule]:
-    """Infrastructure rules from a YAML list; each pattern is checked with RE2."""
-    data = yaml.safe_load(text) or []
-    if not isinstance(data, list):
-        raise InvalidSignature(f"{origin}: a rules file holds a YAML list of rules")
-    rules = []
-    for position, item in enumerate(data, 1):
-        try:
-            rule = InfraRule.model_validate(item)
-        except ValueError as exc:
-            raise InvalidSignature(f"{origin}: rule #{position}: {exc}") from exc
-        try:
-            if rule.pattern:
-                compile_pattern(rule.pattern)
-        except InvalidSignature as exc:
-            raise InvalidSignature(f"{origin}: rule {rule.id!r}: {exc}") from exc
-        rules.append(rule)
-    return rules
-
-
-def merge_rules(builtin: Sequence[InfraRule], site: Sequence[InfraRule]) -> list[InfraRule]:
-    """The built-in pack with a site's rules applied by id: same id replaces, new id adds,
-    `enabled: false` removes."""
-    merged = {rule.id: rule for rule in builtin}
-    for rule in site:
-        merged[rule.id] = rule
-    return [rule for rule in merged.values() if rule.enabled]
-
-
-def load_site_rules(location: str) -> list[InfraRule]:
-    """Site rules from a YAML file, or from every `*.yaml`/`*.yml` file of a directory (by name)."""
-    path = Path(location)
-    if path.is_dir():
-        files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-    elif path.is_file():
-        files = [path]
-    else:
-        raise InvalidSignature(f"site rules {location!r}: no such file or directory")
-    rules: list[InfraRule] = []
-    for file in files:
-        rules.extend(parse_rules_yaml(file.read_text("utf-8"), str(file)))
-    return rules
-
-
-def load_known_issues_yaml(text: str) -> list[KnownIssue]:
-    """Known issues from a YAML list; each pattern is checked with RE2 before it is accepted."""
-    data = yaml.safe_load(text) or []
-    if not isinstance(data, list):
-        raise InvalidSignature("a known-issues file holds a YAML list of signatures")
-    issues = []
-    for position, item in enumerate(data, 1):
-        try:
-            issue = KnownIssue.model_validate(item)
-        except ValueError as exc:
-            raise InvalidSignature(f"signature #{position}: {exc}") from exc
-        check_signature(issue)
-        issues.append(issue)
-    return issues
-
-
-def check_signature(issue: KnownIssue) -> None:
-    """Refuse a signature whose pattern RE2 cannot run, or whose message names a missing group."""
-    try:
-        regex = compile_pattern(issue.pattern, issue.multiline)
-    except InvalidSignature as exc:
-        raise InvalidSignature(f"signature {issue.id!r}: {exc}") from exc
-    if issue.message:
-        known = {str(n) for n in range(1, regex.groups + 1)} | set(regex.groupindex)
-        missing = sorted(set(_PLACEHOLDER.findall(issue.message)) - known)
-        if missing:
-            raise InvalidSignature(
-                f"signature {issue.id!r}: its message uses {', '.join('{' + m + '}' for m in missing)}"
-                f" but the pattern has no such capture group"
-            )

@@ -1,0 +1,82 @@
+"""Locating a run's logs: which layout its CI uses, and the LogTree its files are read from.
+
+Every layout is listed once in `LAYOUTS` (no registration at import time): a source with no
+layout of its own (generic, Gerrit) is read as a plain log tree. GitHub and GitLab runs are
+trees over their APIs; every source gets the credential the CI API tokens secret names for the
+run's host (Jenkins' `user:token` as basic auth). A run's URL comes from a webhook, so a host
+the secret does not name gets no credential (ci_api/credentials.py); the report says so. Every
+request still goes through HttpLogTree: allowed hosts only, no private addresses, byte and
+time caps, credentials to the API host only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from citriage.analyze.ci_api.credentials import credential_for, withheld_note
+from citriage.analyze.ci_api.github import GitHubLayout, GitHubRun
+from citriage.analyze.ci_api.gitlab import GitLabLayout, GitLabPipelineRun
+from citriage.analyze.ci_api.jenkins import jenkins_headers
+from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
+from citriage.analyze.logs.layouts import JenkinsLayout, LogTreeLayout, OpenQaLayout
+from citriage.config import FetchSettings
+from citriage.models import RunEvent
+from citriage.ports import Layout, LogTree, TokenSource
+
+# Sources whose API reads take a token from the CI API tokens secret.
+TOKEN_SOURCES = frozenset({"jenkins", "github", "gitlab"})
+logger = logging.getLogger(__name__)
+
+_LOG_TREE = LogTreeLayout()
+LAYOUTS: Mapping[str, Layout] = {
+    "zuul": _LOG_TREE,
+    "jenkins": JenkinsLayout(),
+    "openqa": OpenQaLayout(),
+    "github": GitHubLayout(),
+    "gitlab": GitLabLayout(),
+}
+
+
+def layout_for(source: str) -> Layout:
+    """The layout of a source; a log tree when the source has none of its own."""
+    return LAYOUTS.get(source, _LOG_TREE)
+
+
+def tree_location(run: RunEvent) -> str:
+    """Where the run's LogTree is rooted (what `open_log_tree` is given)."""
+    return layout_for(run.source).tree_location(run)
+
+
+def open_run_tree(
+    run: RunEvent,
+    settings: FetchSettings,
+    budget: FetchBudget,
+    tokens: TokenSource | None = None,
+    allow_local: bool = False,
+) -> LogTree:
+    """The tree a run is read from (raises FetchRefused when its URL may not be fetched).
+
+    `allow_local` lets a log tree be a local directory or file:// URL (the CLI only)."""
+    location = tree_location(run)
+    token = _credential(run, location, budget, tokens)
+    if run.source == "github":
+        return GitHubRun(run, settings, budget, token)
+    if run.source == "gitlab":
+        return GitLabPipelineRun(run.log_url, run.web_url, settings, budget, token)
+    headers = jenkins_headers(token) if run.source == "jenkins" else None
+    return open_log_tree(location, settings, budget, allow_local=allow_local, headers=headers)
+
+
+def _credential(run: RunEvent, url: str, budget: FetchBudget, tokens: TokenSource | None) -> str | None:
+    """The source's credential for `url`'s host (the tree the run is read from); None, with a
+    note, when the source has credentials but none for that host (the URL came from a webhook)."""
+    if tokens is None or run.source not in TOKEN_SOURCES:
+        return None
+    entry = tokens.entry_for(run.source)
+    token = credential_for(run.source, entry, url)
+    if token is None and entry:
+        note = withheld_note(run.source, url)
+        logger.warning("%s (run %s)", note, run.run_id)
+        budget.note(note)
+    return token

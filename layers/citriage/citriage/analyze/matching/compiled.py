@@ -1,0 +1,214 @@
+"""Compiling patterns with RE2: one checked pattern, or a whole set as one automaton (cached per process).
+
+Patterns are user input, so they run on RE2 (linear time, no backtracking): a signature cannot
+hang the analyzer whatever it says. Compiled matchers are cached per process (warm Lambda
+invocations reuse them) under a fingerprint of the patterns, so a changed signature gives a new
+matcher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import re2
+
+from citriage.errors import InvalidSignature
+from citriage.ports import Patterned
+
+MAX_EXCERPT = 500
+
+
+# The combined automaton may use this much memory (RE2's default, 8 MB, is too small for
+# thousands of patterns). When a Set still does not fit, it is split into shards.
+SET_MAX_MEM = 256 << 20
+
+
+# How many compiled matchers a warm process keeps (one per distinct signature list).
+MATCHER_CACHE_SIZE = 8
+
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+ItemT = TypeVar("ItemT", bound=Patterned)
+
+
+def _options(*, multiline: bool, max_mem: int | None = None) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    # A single-line signature can never match across a newline, even through `\s` or
+    # `[^x]`: that is what lets a block of lines be searched as one text.
+    options.never_nl = not multiline
+    if max_mem is not None:
+        options.max_mem = max_mem
+    return options
+
+
+def _anchored_per_line(pattern: str) -> str:
+    # `(?m)`: `^` and `$` mean start and end of a line, as they would on a single line.
+    return f"(?m){pattern}"
+
+
+def _reason(exc: Exception) -> str:
+    reason = exc.args[0] if exc.args else str(exc)
+    if isinstance(reason, bytes):
+        reason = reason.decode("utf-8", "replace")
+    return str(reason)
+
+
+def compile_pattern(pattern: str, multiline: bool = False) -> Any:
+    """Compile a pattern with RE2; an invalid or unsupported one raises InvalidSignature.
+
+    RE2 refuses what it cannot run in linear time (backreferences, lookaround), and says so.
+    The compiled regex matches within one line unless `multiline` is set.
+    """
+    try:
+        regex = re2.compile(_anchored_per_line(pattern), _options(multiline=multiline))
+    except re2.error as exc:
+        raise InvalidSignature(f"pattern {pattern!r} is not valid RE2: {_reason(exc)}") from exc
+    if regex.search(b"") is not None:
+        raise InvalidSignature(f"pattern {pattern!r} matches an empty line, so it would match every line")
+    return regex
+
+
+def excerpt_of(line: str) -> str:
+    """A line trimmed for reports and mails."""
+    line = line.strip()
+    return line if len(line) <= MAX_EXCERPT else line[: MAX_EXCERPT - 1] + "…"
+
+
+def render_message(template: str, captures: Mapping[str, str]) -> str:
+    """Fill `{1}`, `{name}` placeholders of a message with capture groups.
+
+    Only plain names and numbers are replaced (no attribute or index access, unlike
+    `str.format`); an unknown placeholder is left as written.
+    """
+    return PLACEHOLDER.sub(lambda m: captures.get(m.group(1), m.group(0)), template)
+
+
+@dataclass(frozen=True)
+class Hit(Generic[ItemT]):
+    """One place where a signature or rule matched, with its capture groups."""
+
+    item: ItemT
+    file: str | None
+    line: int | None
+    excerpt: str
+    captures: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """Capture groups by number ("1", "2", ...) and by name."""
+        return dict(self.captures)
+
+    def message(self, template: str | None) -> str | None:
+        """`template` with this hit's capture groups filled in (None when there is none)."""
+        return render_message(template, self.groups) if template else None
+
+
+def captures_of(match: Any, names: Mapping[str, int]) -> tuple[tuple[str, str], ...]:
+    groups = match.groups()
+    if not groups:
+        return ()
+    values = [g.decode("utf-8", "replace")[:MAX_EXCERPT] if g is not None else "" for g in groups]
+    pairs = [(str(n), v) for n, v in enumerate(values, 1)]
+    pairs += [(name, values[index - 1]) for name, index in names.items()]
+    return tuple(pairs)
+
+
+class _Shard:
+    """One RE2 Set over some of the patterns; index `sentinel` always matches."""
+
+    def __init__(self, indices: Sequence[int], patterns: Sequence[str], multiline: bool) -> None:
+        self.indices = list(indices)
+        rset = re2.Set.SearchSet(_options(multiline=multiline, max_mem=SET_MAX_MEM))
+        for index in self.indices:
+            rset.Add(_anchored_per_line(patterns[index]))
+        # The empty pattern matches every text: a result without it means RE2 gave up (its
+        # automaton ran out of memory), never that nothing matched.
+        self.sentinel = rset.Add("")
+        rset.Compile()
+        self._set = rset
+
+    def match(self, data: bytes) -> list[int] | None:
+        """Indices (into the whole pattern list) that match `data`; None when RE2 failed."""
+        found = self._set.Match(data)
+        if not found or self.sentinel not in found:
+            return None
+        return [self.indices[i] for i in found if i != self.sentinel]
+
+
+def _shards(indices: Sequence[int], patterns: Sequence[str], multiline: bool) -> list[_Shard]:
+    if not indices:
+        return []
+    try:
+        return [_Shard(indices, patterns, multiline)]
+    except re2.error:
+        if len(indices) == 1:
+            raise
+        half = len(indices) // 2
+        return _shards(indices[:half], patterns, multiline) + _shards(indices[half:], patterns, multiline)
+
+
+class _Matcher:
+    """The compiled form of a pattern list: one regex per pattern plus the combined Sets."""
+
+    def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
+        self.regexes = [compile_pattern(pattern, multiline) for pattern, multiline in patterns]
+        self.names = [dict(rx.groupindex) for rx in self.regexes]
+        texts = [pattern for pattern, _ in patterns]
+        self.single = _shards([i for i, (_, m) in enumerate(patterns) if not m], texts, multiline=False)
+        self.multi = _shards([i for i, (_, m) in enumerate(patterns) if m], texts, multiline=True)
+        self.has_multiline = bool(self.multi)
+
+    def which(self, data: bytes, multiline: bool) -> tuple[set[int], bool]:
+        """Pattern indices that match somewhere in `data`, and whether the Set answered.
+
+        When RE2 could not answer (out of memory), every pattern of the failed shard is
+        returned: the caller then locates them one by one, which is slower but still linear.
+        """
+        found: set[int] = set()
+        complete = True
+        for shard in self.multi if multiline else self.single:
+            matched = shard.match(data)
+            if matched is None:
+                complete = False
+                found.update(shard.indices)
+            else:
+                found.update(matched)
+        return found, complete
+
+
+_MATCHERS: OrderedDict[str, _Matcher] = OrderedDict()
+
+
+def fingerprint(patterns: Iterable[tuple[str, bool]]) -> str:
+    """A digest of a pattern list (pattern text and multiline flag, in order)."""
+    digest = hashlib.sha256()
+    for pattern, multiline in patterns:
+        digest.update(f"{int(multiline)}{len(pattern)}:{pattern}".encode())
+    return digest.hexdigest()
+
+
+def matcher_for(patterns: Sequence[tuple[str, bool]]) -> _Matcher:
+    """The compiled matcher of a pattern list, from the process-wide cache when it was built before."""
+    key = fingerprint(patterns)
+    matcher = _MATCHERS.get(key)
+    if matcher is None:
+        matcher = _Matcher(patterns)
+        _MATCHERS[key] = matcher
+        while len(_MATCHERS) > MATCHER_CACHE_SIZE:
+            _MATCHERS.popitem(last=False)
+    else:
+        _MATCHERS.move_to_end(key)
+    return matcher
+
+
+def matcher_cache_info() -> tuple[int, list[str]]:
+    """How many compiled matchers this process holds, and their fingerprints (oldest first)."""
+    return len(_MATCHERS), list(_MATCHERS)
