@@ -25,7 +25,8 @@ import zlib
 from datetime import date
 from pathlib import Path
 
-from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
+from citriage.analyze.logs.fetch import open_log_tree
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.compiled import fingerprint
 from citriage.analyze.matching.engine import BLOCK_BYTES
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules

@@ -27,7 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
+from citriage.analyze.logs.fetch import open_log_tree
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 
 # The baseline case must not pay for importing citriage: these are cheap enough to share.

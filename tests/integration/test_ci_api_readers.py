@@ -11,8 +11,8 @@ import zipfile
 import pytest
 from citriage.analyze.ci_api.github import FAILED_JOBS_LOG, GitHubLayout, GitHubRun
 from citriage.analyze.ci_api.gitlab import GitLabLayout, GitLabPipelineRun
-from citriage.analyze.logs.fetch import FetchBudget, iter_lines
 from citriage.analyze.logs.readers import ReadContext, read_results
+from citriage.analyze.logs.streams import FetchBudget, iter_lines
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.models import RunEvent, TestStatus
 

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
-from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree, iter_lines
+from citriage.analyze.logs.fetch import HttpLogTree
+from citriage.analyze.logs.streams import FetchBudget, iter_lines
 from citriage.config import FetchSettings
 from citriage.errors import FetchFailed, FetchRefused
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from citriage.analyze.locate import tree_location
-from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree, UrlPolicy
+from citriage.analyze.logs.fetch import HttpLogTree
+from citriage.analyze.logs.policy import UrlPolicy
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.analyze.pipeline import analyze_run
 from citriage.config import FetchSettings

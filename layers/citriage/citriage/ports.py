@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 if TYPE_CHECKING:
-    from citriage.analyze.logs.fetch import FetchBudget
     from citriage.analyze.logs.layouts import Discovery
+    from citriage.analyze.logs.streams import FetchBudget
     from citriage.config import LayoutSettings
     from citriage.models import (
         KnownIssue,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from citriage.analyze.ci_api.github import GitHubRun
 from citriage.analyze.ci_api.gitlab import GitLabPipelineRun
-from citriage.analyze.logs.fetch import AllowedHost, FetchBudget, UrlPolicy
+from citriage.analyze.logs.policy import AllowedHost, UrlPolicy
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.parsers.gitlab import parse_gitlab_test_report
 from citriage.config import FetchSettings
 from citriage.errors import FetchRefused

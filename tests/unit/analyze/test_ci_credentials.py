@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from citriage.analyze.ci_api.credentials import credential_for
 from citriage.analyze.locate import open_run_tree
-from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree
+from citriage.analyze.logs.fetch import HttpLogTree
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.config import FetchSettings
 from citriage.models import RunEvent
 
@@ -63,7 +64,7 @@ def _jenkins_run(log_url: str) -> RunEvent:
 @pytest.fixture(autouse=True)
 def _no_dns(monkeypatch):
     """Opening a tree checks the host's addresses: every test host is one public address."""
-    monkeypatch.setattr("citriage.analyze.logs.fetch._resolve", lambda host, port: ["20.60.1.1"])
+    monkeypatch.setattr("citriage.analyze.logs.policy._resolve", lambda host, port: ["20.60.1.1"])
 
 
 def test_open_run_tree_withholds_the_jenkins_credential_from_a_webhook_named_host():

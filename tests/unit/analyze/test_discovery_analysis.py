@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from citriage.analyze.components import components_matching
 from citriage.analyze.locate import tree_location
-from citriage.analyze.logs.fetch import FetchBudget, LocalLogTree
+from citriage.analyze.logs.fetch import LocalLogTree
 from citriage.analyze.logs.layouts import ResultKind, canonical_name, classify_path, discovery_from_paths
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.analyze.pipeline import analyze_run
 from citriage.analyze.service import Analyzer

@@ -6,15 +6,9 @@ import re
 
 import pytest
 import requests
-from citriage.analyze.logs.fetch import (
-    FetchBudget,
-    LocalLogTree,
-    PinnedAdapter,
-    UrlPolicy,
-    iter_lines,
-    open_first,
-    open_log_tree,
-)
+from citriage.analyze.logs.fetch import LocalLogTree, open_first, open_log_tree
+from citriage.analyze.logs.policy import PinnedAdapter, UrlPolicy
+from citriage.analyze.logs.streams import FetchBudget, iter_lines
 from citriage.config import FetchSettings
 from citriage.errors import FetchRefused
 

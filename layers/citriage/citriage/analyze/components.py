@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from citriage.analyze.logs.fetch import iter_lines
 from citriage.analyze.logs.layouts import ComponentKind
+from citriage.analyze.logs.streams import iter_lines
 from citriage.analyze.parsers.jenkins import jenkins_build_parameters, read_json
 from citriage.models import glob_match
 

@@ -18,8 +18,9 @@ from citriage.analyze.ci_api.credentials import credential_for, withheld_note
 from citriage.analyze.ci_api.github import GitHubLayout, GitHubRun
 from citriage.analyze.ci_api.gitlab import GitLabLayout, GitLabPipelineRun
 from citriage.analyze.ci_api.jenkins import jenkins_headers
-from citriage.analyze.logs.fetch import FetchBudget, open_log_tree
+from citriage.analyze.logs.fetch import open_log_tree
 from citriage.analyze.logs.layouts import JenkinsLayout, LogTreeLayout, OpenQaLayout
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.config import FetchSettings
 from citriage.models import RunEvent
 from citriage.ports import Layout, LogTree, TokenSource

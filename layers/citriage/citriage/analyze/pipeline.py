@@ -1,7 +1,14 @@
-"""Analysis of one run's log tree: results, signatures, infrastructure, verdict.
+"""Analysis of one run's log tree, as stages called once, in order, each returning a value:
 
-Everything is streamed: a log is read line by line once, feeding the console parser and the
-signature and rule scanners together.
+1. `discover` the files (the run's layout)         -> Discovery
+2. `read_test_results` in the best format found     -> ResultsRead
+3. `scan_console` once for signatures, rules, errors -> ConsoleScan
+4. `settle_results` (the tempest console fallbacks) -> ResultsRead
+5. `read_job_record`: components, the failed task   -> FailedTask | None
+6. `classify_run`: failures, verdict                -> RunReport
+
+(Locating the tree, stage 0, is `citriage.analyze.locate`.) Everything is streamed: a log is
+read line by line once, feeding the console parser and the signature and rule scanners together.
 """
 
 from __future__ import annotations
@@ -19,16 +26,17 @@ from citriage.analyze.classify import (
     job_failure,
 )
 from citriage.analyze.locate import layout_for
-from citriage.analyze.logs.fetch import iter_lines
 from citriage.analyze.logs.layouts import Discovery, ResultKind
 from citriage.analyze.logs.readers import (
     ReadContext,
+    ResultsRead,
     open_found,
     read_all_components,
     read_failed_task,
     read_fallback,
     read_results,
 )
+from citriage.analyze.logs.streams import iter_lines
 from citriage.analyze.matching.compiled import Hit, excerpt_of
 from citriage.analyze.matching.engine import LineScanner
 from citriage.analyze.matching.infra_rules import InfraRuleSet
@@ -102,79 +110,131 @@ class _ConsoleScan:
 
 
 @dataclass
-class _RunReading:
-    """Everything read from a run's logs, before classification."""
+class ConsoleScan:
+    """What one pass over the console found: signature and rule hits, the job's own error lines,
+    and tempest results when the console was asked for them."""
 
-    results: list[TestResult] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
+    found: bool = False
+    name: str | None = None
     known_hits: list[Hit[KnownIssue]] = field(default_factory=list)
     infra: list[InfraFinding] = field(default_factory=list)
     error_lines: list[Evidence] = field(default_factory=list)
+    results: list[TestResult] = field(default_factory=list)
+
+
+@dataclass
+class RunReading:
+    """Everything read from a run's logs, before classification."""
+
+    results: ResultsRead = field(default_factory=ResultsRead)
+    console: ConsoleScan = field(default_factory=ConsoleScan)
     failed_task: FailedTask | None = None
     logs_read: bool = True
 
 
-def _scan_console(
-    tree: LogTree, found: Discovery, reading: _RunReading, signatures: SignatureSet, rules: InfraRuleSet
-) -> bool:
-    """Scan the console for signatures and infra rules; read tempest results from it when
-    nothing better was found. False when there is no console."""
+# ---- the stages, in the order analyze_run calls them ------------------------------------------
+
+
+def discover(run: RunEvent, tree: LogTree, layout: LayoutSettings, notes: list[str]) -> Discovery:
+    """Stage 1: the files the run's layout finds (listed, or candidates to probe)."""
+    return layout_for(run.source).discover(run, tree, layout, notes)
+
+
+def read_test_results(tree: LogTree, found: Discovery, ctx: ReadContext) -> ResultsRead:
+    """Stage 2: the best result format found; the tempest console is only a fallback (stage 4)."""
+    return read_results(tree, found, ctx, skip=frozenset({ResultKind.TEMPEST_CONSOLE}))
+
+
+def scan_console(
+    tree: LogTree, found: Discovery, signatures: SignatureSet, rules: InfraRuleSet, parse_tests: bool
+) -> ConsoleScan:
+    """Stage 3: one streamed pass over the console for signatures, infra rules and error lines;
+    with `parse_tests`, tempest results are read from it in the same pass."""
     notes = tree.budget.notes
     console = next(
         (opened for path in found.console if (opened := open_found(tree, path, found.probe, notes))),
         None,
     )
     if console is None:
-        return False
+        return ConsoleScan()
     name, stream = console
     scan = _ConsoleScan(name, signatures, rules)
+    results: list[TestResult] = []
     with stream:
         lines = scan.lines(iter_lines(stream))
-        if not reading.results:
-            reading.results = parse_tempest_console(lines, prefixed=False)
-            reading.files = [name] if reading.results else []
+        if parse_tests:
+            results = parse_tempest_console(lines, prefixed=False)
         else:
             for _ in lines:
                 pass
-    reading.known_hits = scan.known.hits
-    reading.infra.extend(
-        InfraFinding(rule=h.item.id, category=h.item.category, file=h.file, line=h.line, excerpt=h.excerpt)
-        for h in scan.infra.hits
-    )
-    reading.error_lines = scan.error_lines
     notes.extend(note for note in scan.known.notes + scan.infra.notes if note not in notes)
-    return True
+    return ConsoleScan(
+        found=True,
+        name=name,
+        known_hits=scan.known.hits,
+        infra=[
+            InfraFinding(
+                rule=h.item.id, category=h.item.category, file=h.file, line=h.line, excerpt=h.excerpt
+            )
+            for h in scan.infra.hits
+        ],
+        error_lines=scan.error_lines,
+        results=results,
+    )
 
 
-def _read_run(
+def settle_results(
+    read: ResultsRead, console: ConsoleScan, tree: LogTree, found: Discovery, ctx: ReadContext
+) -> ResultsRead:
+    """Stage 4: the results to judge: a result file's, else the console's tempest results, else a
+    separate tempest console log's; with none, a note says what was looked for."""
+    if read.results:
+        return read
+    if console.results and console.name:
+        return ResultsRead(console.results, [console.name])
+    read = read_fallback(tree, found, ResultKind.TEMPEST_CONSOLE, ctx)
+    if not read.results:
+        _note_no_results(tree, found, console.found, ctx.notes)
+    return read
+
+
+def read_job_record(
+    run: RunEvent, tree: LogTree, found: Discovery, ctx: ReadContext, has_results: bool
+) -> FailedTask | None:
+    """Stage 5: component versions (into `ctx`), and the Ansible task that failed a job that ran
+    no tests (Zuul's job-output.json)."""
+    task = None
+    if not has_results and ci_says_passed(run) is False:
+        task = read_failed_task(tree, found, ctx)
+    try:
+        read_all_components(tree, found, ctx)
+    except (FetchFailed, FetchRefused) as exc:
+        ctx.notes.append(f"Component versions unavailable: {exc}")
+    return task
+
+
+def read_run(
     run: RunEvent,
     tree: LogTree,
     signatures: SignatureSet,
     rules: InfraRuleSet,
     layout: LayoutSettings,
     ctx: ReadContext,
-) -> _RunReading:
-    notes = ctx.notes
-    reading = _RunReading()
+) -> RunReading:
+    """Stages 1-5 in order; a log tree that cannot be read at all ends them with a note."""
+    reading = RunReading()
     try:
-        found = layout_for(run.source).discover(run, tree, layout, notes)
-        read = read_results(tree, found, ctx, skip=frozenset({ResultKind.TEMPEST_CONSOLE}))
-        reading.results, reading.files = read.results, read.files
-        console_found = _scan_console(tree, found, reading, signatures, rules)
-        if not reading.results:
-            read = read_fallback(tree, found, ResultKind.TEMPEST_CONSOLE, ctx)
-            reading.results, reading.files = read.results, read.files
-        if not reading.results:
-            _note_no_results(tree, found, console_found, notes)
-            if ci_says_passed(run) is False:
-                reading.failed_task = read_failed_task(tree, found, ctx)
-        try:
-            read_all_components(tree, found, ctx)
-        except (FetchFailed, FetchRefused) as exc:
-            notes.append(f"Component versions unavailable: {exc}")
+        found = discover(run, tree, layout, ctx.notes)
+        # Kept as each stage ends: a tree that fails later keeps what was read before.
+        reading.results = read_test_results(tree, found, ctx)
+        reading.console = scan_console(
+            tree, found, signatures, rules, parse_tests=not reading.results.results
+        )
+        reading.results = settle_results(reading.results, reading.console, tree, found, ctx)
+        reading.failed_task = read_job_record(run, tree, found, ctx, bool(reading.results.results))
     except (FetchFailed, FetchRefused) as exc:
         reading.logs_read = False
-        notes.append(f"Logs unavailable: {exc}")
+        ctx.notes.append(f"Logs unavailable: {exc}")
     return reading
 
 
@@ -185,7 +245,7 @@ def analyze_run(
     rules: InfraRuleSet,
     layout: LayoutSettings | None = None,
 ) -> RunReport:
-    """Analyze one finished run's log tree into a report.
+    """Analyze one finished run's log tree into a report: read it (stages 1-5), then classify.
 
     The run's layout (by its source: a Zuul log tree, a Jenkins build, an openQA job) says
     where the results are. `layout` adds per-job result paths. Never raises for bad or
@@ -194,22 +254,31 @@ def analyze_run(
     notes = tree.budget.notes
     job_signatures = signatures.for_job(run.job)
     ctx = ReadContext(notes)
-    reading = _read_run(run, tree, job_signatures, rules, layout or LayoutSettings(), ctx)
-    results, infra = reading.results, reading.infra
+    reading = read_run(run, tree, job_signatures, rules, layout or LayoutSettings(), ctx)
+    return classify_run(run, reading, ctx, job_signatures, rules)
 
+
+def classify_run(
+    run: RunEvent, reading: RunReading, ctx: ReadContext, signatures: SignatureSet, rules: InfraRuleSet
+) -> RunReport:
+    """Stage 6: each failure classified, the verdict decided (docs/classification.md), the report."""
+    notes = ctx.notes
+    results = reading.results.results
+    console = reading.console
+    infra = list(console.infra)
     ci_infra = ci_result_finding(run, rules) or ctx.ci_infra
     if ci_infra is not None:
         infra.insert(0, ci_infra)
     failures = [
-        classify_failure(result, job_signatures, rules, reading.known_hits, ci_infra)
+        classify_failure(result, signatures, rules, console.known_hits, ci_infra)
         for result in results
         if result.status in (TestStatus.FAILED, TestStatus.INTERRUPTED)
     ]
     if not failures and not infra and reading.logs_read and ci_says_passed(run) is False:
-        extra = job_failure(run, bool(results), reading.known_hits, reading.error_lines)
+        extra = job_failure(run, bool(results), console.known_hits, console.error_lines)
         task = reading.failed_task
         if task is not None and (extra is None or extra.classification is Classification.NEW):
-            extra = _task_failure(run, task, job_signatures, rules)
+            extra = _task_failure(run, task, signatures, rules)
         failures = [extra] if extra else []
     verdict, verdict_reason = explain_verdict(run, bool(results), failures, infra, reading.logs_read)
     _note_interrupted(failures, notes)
@@ -221,7 +290,7 @@ def analyze_run(
         infra=infra,
         notes=notes,
         components=ctx.components,
-        results_file=", ".join(reading.files[:5]) or None,
+        results_file=", ".join(reading.results.files[:5]) or None,
         verdict_reason=verdict_reason,
         analyzed_at=datetime.now(UTC),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from citriage.analyze.locate import open_run_tree
-from citriage.analyze.logs.fetch import FetchBudget
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.pipeline import analyze_run
 from citriage.config import FetchSettings, LayoutSettings

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from citriage.analyze.logs.fetch import FetchBudget, HttpLogTree
+from citriage.analyze.logs.fetch import HttpLogTree
+from citriage.analyze.logs.streams import FetchBudget
 from citriage.config import FetchSettings
 from citriage.errors import CitriageError, FetchFailed, FetchRefused
 from citriage.models import KnownIssue

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from citriage.analyze.logs.fetch import iter_lines, open_first, open_log_tree
+from citriage.analyze.logs.fetch import open_first, open_log_tree
+from citriage.analyze.logs.streams import iter_lines
 from citriage.analyze.matching.compiled import Hit
 from citriage.analyze.parsers.console import strip_console_prefix
 from citriage.analyze.pipeline import CONSOLE_FILES

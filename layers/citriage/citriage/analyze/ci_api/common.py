@@ -6,7 +6,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from citriage.analyze.logs.fetch import CHUNK
+from citriage.analyze.logs.streams import CHUNK
 from citriage.analyze.parsers.jenkins import read_json
 from citriage.errors import FetchFailed, FetchRefused
 from citriage.ports import LogTree

@@ -18,8 +18,9 @@ from functools import partial
 from typing import Any, BinaryIO
 
 from citriage.analyze.ci_api.common import concatenated, get_json
-from citriage.analyze.logs.fetch import CHUNK, FetchBudget, HttpLogTree
+from citriage.analyze.logs.fetch import HttpLogTree
 from citriage.analyze.logs.layouts import Discovery, FoundFile, ResultKind
+from citriage.analyze.logs.streams import CHUNK, FetchBudget
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import FetchRefused
 from citriage.models import RunEvent

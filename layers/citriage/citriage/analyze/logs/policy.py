@@ -1,0 +1,145 @@
+"""Which URLs may be fetched: configured hosts only, each name resolved once and the connection
+pinned to the checked address (no DNS rebinding); private, loopback and link-local addresses
+refused unless a local mode allows them."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from citriage.config import FetchSettings
+from citriage.errors import FetchRefused
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
+
+
+@dataclass(frozen=True)
+class AllowedHost:
+    """A log host citriage may fetch from; `insecure` allows plain http for it."""
+
+    host: str
+    port: int | None
+    insecure: bool
+
+    def matches(self, host: str, port: int) -> bool:
+        """True for this host (or, for `*.example.org`, any host under it) on the allowed port."""
+        if self.port is not None and self.port != port:
+            return False
+        if self.host.startswith("*."):
+            return host.endswith(self.host[1:])
+        return host == self.host
+
+    @classmethod
+    def parse(cls, entry: str) -> AllowedHost:
+        """`logs.example.org`, `logs.example.org:8443`, `http://127.0.0.1:8081`, or `*.example.org`
+        (any host under example.org: CI blob storage such as GitHub's uses numbered hosts)."""
+        insecure = entry.startswith("http://")
+        parts = urlsplit(entry if "://" in entry else f"https://{entry}")
+        if not parts.hostname:
+            raise ValueError(f"log host entry {entry!r} has no host name")
+        return cls(host=parts.hostname.lower(), port=parts.port, insecure=insecure)
+
+
+class UrlPolicy:
+    """Decides whether a URL may be fetched: scheme, host allow-list, resolved addresses."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        resolve: Callable[[str, int], list[str]] | None = None,
+    ) -> None:
+        self._hosts = [AllowedHost.parse(entry) for entry in settings.log_hosts]
+        self._allow_private = settings.allow_private_addresses
+        self._resolve = resolve or _resolve
+
+    def check(self, url: str) -> list[str]:
+        """Raise FetchRefused, with the reason, when `url` must not be fetched.
+
+        Returns the addresses the host resolved to and that were checked: the caller must
+        connect to one of them (not resolve again), or DNS rebinding could swap them.
+        """
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host:
+            raise FetchRefused(f"{url}: only http(s) URLs with a host can be fetched")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise FetchRefused(f"{url}: bad port") from exc
+        entry = next((h for h in self._hosts if h.matches(host, port)), None)
+        if entry is None:
+            raise FetchRefused(f"{url}: host {host} is not a configured log host")
+        if parts.scheme == "http" and not entry.insecure:
+            raise FetchRefused(f"{url}: plain http is not allowed for {host}")
+        addresses = _literal_address(host) or self._resolve(host, port)
+        if not addresses:
+            raise FetchRefused(f"{url}: {host} resolves to no address")
+        if self._allow_private:
+            return addresses
+        for address in addresses:
+            ip = ipaddress.ip_address(address)
+            if not ip.is_global or ip.is_multicast:
+                raise FetchRefused(f"{url}: {host} resolves to non-public address {address}")
+        return addresses
+
+
+def _literal_address(host: str) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        return []
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise FetchRefused(f"cannot resolve log host {host}: {exc}") from exc
+    addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    # IPv4 first: the connection goes to the first address, and Lambda has no IPv6 egress.
+    return [str(ip) for ip in sorted(addresses, key=lambda ip: (ip.version, int(ip)))]
+
+
+class PinnedAdapter(HTTPAdapter):
+    """Connects to the address the UrlPolicy checked, not to whatever DNS says next.
+
+    The URL keeps its host name: the Host header, TLS SNI and the certificate check all use
+    the name, while the TCP connection goes to the pinned address.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)
+        self._pins: dict[tuple[str, int], str] = {}
+
+    def pin(self, host: str, port: int, address: str) -> None:
+        """Make the next connections to host:port go to `address`."""
+        self._pins[(host.lower(), port)] = address
+
+    def build_connection_pool_key_attributes(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str,
+        cert: tuple[str, str] | str | None = None,
+    ) -> tuple[_HostParams, _PoolKwargs]:
+        """The pool key of `request`, with the host swapped for its pinned address."""
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        parts = urlsplit(request.url or "")
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = self._pins.get((host, port))
+        if address is None:
+            raise FetchRefused(f"{request.url}: no checked address for {host}; refusing to resolve it again")
+        host_params["host"] = address
+        if parts.scheme == "https":
+            tls = cast(dict[str, Any], pool_kwargs)  # urllib3 takes these; requests' stub omits them
+            tls["server_hostname"] = host
+            tls["assert_hostname"] = host
+        return host_params, pool_kwargs

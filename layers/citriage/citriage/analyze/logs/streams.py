@@ -1,0 +1,140 @@
+"""Capped, decompressed streams of log bytes: a budget per file and per run, gzip inflated under
+the cap (multi-member, bombs refused), lines read without ever holding a whole file."""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+CHUNK = 256 * 1024
+
+
+MAX_LINE = 64 * 1024
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class FetchBudget:
+    """Bytes a run may still read, and the notes about what was skipped."""
+
+    max_file_bytes: int
+    remaining_run_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, sentence: str) -> None:
+        """Record one plain sentence for the report's `notes`, once."""
+        if sentence not in self.notes:
+            self.notes.append(sentence)
+
+
+class CappedStream(io.RawIOBase):
+    """A read-only stream that stops after `limit` bytes and notes the cut."""
+
+    def __init__(self, raw: Iterator[bytes], name: str, budget: FetchBudget) -> None:
+        self._chunks = raw
+        self._name = name
+        self._budget = budget
+        self._limit = min(budget.max_file_bytes, budget.remaining_run_bytes)
+        self._read = 0
+        self._pending = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        """This stream is readable."""
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # RawIOBase's buffer type is wider than we need
+        """Fill `buffer` from the underlying chunks, honouring the cap."""
+        if not self._pending and not self._done:
+            self._pending = self._next_chunk()
+        if not self._pending:
+            return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _next_chunk(self) -> bytes:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._done = True
+            return b""
+        room = self._limit - self._read
+        if len(chunk) >= room:
+            chunk = chunk[:room]
+            self._done = True
+            self._budget.note(
+                f"{self._name}: read only the first {self._limit // (1024 * 1024)} MiB "
+                "(file or run byte cap); the rest was skipped."
+            )
+        self._read += len(chunk)
+        self._budget.remaining_run_bytes -= len(chunk)
+        return chunk
+
+
+def _inflate(chunks: Iterator[bytes], name: str, budget: FetchBudget) -> Iterator[bytes]:
+    """Stream-decompress gzip chunks; a truncated or corrupt member ends the stream with a note.
+
+    Concatenated members (as `gzip -c a b` or pigz make) are decoded one after the other,
+    without ever holding more than one input chunk and one output chunk in memory.
+    """
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    member_started = False
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                if decoder.eof:
+                    if not data.startswith(GZIP_MAGIC[: len(data)]):
+                        if data.strip(b"\0"):
+                            budget.note(f"{name}: ignored bytes after the end of the gzip data.")
+                        return
+                    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                member_started = True
+                # max_length bounds what one call may inflate, so a bomb cannot balloon memory.
+                out = decoder.decompress(data, CHUNK)
+                if out:
+                    yield out
+                data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
+    except zlib.error as exc:
+        budget.note(f"{name}: gzip data is corrupt ({exc}); kept what was read before it.")
+        return
+    if member_started and not decoder.eof:
+        budget.note(f"{name}: gzip stream is truncated; kept what was read before the cut.")
+
+
+def maybe_inflate(chunks: Iterator[bytes], name: str, budget: FetchBudget) -> Iterator[bytes]:
+    """Inflate when the bytes are gzip (by magic, not by name: servers often pre-decode .gz)."""
+    first = b""
+    for chunk in chunks:
+        first = chunk
+        if chunk:
+            break
+    if not first:
+        return iter(())
+    stream = _prepend(first, chunks)
+    return _inflate(stream, name, budget) if first.startswith(GZIP_MAGIC) else stream
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def iter_lines(stream: BinaryIO) -> Iterator[str]:
+    """Decode a stream into lines (no newline), replacing bad UTF-8 and splitting over-long lines."""
+    while True:
+        raw = stream.readline(MAX_LINE)
+        if not raw:
+            return
+        yield raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
+
+
+def open_stream(chunks: Iterator[bytes], name: str, budget: FetchBudget) -> BinaryIO:
+    return io.BufferedReader(CappedStream(chunks, name, budget), buffer_size=CHUNK)
