@@ -13,6 +13,7 @@ from citriage.adapters.aws.sqs import RunQueue
 from citriage.config import JenkinsPeriodicJob, SweepSettings
 from citriage.intake.sweep import JsonApi, Sweeper
 from citriage.local.embedded import HandlerChain
+from citriage.models import SweepCursor
 
 from tests.conftest import EVENTS
 from tests.fake_ci import Route, fake_ci
@@ -83,7 +84,7 @@ def test_jenkins_sweep_skips_the_build_the_webhook_delivered(stack):
     host = jenkins.url.removeprefix("http://")
     assert outcome.enqueued == [f"jenkins:{host}/job/nova-unit/41"]
     assert outcome.duplicates == response["accepted"] == [f"jenkins:{host}/job/nova-unit/42"]
-    assert CursorStore(table).get(job.key) == {"last_number": 42}
+    assert CursorStore(table).get(job.key) == SweepCursor(last_number=42)
     assert seen_trees == ["name,builds[number,url,result,building,timestamp]{0,50}"]
     assert all(s.headers["authorization"] == "Basic Y2l0cmlhZ2U6YXBpLXRva2Vu" for s in jenkins.seen)
     assert sorted(queued_build_ids(stack.analyze_queue_url)) == [
@@ -129,7 +130,7 @@ def test_a_redirect_loop_is_that_jobs_error_and_the_next_job_is_swept(stack):
         first, second = sweeper.sweep()
     # Then the loop is the first job's error, named
     assert first.error == f"{looping.job_url}api/json: TooManyRedirects"
-    assert first.enqueued == [] and CursorStore(table).get(looping.key) == {}
+    assert first.enqueued == [] and CursorStore(table).get(looping.key) == SweepCursor()
     # And the second job was swept
     host = jenkins.url.removeprefix("http://")
     assert second.error is None and second.enqueued == [f"jenkins:{host}/job/fine/3"]

@@ -158,9 +158,7 @@ def test_three_pages_enqueued_once_resumed_after_failure_and_webhook_builds_skip
         assert first.enqueued == [f"zuul:{b['uuid']}" for b in builds[:PAGE]]
         assert [int(q["skip"]) for q in api.queries] == [0, PAGE, PAGE]
         assert (
-            CursorStore(boto3.resource("dynamodb").Table(stack.env["DEDUPE_TABLE"])).get(job.key)[
-                "resume_skip"
-            ]
+            CursorStore(boto3.resource("dynamodb").Table(stack.env["DEDUPE_TABLE"])).get(job.key).resume_skip
             == PAGE
         )
 

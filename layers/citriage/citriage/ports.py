@@ -22,7 +22,9 @@ if TYPE_CHECKING:
         RunEvent,
         RunReport,
         SignatureStats,
+        SourceName,
         Subscription,
+        SweepCursor,
     )
     from citriage.notify.history import RunRecord
 
@@ -74,17 +76,17 @@ class Queue(Protocol):
 class Cursors(Protocol):
     """Where each periodic job's sweep got to (the dedupe table in AWS)."""
 
-    def get(self, job_key: str) -> dict[str, Any]:
+    def get(self, job_key: str) -> SweepCursor:
         """The job's cursor (empty when the job was never swept)."""
 
-    def put(self, job_key: str, cursor: dict[str, Any]) -> None:
+    def put(self, job_key: str, cursor: SweepCursor) -> None:
         """Save the job's cursor."""
 
 
 class WebhookSource(Protocol):
     """What every CI source provides to the webhook."""
 
-    name: str
+    name: SourceName
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None

@@ -10,7 +10,15 @@ import pytest
 from citriage.analyze.components import components_matching
 from citriage.analyze.locate import tree_location
 from citriage.analyze.logs.fetch import LocalLogTree
-from citriage.analyze.logs.layouts import ResultKind, canonical_name, classify_path, discovery_from_paths
+from citriage.analyze.logs.layouts import (
+    ComponentKind,
+    FileRole,
+    PathRole,
+    ResultKind,
+    canonical_name,
+    classify_path,
+    discovery_from_paths,
+)
 from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.analyze.pipeline import analyze_run
@@ -40,14 +48,14 @@ def analyze(tree_dir, run=None, budget=None, layout=None):
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("testrepository.subunit.gz", ("result", ResultKind.SUBUNIT)),
-        ("controller/logs/tempest/.stestr/tmpab12", ("result", ResultKind.SUBUNIT)),
-        ("logs/undercloud/var/log/tempest/tempest.xml.gz", ("result", ResultKind.JUNIT)),
-        ("target/surefire-reports/TEST-com.x.ATest.xml", ("result", ResultKind.JUNIT)),
-        ("controller/logs/tempest_log.txt", ("result", ResultKind.TEMPEST_CONSOLE)),
-        ("logs/undercloud/var/log/tempest/stestr_results.html", ("html", "")),
-        ("zuul-info/inventory.yaml", ("component", "zuul_inventory")),
-        ("controller/logs/pip3-freeze.txt.gz", ("component", "pip_freeze")),
+        ("testrepository.subunit.gz", PathRole(FileRole.RESULT, ResultKind.SUBUNIT)),
+        ("controller/logs/tempest/.stestr/tmpab12", PathRole(FileRole.RESULT, ResultKind.SUBUNIT)),
+        ("logs/undercloud/var/log/tempest/tempest.xml.gz", PathRole(FileRole.RESULT, ResultKind.JUNIT)),
+        ("target/surefire-reports/TEST-com.x.ATest.xml", PathRole(FileRole.RESULT, ResultKind.JUNIT)),
+        ("controller/logs/tempest_log.txt", PathRole(FileRole.RESULT, ResultKind.TEMPEST_CONSOLE)),
+        ("logs/undercloud/var/log/tempest/stestr_results.html", PathRole(FileRole.HTML_RESULTS)),
+        ("zuul-info/inventory.yaml", PathRole(FileRole.COMPONENT, ComponentKind.ZUUL_INVENTORY)),
+        ("controller/logs/pip3-freeze.txt.gz", PathRole(FileRole.COMPONENT, ComponentKind.PIP_FREEZE)),
         ("logs/etc/libvirt/qemu.xml", None),
         ("inventory.yaml", None),
     ],

@@ -9,7 +9,7 @@ import pytest
 import requests
 from citriage.config import JenkinsPeriodicJob, SweepSettings, ZuulPeriodicJob
 from citriage.intake.sweep import JsonApi, SweepApiError, Sweeper
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SweepCursor
 
 from tests.unit.fakes import FakeDedupe, FakeQueue
 
@@ -19,13 +19,13 @@ JOB_URL = "https://jenkins.example.org/job/nightly/"
 
 class FakeCursors:
     def __init__(self) -> None:
-        self.items: dict[str, dict] = {}
+        self.items: dict[str, SweepCursor] = {}
 
-    def get(self, job_key: str) -> dict:
-        return dict(self.items.get(job_key, {}))
+    def get(self, job_key: str) -> SweepCursor:
+        return self.items.get(job_key, SweepCursor()).model_copy()
 
-    def put(self, job_key: str, cursor: dict) -> None:
-        self.items[job_key] = {k: v for k, v in cursor.items() if v is not None}
+    def put(self, job_key: str, cursor: SweepCursor) -> None:
+        self.items[job_key] = cursor.model_copy()
 
 
 class FakeApi:
@@ -88,7 +88,7 @@ def test_jenkins_first_sweep_takes_the_lookback_and_stops_below_a_running_build(
     ]
     assert queue.sent[0].log_url == f"{JOB_URL}11/" and queue.sent[0].job == "nightly"
     # And the cursor stays below the running build, so it is picked up when it finishes
-    assert cursors.items[job.key] == {"last_number": 12}
+    assert cursors.items[job.key] == SweepCursor(last_number=12)
     assert api.calls[0][0] == f"{JOB_URL}api/json" and "{0,50}" in api.calls[0][1]["tree"]
 
     # When build 13 finishes and 14 runs
@@ -97,7 +97,7 @@ def test_jenkins_first_sweep_takes_the_lookback_and_stops_below_a_running_build(
     again = make(api, queue, dedupe, cursors).sweep([job])[0]
     # Then only 13 is new
     assert again.enqueued == ["jenkins:jenkins.example.org/job/nightly/13"]
-    assert cursors.items[job.key] == {"last_number": 13}
+    assert cursors.items[job.key] == SweepCursor(last_number=13)
 
 
 def test_a_failing_api_is_reported_per_job_and_the_other_jobs_still_run():
@@ -237,11 +237,9 @@ def test_an_unexpected_error_stops_only_that_job_saves_the_zuul_cursor_and_is_lo
     # Then the Zuul job reports the error, logged with its traceback, and keeps the page it reached
     assert zuul_outcome.error == "unexpected RuntimeError: SQS SendMessage: ServiceUnavailable"
     assert zuul_outcome.enqueued == ["zuul:b0", "zuul:b1"]
-    assert cursors.items[zuul.key] == {
-        "resume_skip": 2,
-        "walk_top": "b0",
-        "walk_newest": (NOW - timedelta(hours=1)).isoformat(),
-    }
+    assert cursors.items[zuul.key] == SweepCursor(
+        resume_skip=2, walk_top="b0", walk_newest=NOW - timedelta(hours=1)
+    )
     assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RuntimeError]
     assert "run#zuul:b2" not in dedupe.keys and "run#zuul:b1" in dedupe.keys
     # And the Jenkins job after it was still swept
@@ -258,7 +256,7 @@ def test_an_unexpected_error_stops_only_that_job_saves_the_zuul_cursor_and_is_lo
 
 def test_a_cursor_that_cannot_be_read_is_that_jobs_error_and_the_next_job_is_swept():
     class BrokenCursors(FakeCursors):
-        def get(self, job_key: str) -> dict:
+        def get(self, job_key: str) -> SweepCursor:
             if "zuul" in job_key:
                 raise OSError("DynamoDB GetItem: throttled")
             return super().get(job_key)
@@ -305,7 +303,7 @@ def test_a_slow_api_stops_the_walk_before_the_function_times_out_and_it_resumes_
     # Then it stops before a request it has no time for, says so, and saves where it got to
     assert outcome.error is not None and "out of time" in outcome.error
     assert outcome.enqueued == ["zuul:b0", "zuul:b1", "zuul:b2", "zuul:b3"]
-    assert cursors.items[job.key]["resume_skip"] == 4
+    assert cursors.items[job.key].resume_skip == 4
     # When the next sweep has time
     again = sweeper.sweep([job])[0]
     # Then it resumes at the saved page and finishes

@@ -2,7 +2,7 @@
 
 import pytest
 from citriage.errors import CitriageError
-from citriage.models import Classification, MailVerdict, Subscription, Verdict
+from citriage.models import FIXED, Classification, Subscription, Verdict
 from citriage.notify.audience import dump_subscriptions_yaml, load_subscriptions_yaml
 
 from tests.unit.mail_fakes import DNS_TEST, PORT_TEST, VOLUME_TEST, failure, make_report
@@ -23,9 +23,9 @@ def test_simple_mapping_shape_is_read():
     subs = {s.email: s for s in load_subscriptions_yaml(SIMPLE)}
     # Then each address gets its globs, verdicts and delivery
     assert subs["nova-core@example.org"].jobs == ["tempest-*"]
-    assert subs["nova-core@example.org"].verdicts == [MailVerdict.FAILED_NEW, MailVerdict.FAILED_KNOWN]
+    assert subs["nova-core@example.org"].verdicts == [Verdict.FAILED_NEW, Verdict.FAILED_KNOWN]
     assert subs["storage@example.org"].tests == ["tempest.api.volume.*"]
-    assert MailVerdict.FIXED in subs["storage@example.org"].verdicts
+    assert FIXED in subs["storage@example.org"].verdicts
     assert subs["storage@example.org"].delivery == "daily"
     assert (subs["qa@example.org"].jobs, subs["qa@example.org"].tests) == (
         ["grenade-*"],
@@ -42,7 +42,7 @@ def test_export_reads_back_unchanged():
 def test_list_of_subscriptions_shape_is_still_read():
     text = "- email: a@example.org\n  jobs: ['*']\n  verdicts: [infra]\n"
     (sub,) = load_subscriptions_yaml(text)
-    assert sub.verdicts == [MailVerdict.INFRA]
+    assert sub.verdicts == [Verdict.INFRA]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_test_subscription_is_judged_by_its_own_tests_and_their_classification()
     # Its test failed because of the infrastructure: not wanted unless it asks for infra
     infra = make_report([failure(VOLUME_TEST, Classification.INFRA), failure(DNS_TEST, Classification.INFRA)])
     assert not sub.wants(infra)
-    assert sub.model_copy(update={"verdicts": [MailVerdict.INFRA]}).wants(infra)
+    assert sub.model_copy(update={"verdicts": [Verdict.INFRA]}).wants(infra)
 
 
 def test_jobs_and_tests_together_mean_those_tests_in_those_jobs():

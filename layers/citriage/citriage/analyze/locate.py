@@ -22,20 +22,20 @@ from citriage.analyze.logs.fetch import open_log_tree
 from citriage.analyze.logs.layouts import JenkinsLayout, LogTreeLayout, OpenQaLayout
 from citriage.analyze.logs.streams import FetchBudget
 from citriage.config import FetchSettings
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SourceName
 from citriage.ports import Layout, LogTree, TokenSource
 
 # Sources whose API reads take a token from the CI API tokens secret.
-TOKEN_SOURCES = frozenset({"jenkins", "github", "gitlab"})
+TOKEN_SOURCES = frozenset({SourceName.JENKINS, SourceName.GITHUB, SourceName.GITLAB})
 logger = logging.getLogger(__name__)
 
 _LOG_TREE = LogTreeLayout()
 LAYOUTS: Mapping[str, Layout] = {
-    "zuul": _LOG_TREE,
-    "jenkins": JenkinsLayout(),
-    "openqa": OpenQaLayout(),
-    "github": GitHubLayout(),
-    "gitlab": GitLabLayout(),
+    SourceName.ZUUL: _LOG_TREE,
+    SourceName.JENKINS: JenkinsLayout(),
+    SourceName.OPENQA: OpenQaLayout(),
+    SourceName.GITHUB: GitHubLayout(),
+    SourceName.GITLAB: GitLabLayout(),
 }
 
 
@@ -61,11 +61,11 @@ def open_run_tree(
     `allow_local` lets a log tree be a local directory or file:// URL (the CLI only)."""
     location = tree_location(run)
     token = _credential(run, location, budget, tokens)
-    if run.source == "github":
+    if run.source == SourceName.GITHUB:
         return GitHubRun(run, settings, budget, token)
-    if run.source == "gitlab":
+    if run.source == SourceName.GITLAB:
         return GitLabPipelineRun(run.log_url, run.web_url, settings, budget, token)
-    headers = jenkins_headers(token) if run.source == "jenkins" else None
+    headers = jenkins_headers(token) if run.source == SourceName.JENKINS else None
     return open_log_tree(location, settings, budget, allow_local=allow_local, headers=headers)
 
 

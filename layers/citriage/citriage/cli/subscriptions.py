@@ -17,7 +17,7 @@ from citriage.adapters.aws.clients import AwsClients
 from citriage.adapters.aws.dynamodb import SubscriptionStore
 from citriage.config import SubscriptionsCliSettings
 from citriage.errors import CitriageError
-from citriage.models import MailVerdict, Subscription
+from citriage.models import MAIL_VERDICTS, DeliveryMode, Subscription
 from citriage.notify.audience import dump_subscriptions_yaml, load_subscriptions_yaml
 from citriage.wiring import subscription_store
 
@@ -63,7 +63,7 @@ def _list(args: argparse.Namespace) -> int:
     subscriptions = sorted(_store(args).list(), key=lambda s: s.email)
     for s in subscriptions:
         scope = ", ".join([f"job:{g}" for g in s.jobs] + [f"test:{g}" for g in s.tests])
-        verdicts = ",".join(v.value for v in s.verdicts)
+        verdicts = ",".join(str(v) for v in s.verdicts)
         print(f"{s.email}\t{s.delivery}\t{verdicts}\t{scope}")
     print(f"{len(subscriptions)} subscription(s)", file=sys.stderr)
     return 0
@@ -108,10 +108,10 @@ def register(sub: Any) -> None:
     add.add_argument(
         "--verdict",
         action="append",
-        choices=[v.value for v in MailVerdict],
+        choices=MAIL_VERDICTS,
         help="verdict to hear about (repeatable; default failed_new and failed_known)",
     )
-    add.add_argument("--delivery", choices=["immediate", "daily", "weekly"], help="default: immediate")
+    add.add_argument("--delivery", choices=[d.value for d in DeliveryMode], help="default: immediate")
     add.set_defaults(func=_add)
 
     remove = commands.add_parser("remove", help="unsubscribe an address")

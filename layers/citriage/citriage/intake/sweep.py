@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError
 
 from citriage.analyze.ci_api.credentials import credential_for, withheld_note
 from citriage.analyze.ci_api.jenkins import jenkins_headers
 from citriage.config import JenkinsPeriodicJob, PeriodicJob, SweepSettings, ZuulPeriodicJob
 from citriage.errors import BadRequest, CitriageError, IntakeInProgress
 from citriage.intake.sources.jenkins import jenkins_run
-from citriage.intake.sources.payload import as_text
+from citriage.intake.sources.zuul import ZuulBuild
 from citriage.intake.webhook import enqueue_once
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SweepCursor
 from citriage.ports import Cursors, Dedupe, Queue, TokenSource
 
 logger = logging.getLogger(__name__)
@@ -107,74 +107,6 @@ class JobSweep(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class ZuulRef(BaseModel):
-    """The `ref` object of a build (Zuul 10+); older Zuul has these fields on the build."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    project: str | None = None
-    branch: str | None = None
-    change: str | None = None
-    patchset: str | None = None
-    ref_url: str | None = None
-
-    _text = field_validator("change", "patchset", mode="before")(as_text)
-
-
-class ZuulApiBuild(BaseModel):
-    """One build from `/api/tenant/{tenant}/builds`."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    uuid: str
-    job_name: str
-    result: str | None = None
-    log_url: str | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    pipeline: str | None = None
-    project: str | None = None
-    branch: str | None = None
-    change: str | None = None
-    patchset: str | None = None
-    ref_url: str | None = None
-    ref: ZuulRef | str | None = None
-    buildset: dict[str, Any] | None = None
-    voting: bool | None = None
-
-    _text = field_validator("change", "patchset", mode="before")(as_text)
-
-    @field_validator("start_time", "end_time", mode="after")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        # Zuul writes UTC times without a zone.
-        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
-
-    def run_event(self, job: ZuulPeriodicJob) -> RunEvent:
-        """The RunEvent the webhook would have made of this build (same source and build id)."""
-        ref = self.ref if isinstance(self.ref, ZuulRef) else ZuulRef()
-        buildset = self.buildset or {}
-        return RunEvent(
-            source="zuul",
-            job=self.job_name,
-            build_id=self.uuid,
-            result=self.result,
-            log_url=self.log_url or "",
-            web_url=f"{job.api.rstrip('/')}/t/{job.tenant}/build/{self.uuid}",
-            tenant=job.tenant,
-            pipeline=self.pipeline,
-            project=ref.project or self.project,
-            branch=ref.branch or self.branch,
-            change=ref.change or self.change,
-            patchset=ref.patchset or self.patchset,
-            change_url=ref.ref_url or self.ref_url,
-            buildset_id=str(buildset["uuid"]) if buildset.get("uuid") else None,
-            voting=self.voting,
-            start_time=self.start_time,
-            end_time=self.end_time,
-        )
-
-
 class Sweeper:
     """Sweeps the configured periodic jobs into the analyze queue."""
 
@@ -248,9 +180,9 @@ class Sweeper:
         """
         outcome = JobSweep(job=job.key)
         state = self._cursors.get(job.key)
-        since = _as_time(state.get("since")) or self._now() - timedelta(hours=self._settings.lookback_hours)
+        since = state.since or self._now() - timedelta(hours=self._settings.lookback_hours)
         floor = since - timedelta(hours=self._settings.overlap_hours)
-        newest = _as_time(state.get("walk_newest"))
+        newest = state.walk_newest
         url = f"{job.api.rstrip('/')}/api/tenant/{job.tenant}/builds"
         params: dict[str, str | int] = {
             "pipeline": job.pipeline,
@@ -262,10 +194,10 @@ class Sweeper:
         limit = self._settings.page_size
         skip, top = 0, None
         try:
-            if state.get("resume_skip") and state.get("walk_top"):
+            if state.resume_skip and state.walk_top:
                 head = self._zuul_page(url, params, 0, 1, outcome)
-                if head and head[0].uuid == state["walk_top"]:
-                    skip, top = int(state["resume_skip"]), str(state["walk_top"])
+                if head and head[0].uuid == state.walk_top:
+                    skip, top = state.resume_skip, state.walk_top
                     outcome.notes.append(f"resumed at build {skip} of the list")
                 else:
                     newest = None
@@ -280,7 +212,12 @@ class Sweeper:
                     in_window = True
                     newest = max(newest or build.end_time, build.end_time)
                     if build.log_url and build.result:
-                        self._enqueue(build.run_event(job), outcome)
+                        self._enqueue(
+                            build.run_event(
+                                job.tenant, web_url=f"{job.api.rstrip('/')}/t/{job.tenant}/build/{build.uuid}"
+                            ),
+                            outcome,
+                        )
                 skip += len(page)
                 if len(page) < limit or not in_window:
                     break
@@ -291,21 +228,15 @@ class Sweeper:
         except Exception as exc:  # whatever stopped the walk, save where it got to
             _failed(outcome, exc)
             self._cursors.put(
-                job.key,
-                {
-                    "since": state.get("since"),
-                    "resume_skip": skip,
-                    "walk_top": top,
-                    "walk_newest": newest.isoformat() if newest else None,
-                },
+                job.key, SweepCursor(since=state.since, resume_skip=skip, walk_top=top, walk_newest=newest)
             )
             return outcome
-        self._cursors.put(job.key, {"since": (newest or since).isoformat()})
+        self._cursors.put(job.key, SweepCursor(since=newest or since))
         return outcome
 
     def _zuul_page(
         self, url: str, params: dict[str, str | int], skip: int, limit: int, outcome: JobSweep
-    ) -> list[ZuulApiBuild]:
+    ) -> list[ZuulBuild]:
         self._check_time()
         document = self._api.get(url, {**params, "skip": skip, "limit": limit})
         outcome.pages += 1
@@ -314,7 +245,7 @@ class Sweeper:
         builds = []
         for item in document:
             try:
-                builds.append(ZuulApiBuild.model_validate(item))
+                builds.append(ZuulBuild.model_validate(item))
             except ValidationError:
                 outcome.notes.append("skipped a malformed build entry")
         return builds
@@ -323,7 +254,7 @@ class Sweeper:
         """Enqueue the job's finished builds above the cursor: the highest build number below
         which nothing is still running (a first sweep takes the lookback window)."""
         outcome = JobSweep(job=job.key)
-        last = self._cursors.get(job.key).get("last_number")
+        last = self._cursors.get(job.key).last_number
         base = job.job_url if job.job_url.endswith("/") else job.job_url + "/"
         tree = f"name,builds[number,url,result,building,timestamp]{{0,{self._settings.page_size}}}"
         try:
@@ -346,9 +277,9 @@ class Sweeper:
             return outcome
         running = [int(b["number"]) for b in fresh if b.get("building") or not b.get("result")]
         if running:
-            self._cursors.put(job.key, {"last_number": min(running) - 1})
+            self._cursors.put(job.key, SweepCursor(last_number=min(running) - 1))
         elif fresh:
-            self._cursors.put(job.key, {"last_number": int(fresh[-1]["number"])})
+            self._cursors.put(job.key, SweepCursor(last_number=int(fresh[-1]["number"])))
         return outcome
 
     def _jenkins_headers(self, url: str) -> dict[str, str]:
@@ -380,10 +311,3 @@ def _jenkins_build_after(build: object, last: object, cutoff_ms: float) -> bool:
 
 def _jenkins_finished(build: dict[str, Any]) -> bool:
     return not build.get("building") and bool(build.get("result")) and isinstance(build.get("url"), str)
-
-
-def _as_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel
 
+from citriage import keys
 from citriage.errors import BadRequest, IntakeInProgress, PayloadTooLarge, Unauthorized
 from citriage.intake.sources import get_source
 from citriage.models import RunEvent
@@ -57,7 +58,7 @@ class WebhookService:
         runs = source.normalize(payload)
         outcome = WebhookOutcome(accepted=[], duplicates=[])
         delivery = source.delivery_id(headers)
-        delivery_key = f"delivery#{source.name}:{delivery}" if delivery and runs else None
+        delivery_key = keys.intake_delivery(source.name, delivery) if delivery and runs else None
         if delivery_key and not _claim_or_busy(self._dedupe, delivery_key):
             outcome.duplicates.extend(run.run_id for run in runs)
             return outcome
@@ -78,7 +79,7 @@ class WebhookService:
 
 def run_dedupe_key(run: RunEvent) -> str:
     """The dedupe key every intake (webhook, sweep) claims before enqueueing a run."""
-    return f"run#{run.run_id}"
+    return keys.intake_run(run.run_id)
 
 
 # How long an intake's claim stays pending before another intake may take it. The webhook

@@ -8,9 +8,20 @@ from __future__ import annotations
 import fnmatch
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class SourceName(StrEnum):
+    """The CI sources citriage takes runs from (a run's `source`, a webhook's path)."""
+
+    ZUUL = "zuul"
+    JENKINS = "jenkins"
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    OPENQA = "openqa"
+    GENERIC = "generic"
 
 
 class Verdict(StrEnum):
@@ -51,7 +62,7 @@ class IssueCategory(StrEnum):
     INFRA = "infra"
 
 
-def _parse_time(value: object) -> object:
+def parse_time(value: object) -> object:
     """Zuul sends times as epoch floats or as strings; normalise both to aware datetimes."""
     if value is None or value == "":
         return None
@@ -93,7 +104,7 @@ class RunEvent(BaseModel):
     start_time: datetime | None = None
     end_time: datetime | None = None
 
-    _normalise_times = field_validator("start_time", "end_time", mode="before")(_parse_time)
+    _normalise_times = field_validator("start_time", "end_time", mode="before")(parse_time)
 
     @property
     def run_id(self) -> str:
@@ -106,6 +117,23 @@ class RunEvent(BaseModel):
         if self.start_time and self.end_time:
             return (self.end_time - self.start_time).total_seconds()
         return None
+
+
+class SweepCursor(BaseModel):
+    """Where a periodic job's sweep got to (one item per job in the dedupe table)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # Zuul: the newest end time of the last complete walk of the builds list, and where a
+    # failed walk stopped (the page, the build at the top of the list when it began).
+    since: datetime | None = None
+    resume_skip: int | None = None
+    walk_top: str | None = None
+    walk_newest: datetime | None = None
+    # Jenkins: the highest build number below which nothing is still running.
+    last_number: int | None = None
+
+    _times = field_validator("since", "walk_newest", mode="before")(parse_time)
 
 
 class TestResult(BaseModel):
@@ -280,24 +308,26 @@ class InfraRule(BaseModel):
         return self
 
 
-class MailVerdict(StrEnum):
-    """What a subscriber can ask to hear about: a run's verdict, or `fixed` (passing again)."""
-
-    PASSED = "passed"
-    FAILED_NEW = "failed_new"
-    FAILED_KNOWN = "failed_known"
-    INFRA = "infra"
-    NO_RESULTS = "no_results"
-    # A passed run of a job (or test) whose previous run failed.
-    FIXED = "fixed"
-
+# A passed run of a job (or test) whose previous run failed: a mail verdict, not a run's.
+FIXED: Final = "fixed"
+# What a subscriber can ask to hear about: a run's verdict, or `fixed` (passing again).
+MailVerdict: TypeAlias = Verdict | Literal["fixed"]
+MAIL_VERDICTS: tuple[str, ...] = (*(v.value for v in Verdict), FIXED)
 
 # The verdict a failure stands for, when a test subscriber's own tests are judged.
 CLASSIFICATION_VERDICTS = {
-    Classification.NEW: MailVerdict.FAILED_NEW,
-    Classification.KNOWN: MailVerdict.FAILED_KNOWN,
-    Classification.INFRA: MailVerdict.INFRA,
+    Classification.NEW: Verdict.FAILED_NEW,
+    Classification.KNOWN: Verdict.FAILED_KNOWN,
+    Classification.INFRA: Verdict.INFRA,
 }
+
+
+class DeliveryMode(StrEnum):
+    """When a subscriber hears: a mail per run, or a daily or weekly digest."""
+
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    WEEKLY = "weekly"
 
 
 class Subscription(BaseModel):
@@ -314,19 +344,19 @@ class Subscription(BaseModel):
     jobs: list[str] = Field(default_factory=list)
     tests: list[str] = Field(default_factory=list)
     verdicts: list[MailVerdict] = Field(
-        default_factory=lambda: [MailVerdict.FAILED_NEW, MailVerdict.FAILED_KNOWN],
+        default_factory=lambda: list[MailVerdict]([Verdict.FAILED_NEW, Verdict.FAILED_KNOWN]),
     )
-    delivery: Literal["immediate", "daily", "weekly"] = Field(
-        default="immediate", description="A mail per run, or a daily or weekly digest"
+    delivery: DeliveryMode = Field(
+        default=DeliveryMode.IMMEDIATE, description="A mail per run, or a daily or weekly digest"
     )
     components: list[str] = Field(
         default_factory=list,
         description="Globs of the component names whose versions the mail shows (all, capped, when empty)",
     )
 
-    def wants_verdict(self, verdict: Verdict | MailVerdict) -> bool:
+    def wants_verdict(self, verdict: MailVerdict) -> bool:
         """True when the verdict is one this subscriber listed."""
-        return verdict.value in {v.value for v in self.verdicts}
+        return verdict in self.verdicts
 
     def covers_job(self, job: str) -> bool:
         """True when the job is in scope: no job globs (tests only), or one matches."""

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from citriage.errors import CitriageError
-from citriage.models import MailVerdict, RunReport, Subscription, Verdict, glob_match
+from citriage.models import FIXED, DeliveryMode, RunReport, Subscription, Verdict, glob_match
 from citriage.notify.history import FAILED_VERDICTS, RunRecord
 from citriage.notify.view import MailContext
 
@@ -105,8 +105,8 @@ def dump_subscriptions_yaml(subscriptions: Iterable[Subscription]) -> str:
             entry["jobs"] = list(s.jobs)
         if s.tests:
             entry["tests"] = list(s.tests)
-        entry["verdicts"] = [v.value for v in s.verdicts]
-        entry["delivery"] = s.delivery
+        entry["verdicts"] = [str(v) for v in s.verdicts]
+        entry["delivery"] = s.delivery.value
         if s.components:
             entry["components"] = list(s.components)
         data[s.email] = entry
@@ -145,7 +145,7 @@ def _run_reasons(subscription: Subscription, report: RunReport) -> tuple[list[st
 
 def _fixed_tests(subscription: Subscription, report: RunReport, previous: RunRecord) -> list[str] | None:
     """The tests a `fixed` mail is about, or None when this subscriber gets no fixed mail."""
-    if not subscription.wants_verdict(MailVerdict.FIXED) or not subscription.covers_job(report.run.job):
+    if not subscription.wants_verdict(FIXED) or not subscription.covers_job(report.run.job):
         return None
     if not subscription.jobs and not subscription.tests:
         return None
@@ -182,7 +182,7 @@ def audience(
         for email in policy.ci_admins:
             reasons.setdefault(email, []).append("you are a CI admin and this is an infrastructure matter")
     for subscription in subscriptions:
-        if subscription.delivery != "immediate":
+        if subscription.delivery is not DeliveryMode.IMMEDIATE:
             continue
         email = subscription.email
         globs.setdefault(email, set()).update(subscription.components)

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from citriage import keys
 from citriage.models import Subscription, Verdict, glob_match
 from citriage.notify.history import RunRecord
 from citriage.notify.render import MailRenderer
@@ -225,7 +226,7 @@ class DigestService:
                 outcome.empty.append(email)
                 continue
             attempt = self._delivery.deliver(
-                f"digest#{period}#{start.date().isoformat()}#{email}",
+                keys.digest_mail(period, start.date().isoformat(), email),
                 email,
                 partial(
                     self._renderer.render_view,

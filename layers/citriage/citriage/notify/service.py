@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from citriage import keys
 from citriage.errors import CitriageError
 from citriage.models import MailMessage, RunAnalyzed, RunReport
 from citriage.notify.audience import NotifyPolicy, audience
@@ -158,7 +159,7 @@ class NotifyService:
                 }
             )
             attempt = self._delivery.deliver(
-                f"mail#{report.run_id}#{email}",
+                keys.run_mail(report.run_id, email),
                 email,
                 partial(self._renderer.render, report, self._sender, [email], context),
                 f"run {report.run_id}",

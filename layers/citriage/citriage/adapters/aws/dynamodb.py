@@ -18,9 +18,10 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from citriage import keys
 from citriage.errors import InvalidSignature
 from citriage.known_issues.signatures import check_signature
-from citriage.models import KnownIssue, RunReport, SignatureStats, Subscription
+from citriage.models import KnownIssue, RunReport, SignatureStats, Subscription, SweepCursor
 from citriage.notify.history import MAX_RECORD_BYTES, RunRecord, sort_stamp
 from citriage.notify.ses_events import Suppression
 
@@ -287,15 +288,17 @@ class CursorStore:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def get(self, job_key: str) -> dict[str, Any]:
+    def get(self, job_key: str) -> SweepCursor:
         """The job's cursor (empty when the job was never swept)."""
-        item = self._table.get_item(Key={"key": f"cursor#{job_key}"}, ConsistentRead=True).get("Item")
-        return _from_dynamo(dict(item.get("cursor", {}))) if item else {}
+        item = self._table.get_item(Key={"key": keys.cursor(job_key)}, ConsistentRead=True).get("Item")
+        return (
+            SweepCursor.model_validate(_from_dynamo(dict(item.get("cursor", {})))) if item else SweepCursor()
+        )
 
-    def put(self, job_key: str, cursor: dict[str, Any]) -> None:
+    def put(self, job_key: str, cursor: SweepCursor) -> None:
         """Save the job's cursor (replacing the previous one)."""
         self._table.put_item(
-            Item={"key": f"cursor#{job_key}", "cursor": {k: v for k, v in cursor.items() if v is not None}}
+            Item={"key": keys.cursor(job_key), "cursor": cursor.model_dump(mode="json", exclude_none=True)}
         )
 
 

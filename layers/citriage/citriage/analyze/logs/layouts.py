@@ -77,7 +77,7 @@ class FoundFile:
     """A file of the tree and how to read it."""
 
     path: str
-    kind: str
+    kind: ResultKind | ComponentKind
 
 
 @dataclass
@@ -132,27 +132,44 @@ def canonical_name(path: str) -> str:
     return name
 
 
-def classify_path(path: str) -> tuple[str, str] | None:
-    """What a file is, by its path: ("result", kind), ("component", kind), ("console", ""),
-    ("job_json", ""), ("html", "") or None when citriage does not read it."""
+class FileRole(StrEnum):
+    """What a file of a run's tree is to citriage."""
+
+    RESULT = "result"
+    COMPONENT = "component"
+    CONSOLE = "console"
+    JOB_JSON = "job_json"
+    HTML_RESULTS = "html_results"
+
+
+@dataclass(frozen=True)
+class PathRole:
+    """A file's role, and for results and component files the format it is read as."""
+
+    role: FileRole
+    kind: ResultKind | ComponentKind | None = None
+
+
+def classify_path(path: str) -> PathRole | None:
+    """What a file is, by its path; None when citriage does not read it."""
     name = canonical_name(path)
     parent = posixpath.basename(posixpath.dirname(path))
     component = _COMPONENT_NAMES.get(name)
-    what: tuple[str, str] | None = None
+    what: PathRole | None = None
     if name == "job-output.txt":
-        what = ("console", "")
+        what = PathRole(FileRole.CONSOLE)
     elif name == "job-output.json":
-        what = ("job_json", "")
+        what = PathRole(FileRole.JOB_JSON)
     elif name.endswith(".subunit") or (parent == ".stestr" and (name.isdigit() or name.startswith("tmp"))):
-        what = ("result", ResultKind.SUBUNIT)
+        what = PathRole(FileRole.RESULT, ResultKind.SUBUNIT)
     elif _JUNIT_NAMES.search(name):
-        what = ("result", ResultKind.JUNIT)
+        what = PathRole(FileRole.RESULT, ResultKind.JUNIT)
     elif name in _TEMPEST_CONSOLE_NAMES:
-        what = ("result", ResultKind.TEMPEST_CONSOLE)
+        what = PathRole(FileRole.RESULT, ResultKind.TEMPEST_CONSOLE)
     elif name in ("testr_results.html", "stestr_results.html"):
-        what = ("html", "")
+        what = PathRole(FileRole.HTML_RESULTS)
     elif component is not None and (component is not ComponentKind.ZUUL_INVENTORY or parent == "zuul-info"):
-        what = ("component", component)
+        what = PathRole(FileRole.COMPONENT, component)
     return what
 
 
@@ -169,14 +186,13 @@ def discovery_from_paths(paths: list[str], method: str) -> Discovery:
         what = classify_path(path)
         if what is None:
             continue
-        role, kind = what
-        if role == "result":
-            found.results.append(FoundFile(path, kind))
-        elif role == "component":
-            found.components.append(FoundFile(path, kind))
-        elif role == "console":
+        if what.role is FileRole.RESULT and isinstance(what.kind, ResultKind):
+            found.results.append(FoundFile(path, what.kind))
+        elif what.role is FileRole.COMPONENT and isinstance(what.kind, ComponentKind):
+            found.components.append(FoundFile(path, what.kind))
+        elif what.role is FileRole.CONSOLE:
             found.console.append(path)
-        elif role == "job_json":
+        elif what.role is FileRole.JOB_JSON:
             found.job_json.append(path)
         else:
             found.html_results.append(path)
@@ -356,10 +372,10 @@ class LogTreeLayout:
         )
 
 
-def _kind_of(path: str) -> str | None:
+def _kind_of(path: str) -> ResultKind | None:
     what = classify_path(path)
-    if what is not None and what[0] == "result":
-        return what[1]
+    if what is not None and isinstance(what.kind, ResultKind):
+        return what.kind
     if path.endswith((".xml", ".xml.gz")):
         return ResultKind.JUNIT
     if ".subunit" in path:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from citriage.errors import BadRequest
 from citriage.intake.sources.auth import CITRIAGE_SIGNATURE_HEADER, HmacSignedSource
 from citriage.intake.sources.payload import as_text, first_error, parse_payload
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SourceName
 
 SIGNATURE_HEADER = CITRIAGE_SIGNATURE_HEADER
 
@@ -59,7 +59,7 @@ class GenericBuild(BaseModel):
 class GenericSource(HmacSignedSource):
     """The documented generic shape, HMAC-signed."""
 
-    name = "generic"
+    name = SourceName.GENERIC
 
     def normalize(self, payload: Any) -> list[RunEvent]:
         """Exactly one RunEvent: a generic report is sent when the build has finished."""

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from citriage.errors import BadRequest
 from citriage.intake.sources.auth import header, verify_hmac_sha256
 from citriage.intake.sources.payload import first_error, parse_payload
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SourceName
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 DELIVERY_HEADER = "X-GitHub-Delivery"
@@ -72,7 +72,7 @@ class GitHubWorkflowRunEvent(BaseModel):
 class GitHubSource:
     """GitHub `workflow_run` webhooks, HMAC-signed by GitHub."""
 
-    name = "github"
+    name = SourceName.GITHUB
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None

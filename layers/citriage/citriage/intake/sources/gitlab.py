@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from citriage.errors import BadRequest
 from citriage.intake.sources.auth import header, verify_token
 from citriage.intake.sources.payload import as_text, first_error, parse_payload
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SourceName
 
 AUTH_HEADER = "X-Gitlab-Token"
 DELIVERY_HEADER = "Idempotency-Key"
@@ -91,7 +91,7 @@ def gitlab_api_base(project: GitLabProject) -> str:
 class GitLabSource:
     """GitLab pipeline hooks, authenticated by the hook's secret token."""
 
-    name = "gitlab"
+    name = SourceName.GITLAB
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from citriage.errors import BadRequest
 from citriage.intake.sources.auth import header, verify_token
 from citriage.intake.sources.payload import first_error, parse_payload, url_host
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SourceName
 
 AUTH_HEADER = "X-Citriage-Token"
 AUTH_QUERY_PARAM = "token"
@@ -93,7 +93,7 @@ def jenkins_run(job: str, build_url: str, result: str | None, branch: str | None
 class JenkinsSource:
     """Jenkins Notification plugin messages, authenticated by a shared token."""
 
-    name = "jenkins"
+    name = SourceName.JENKINS
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, key: str, query: Mapping[str, str] | None = None

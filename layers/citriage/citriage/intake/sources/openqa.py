@@ -17,7 +17,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from citriage.errors import BadRequest
 from citriage.intake.sources.auth import CITRIAGE_SIGNATURE_HEADER, HmacSignedSource
 from citriage.intake.sources.payload import as_text, first_error, parse_payload, url_host
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SourceName
 
 SIGNATURE_HEADER = CITRIAGE_SIGNATURE_HEADER
 
@@ -47,7 +47,7 @@ class OpenQaJobDone(BaseModel):
 class OpenQaSource(HmacSignedSource):
     """openQA job.done messages, HMAC-signed by the AMQP bridge."""
 
-    name = "openqa"
+    name = SourceName.OPENQA
 
     def normalize(self, payload: Any) -> list[RunEvent]:
         """One RunEvent per job.done message (the log URL is the job's page, `/tests/<id>`)."""

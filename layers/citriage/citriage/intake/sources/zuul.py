@@ -7,6 +7,7 @@ report) to `POST /hooks/zuul`, signed with HMAC-SHA256 of the raw body in
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -14,13 +15,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from citriage.errors import BadRequest
 from citriage.intake.sources.auth import CITRIAGE_SIGNATURE_HEADER, HmacSignedSource
 from citriage.intake.sources.payload import as_text, first_error, parse_payload
-from citriage.models import RunEvent
+from citriage.models import RunEvent, SourceName, parse_time
 
 SIGNATURE_HEADER = CITRIAGE_SIGNATURE_HEADER
 
 
+class ZuulRef(BaseModel):
+    """The `ref` object of an API build (Zuul 10+); older Zuul has these fields on the build."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    project: str | None = None
+    branch: str | None = None
+    change: str | None = None
+    patchset: str | None = None
+    ref_url: str | None = None
+
+    _text = field_validator("change", "patchset", mode="before")(as_text)
+
+
 class ZuulBuild(BaseModel):
-    """One build of a buildset, as the MQTT reporter sends it."""
+    """One Zuul build: in a buildset of the MQTT reporter's message, or listed by the builds API
+    (`/api/tenant/{tenant}/builds`), which also carries the build's project, change and pipeline.
+    Times may be epoch seconds or ISO strings; a time without a zone is UTC (Zuul writes UTC)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -30,8 +47,53 @@ class ZuulBuild(BaseModel):
     log_url: str | None = None
     web_url: str | None = None
     voting: bool | None = None
-    start_time: float | str | None = None
-    end_time: float | str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    # The builds API's own context; the reporter gives it on the message instead.
+    pipeline: str | None = None
+    project: str | None = None
+    branch: str | None = None
+    change: str | None = None
+    patchset: str | None = None
+    ref_url: str | None = None
+    ref: ZuulRef | str | None = None
+    buildset: dict[str, Any] | None = None
+
+    _text = field_validator("change", "patchset", mode="before")(as_text)
+    _times = field_validator("start_time", "end_time", mode="before")(parse_time)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the build ended with a result and logs to read."""
+        return bool(self.log_url and self.result and self.end_time)
+
+    def run_event(self, tenant: str | None, context: ZuulRef | None = None, **extra: Any) -> RunEvent:
+        """The RunEvent of this build. `context` (project, branch, change) comes from the reporter's
+        message; without it, the build's own `ref` (or its older flat fields) is used. `extra`
+        sets RunEvent fields the caller knows better (web_url, pipeline, buildset_id)."""
+        ref = context or (self.ref if isinstance(self.ref, ZuulRef) else ZuulRef())
+        fields: dict[str, Any] = {
+            "source": "zuul",
+            "job": self.job_name,
+            "build_id": self.uuid,
+            "result": self.result,
+            "log_url": self.log_url or "",
+            "web_url": self.web_url,
+            "tenant": tenant,
+            "pipeline": self.pipeline,
+            "project": ref.project or self.project,
+            "branch": ref.branch or self.branch,
+            "change": ref.change or self.change,
+            "patchset": ref.patchset or self.patchset,
+            "change_url": ref.ref_url or self.ref_url,
+            "buildset_id": str(self.buildset["uuid"])
+            if self.buildset and self.buildset.get("uuid")
+            else None,
+            "voting": self.voting,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+        }
+        return RunEvent.model_validate(fields | extra)
 
 
 class ZuulBuildset(BaseModel):
@@ -65,35 +127,29 @@ class ZuulMessage(BaseModel):
 class ZuulSource(HmacSignedSource):
     """Zuul MQTT-reporter payloads, HMAC-signed by the bridge."""
 
-    name = "zuul"
+    name = SourceName.ZUUL
 
     def normalize(self, payload: Any) -> list[RunEvent]:
         """One RunEvent per finished build that has a log URL."""
         message = parse_payload(ZuulMessage, payload, "a Zuul reporter message")
         runs = []
+        context = ZuulRef(
+            project=message.project,
+            branch=message.branch,
+            change=message.change,
+            patchset=message.patchset,
+            ref_url=message.change_url,
+        )
         for build in message.buildset.builds:
-            if not build.log_url or not build.result or build.end_time in (None, ""):
+            if not build.finished:
                 continue
             try:
                 runs.append(
-                    RunEvent(
-                        source=self.name,
-                        job=build.job_name,
-                        build_id=build.uuid,
-                        result=build.result,
-                        log_url=build.log_url,
-                        web_url=build.web_url,
-                        tenant=message.tenant,
+                    build.run_event(
+                        message.tenant,
+                        context,
                         pipeline=message.pipeline,
-                        project=message.project,
-                        branch=message.branch,
-                        change=message.change,
-                        patchset=message.patchset,
-                        change_url=message.change_url,
                         buildset_id=message.buildset.uuid,
-                        voting=build.voting,
-                        start_time=build.start_time,
-                        end_time=build.end_time,
                     )
                 )
             except ValidationError as exc:

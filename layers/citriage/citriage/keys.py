@@ -1,0 +1,29 @@
+"""Every dedupe and claim key, in one place: a key's shape is a contract with the dedupe table,
+so an intake, a sweep and a redelivery must all build the same key for the same work."""
+
+from __future__ import annotations
+
+
+def intake_run(run_id: str) -> str:
+    """Claimed by every intake (webhook, sweep) before a run is enqueued: one analysis a run."""
+    return f"run#{run_id}"
+
+
+def intake_delivery(source: str, delivery_id: str) -> str:
+    """Claimed for a CI's delivery id (GitHub's X-GitHub-Delivery): one intake a delivery."""
+    return f"delivery#{source}:{delivery_id}"
+
+
+def run_mail(run_id: str, email: str) -> str:
+    """Claimed before a run's mail to one address is sent: one mail a run and address."""
+    return f"mail#{run_id}#{email}"
+
+
+def digest_mail(period: str, day: str, email: str) -> str:
+    """Claimed before a digest goes to one address: one digest a period, first day and address."""
+    return f"digest#{period}#{day}#{email}"
+
+
+def cursor(job_key: str) -> str:
+    """The item holding a periodic job's sweep cursor."""
+    return f"cursor#{job_key}"
