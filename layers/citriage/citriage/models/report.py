@@ -1,0 +1,148 @@
+"""The run report (docs/report.md) and the RunAnalyzed event built from it (docs/events.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from citriage.models.run import RunEvent, TestCounts, TestStatus
+
+
+class Verdict(StrEnum):
+    """What a run means for the people who get the mail."""
+
+    PASSED = "passed"
+    FAILED_NEW = "failed_new"
+    FAILED_KNOWN = "failed_known"
+    INFRA = "infra"
+    NO_RESULTS = "no_results"
+
+
+class Classification(StrEnum):
+    """Why one test failed, judged from its own evidence."""
+
+    NEW = "new"
+    KNOWN = "known"
+    INFRA = "infra"
+
+
+class Evidence(BaseModel):
+    """Why a decision was made: which signature or rule hit, where, and what it saw."""
+
+    kind: Literal["signature", "infra_rule", "ci_result", "unexplained"]
+    matched_by: str | None = Field(default=None, description="Signature or rule id")
+    file: str | None = Field(default=None, description="Log file path, or 'traceback'")
+    line: int | None = None
+    excerpt: str = ""
+    message: str | None = Field(
+        default=None, description="The known issue's message with the match's capture groups filled in"
+    )
+    rule: str | None = Field(
+        default=None, description="The precedence rule that decided (docs/classification.md): failure-1 ..."
+    )
+
+
+class KnownIssueRef(BaseModel):
+    """The known issue a failure was matched to, as the report and the mail show it."""
+
+    id: str
+    bug_url: str
+    title: str
+    status: str | None = Field(default=None, description="The bug's status as last looked up; None: unknown")
+
+
+class Failure(BaseModel):
+    """A failed (or interrupted) test and the classification of its cause."""
+
+    test_id: str
+    classification: Classification
+    known_issue: KnownIssueRef | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    status: TestStatus = TestStatus.FAILED
+    details: str = Field(default="", description="Head of the traceback, for the mail")
+
+
+class InfraFinding(BaseModel):
+    """An infrastructure problem seen in the run: a CI result or an infra rule hit in a log."""
+
+    rule: str
+    category: str
+    file: str | None = None
+    line: int | None = None
+    excerpt: str = ""
+
+
+class RunReport(BaseModel):
+    """The analysis of one run: the JSON contract in docs/report.md."""
+
+    report_version: int = 1
+    run: RunEvent
+    verdict: Verdict
+    tests: TestCounts
+    failures: list[Failure] = Field(default_factory=list)
+    infra: list[InfraFinding] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    components: dict[str, str] = Field(default_factory=dict)
+    results_file: str | None = Field(default=None, description="The file the results were read from")
+    verdict_reason: str = Field(default="", description="Which precedence rule decided the verdict, and why")
+    analyzed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def run_id(self) -> str:
+        """Identity of the analysed build."""
+        return self.run.run_id
+
+    def failures_by(self, classification: Classification) -> list[Failure]:
+        """The failures with one classification, in report order."""
+        return [f for f in self.failures if f.classification is classification]
+
+
+class RunAnalyzed(BaseModel):
+    """The `RunAnalyzed` event put on the bus for every analysed run (notify and bots read it)."""
+
+    run_id: str
+    source: str
+    job: str
+    build_id: str
+    verdict: Verdict
+    tests: TestCounts
+    new: int
+    known: int
+    infra: int
+    log_url: str
+    change_url: str | None = None
+    project: str | None = None
+    pipeline: str | None = None
+
+    @classmethod
+    def from_report(cls, report: RunReport) -> RunAnalyzed:
+        """Summarise a report into the event (the full report stays in the runs table)."""
+        return cls(
+            run_id=report.run_id,
+            source=report.run.source,
+            job=report.run.job,
+            build_id=report.run.build_id,
+            verdict=report.verdict,
+            tests=report.tests,
+            new=len(report.failures_by(Classification.NEW)),
+            known=len(report.failures_by(Classification.KNOWN)),
+            infra=len(report.failures_by(Classification.INFRA)),
+            log_url=report.run.log_url,
+            change_url=report.run.change_url,
+            project=report.run.project,
+            pipeline=report.run.pipeline,
+        )
+
+
+class RunAnalyzedEnvelope(BaseModel):
+    """An EventBridge event carrying RunAnalyzed, as the rule delivers it to the notify queue.
+
+    Only the fields citriage needs are required, so any EventBridge-compatible bus will do.
+    """
+
+    source: Literal["citriage"]
+    detail_type: Literal["RunAnalyzed"] = Field(alias="detail-type")
+    detail: RunAnalyzed

@@ -1,0 +1,134 @@
+"""A run: what a webhook or a sweep normalises a finished build to, and its test results."""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class SourceName(StrEnum):
+    """The CI sources citriage takes runs from (a run's `source`, a webhook's path)."""
+
+    ZUUL = "zuul"
+    JENKINS = "jenkins"
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    OPENQA = "openqa"
+    GENERIC = "generic"
+
+
+class TestStatus(StrEnum):
+    """Outcome of one test case, whatever format it was read from."""
+
+    __test__ = False  # not a pytest test class
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    # Started but never finished: the job was killed under it. Never counted as passed.
+    INTERRUPTED = "interrupted"
+
+
+def parse_time(value: object) -> object:
+    """Zuul sends times as epoch floats or as strings; normalise both to aware datetimes."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except ValueError:
+            pass
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value
+
+
+class RunEvent(BaseModel):
+    """A finished CI build to analyze: what a webhook or a sweep normalises its input to.
+
+    It is also the `run` section of the report.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="The CI that reported it: zuul, jenkins, ...")
+    job: str
+    build_id: str
+    result: str | None = Field(default=None, description="The CI's own result word, e.g. FAILURE")
+    log_url: str
+    web_url: str | None = None
+    tenant: str | None = None
+    pipeline: str | None = None
+    project: str | None = None
+    branch: str | None = None
+    change: str | None = None
+    patchset: str | None = None
+    change_url: str | None = None
+    buildset_id: str | None = None
+    voting: bool | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    _normalise_times = field_validator("start_time", "end_time", mode="before")(parse_time)
+
+    @property
+    def run_id(self) -> str:
+        """Stable identity of the build: the dedupe key of every step after the webhook."""
+        return f"{self.source}:{self.build_id}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Wall time of the build when the CI told both ends."""
+        if self.start_time and self.end_time:
+            return (self.end_time - self.start_time).total_seconds()
+        return None
+
+
+class SweepCursor(BaseModel):
+    """Where a periodic job's sweep got to (one item per job in the dedupe table)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # Zuul: the newest end time of the last complete walk of the builds list, and where a
+    # failed walk stopped (the page, the build at the top of the list when it began).
+    since: datetime | None = None
+    resume_skip: int | None = None
+    walk_top: str | None = None
+    walk_newest: datetime | None = None
+    # Jenkins: the highest build number below which nothing is still running.
+    last_number: int | None = None
+
+    _times = field_validator("since", "walk_newest", mode="before")(parse_time)
+
+
+class TestResult(BaseModel):
+    """One test case as read from subunit, JUnit, a console log or a CI API."""
+
+    __test__ = False
+
+    test_id: str
+    status: TestStatus
+    duration: float | None = None
+    details: str = Field(default="", description="Traceback or failure message, capped")
+    tags: list[str] = Field(default_factory=list)
+
+
+class TestCounts(BaseModel):
+    """Totals of a run's test results."""
+
+    __test__ = False
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def glob_match(value: str, patterns: list[str]) -> bool:
+    """Case-sensitive shell-glob match of one value against any of the patterns."""
+    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
