@@ -9,7 +9,7 @@ PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 
 	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: demo test lint typecheck validate unit integration e2e bench build deploy clean
+.PHONY: demo test lint typecheck validate unit contract integration e2e bench build deploy clean schemas
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ demo: $(VENV)/.local-installed
 	$(BIN)/citriage demo --events events --out out
 
 ## make test: lint, types, template validation, unit + integration + e2e tests.
-test: lint typecheck validate unit integration e2e
+test: lint typecheck validate unit contract integration e2e
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -45,11 +45,19 @@ validate: $(VENV)/.dev-installed
 unit: $(VENV)/.dev-installed
 	$(BIN)/pytest -q tests/unit
 
+contract: $(VENV)/.dev-installed
+	$(BIN)/pytest -q tests/contract
+
 integration: $(VENV)/.dev-installed
 	$(BIN)/pytest -q tests/integration
 
 e2e: $(VENV)/.dev-installed
 	$(BIN)/pytest -q tests/e2e
+
+## make schemas: regenerate docs/schemas/ from the models (a unit test fails when they drift).
+schemas: $(VENV)/.dev-installed
+	$(BIN)/python -c 'from pathlib import Path; from citriage.models.schemas import CONTRACTS, schema_text; \
+	[Path(f"docs/schemas/{n}.json").write_text(schema_text(n)) for n in CONTRACTS]'
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py

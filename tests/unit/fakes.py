@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from citriage.models import KnownIssue, MailMessage, RunEvent, RunReport, Subscription
+from citriage.models import (
+    KnownIssue,
+    MailMessage,
+    RunAnalyzed,
+    RunEvent,
+    RunReport,
+    Subscription,
+    SweepCursor,
+)
 
 
 class FakeKeys:
@@ -92,3 +100,26 @@ class FakeTokens:
 
     def entry_for(self, source: str) -> object:
         return self.entries.get(source)
+
+
+class FakeCursors:
+    """Sweep cursors as CursorStore keeps them: one per job, replaced on each put."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, SweepCursor] = {}
+
+    def get(self, job_key: str) -> SweepCursor:
+        return self.items.get(job_key, SweepCursor()).model_copy()
+
+    def put(self, job_key: str, cursor: SweepCursor) -> None:
+        self.items[job_key] = cursor.model_copy()
+
+
+class FakePublisher:
+    """The bus: keeps each RunAnalyzed event it was given."""
+
+    def __init__(self) -> None:
+        self.events: list[RunAnalyzed] = []
+
+    def run_analyzed(self, report: RunReport) -> None:
+        self.events.append(RunAnalyzed.from_report(report))

@@ -11,21 +11,10 @@ from citriage.config import JenkinsPeriodicJob, SweepSettings, ZuulPeriodicJob
 from citriage.intake.sweep import JsonApi, SweepApiError, Sweeper
 from citriage.models import RunEvent, SweepCursor
 
-from tests.unit.fakes import FakeDedupe, FakeQueue
+from tests.unit.fakes import FakeCursors, FakeDedupe, FakeQueue
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 JOB_URL = "https://jenkins.example.org/job/nightly/"
-
-
-class FakeCursors:
-    def __init__(self) -> None:
-        self.items: dict[str, SweepCursor] = {}
-
-    def get(self, job_key: str) -> SweepCursor:
-        return self.items.get(job_key, SweepCursor()).model_copy()
-
-    def put(self, job_key: str, cursor: SweepCursor) -> None:
-        self.items[job_key] = cursor.model_copy()
 
 
 class FakeApi:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from citriage.analyze.components import merge_components, read_components
-from citriage.analyze.logs.layouts import Discovery, ResultKind, try_open
+from citriage.analyze.logs.layouts import Discovery, ResultKind
+from citriage.analyze.logs.listing import try_open
 from citriage.analyze.logs.streams import iter_lines
 from citriage.analyze.parsers.console import parse_tempest_console
 from citriage.analyze.parsers.gitlab import parse_gitlab_test_report
