@@ -8,6 +8,7 @@ from citriage.analyze.classify import (
     explain_verdict,
     job_failure,
 )
+from citriage.analyze.failure_text import REPORT_HEAD, REPORT_TAIL
 from citriage.analyze.matching.compiled import Hit
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.known_issues.signatures import SignatureSet
@@ -272,12 +273,22 @@ def test_ci_infra_results_are_findings():
     assert ci_result_finding(run(None)) is None
 
 
-def test_long_traceback_keeps_its_final_exception_line():
+def test_long_traceback_keeps_its_head_its_final_exception_line_and_says_what_it_left_out():
+    # Given a 160 KB traceback whose exception is its last line
     text = (
         "Traceback (most recent call last):\n"
-        + "  frame\n" * 2000
+        + "".join(f"  frame {n}\n" for n in range(16000))
         + "socket.gaierror: Temporary failure in name resolution"
     )
     f = classify_failure(failed("t.x", text), SIGNATURES, RULES, [], None)
-    assert f.details.endswith("Temporary failure in name resolution")
-    assert len(f.details) <= 2000
+    # Then the report keeps its head and its end, cut at line boundaries around a marker line
+    assert f.details.startswith("Traceback (most recent call last):\n  frame 0\n")
+    assert f.details.endswith("\nsocket.gaierror: Temporary failure in name resolution")
+    assert len(f.details.encode()) <= REPORT_HEAD + REPORT_TAIL + 100
+    [marker_line] = [line for line in f.details.splitlines() if line.startswith("[citriage: ")]
+    assert marker_line.endswith("bytes) omitted]")
+    kept = [line for line in f.details.splitlines() if line.startswith("  frame ")]
+    assert int(marker_line.split()[1]) == 16000 - len(kept)
+    # And the exception line is the message (the rule found it though the text was cut)
+    assert f.message == "socket.gaierror: Temporary failure in name resolution"
+    assert f.classification is Classification.INFRA

@@ -68,7 +68,9 @@ def test_surefire_nested_suites_and_old_skip_element():
     assert results["com.x.ATest.old"].status is TestStatus.SKIPPED
     assert results["com.x.ATest.err"].status is TestStatus.FAILED
     assert "java.lang.NPE" in results["com.x.ATest.err"].details
-    assert "boom on stderr" in results["com.x.ATest.err"].details
+    # Captured output is kept apart from the failure's text, never mixed into it
+    assert results["com.x.ATest.err"].output == {"stderr": "boom on stderr"}
+    assert "boom on stderr" not in results["com.x.ATest.err"].details
 
 
 def test_billion_laughs_is_refused_quickly_with_a_note():

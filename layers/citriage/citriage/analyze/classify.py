@@ -8,9 +8,12 @@ unrelated assertion failure; that would hide real regressions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 
-from citriage.analyze.matching.compiled import Hit
+from citriage.analyze.failure_text import exception_line, for_report, for_report_output, matchable_segments
+from citriage.analyze.matching.compiled import Hit, ItemT
+from citriage.analyze.matching.engine import PatternSet
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.known_issues.signatures import SignatureSet
 from citriage.models import (
@@ -31,14 +34,18 @@ from citriage.models import (
 # rules in rules/infra.yaml (Zuul NODE_FAILURE, RETRY_LIMIT, ..., Jenkins ABORTED).
 # openQA "softfailed": passed with a known, accepted issue.
 CI_PASSED_RESULTS = frozenset({"SUCCESS", "PASSED", "PASS", "SOFTFAILED"})
-MAX_DETAILS_IN_REPORT = 2000
 
 
-def clip_details(text: str) -> str:
-    """A traceback cut to size for the report, keeping its end: the exception is the last line."""
-    if len(text) <= MAX_DETAILS_IN_REPORT:
-        return text
-    return "…" + text[-(MAX_DETAILS_IN_REPORT - 1) :]
+def search_failure_text(patterns: PatternSet[ItemT], text: str, file: str) -> list[Hit[ItemT]]:
+    """The first hit of each item in a failure's text, matched segment by segment: never across
+    an omission marker, never on a line a cut broke (failure_text.matchable_segments)."""
+    first: dict[str, Hit[ItemT]] = {}
+    for segment in matchable_segments(text):
+        for hit in patterns.search_text(segment.text, file=file):
+            if hit.item.id not in first:
+                line = hit.line + segment.first_line - 1 if hit.line else None
+                first[hit.item.id] = replace(hit, line=line)
+    return [first[key] for key in sorted(first)]
 
 
 @cache
@@ -64,20 +71,28 @@ def _signature_evidence(hit: Hit[KnownIssue], rule: str) -> Evidence:
     )
 
 
+def failure_message(result: TestResult) -> str | None:
+    """The exception line of a result: its reader's, or found in its text."""
+    return result.message or exception_line(result.details) or None
+
+
 def _failure(
     result: TestResult,
     classification: Classification,
     evidence: list[Evidence],
     known_issue: KnownIssueRef | None = None,
 ) -> Failure:
-    """The failure of one test result, with its clipped traceback."""
+    """The failure of one test result, with its text as the report keeps it."""
     return Failure(
         test_id=result.test_id,
         classification=classification,
         known_issue=known_issue,
         evidence=evidence,
         status=result.status,
-        details=clip_details(result.details),
+        details=for_report(result.details),
+        message=failure_message(result),
+        env=result.env,
+        output={name: for_report_output(text) for name, text in result.output.items()},
     )
 
 
@@ -98,18 +113,23 @@ def classify_failure(
     """Classify one failed or interrupted test. Precedence, first that applies (the ids are
     those of docs/classification.md, and each decision's evidence names its rule):
 
-    failure-1. a known-issue signature (in scope for the test) matches its traceback -> known
-       (or infra, for a known issue of category infra);
+    failure-1. a known-issue signature (in scope for the test) matches its traceback, or a
+       captured-output stream the signature names in `files` (stdout, stderr, pythonlogging)
+       -> known (or infra, for a known issue of category infra);
     failure-2. an infrastructure rule matches its traceback -> infra;
     failure-3. a signature scoped to this test by `tests` matched a line of the run's logs -> known;
     failure-4. the test was interrupted and the CI reported an infrastructure result -> infra;
     failure-5. otherwise -> new.
     """
     text = result.details
-    for hit in signatures.search_text(text, file="traceback"):
+    for hit in search_failure_text(signatures, text, "traceback"):
         if hit.item.applies_to_test(result.test_id):
             return _known(result, hit, "failure-1")
-    rule_hits = rules.search_text(text, file="traceback")
+    for stream, captured in sorted(result.output.items()):
+        for hit in search_failure_text(signatures.scoped_to(stream), captured, stream):
+            if hit.item.applies_to_test(result.test_id):
+                return _known(result, hit, "failure-1")
+    rule_hits = search_failure_text(rules, text, "traceback")
     if rule_hits:
         return _failure(
             result,
@@ -144,8 +164,10 @@ def classify_failure(
                 )
             ],
         )
-    # The last non-blank line of a traceback is the exception that says what went wrong.
-    last_line = next((line for line in reversed(text.splitlines()) if line.strip()), "")
+    # The exception line says what went wrong; captured output only when there is no text at all.
+    why = failure_message(result) or next(
+        (first for t in result.output.values() if (first := exception_line(t))), ""
+    )
     return _failure(
         result,
         Classification.NEW,
@@ -153,7 +175,7 @@ def classify_failure(
             Evidence(
                 kind="unexplained",
                 file="traceback",
-                excerpt=last_line[:500],
+                excerpt=why[:500],
                 message="no known issue or infrastructure rule matches this failure",
                 rule="failure-5",
             )

@@ -14,7 +14,7 @@ read line by line once, feeding the console parser and the signature and rule sc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -51,6 +51,7 @@ from citriage.models import (
     Failure,
     InfraFinding,
     KnownIssue,
+    LogHit,
     RunEvent,
     RunReport,
     TestCounts,
@@ -281,6 +282,7 @@ def classify_run(
             extra = _task_failure(run, task, signatures, rules)
         failures = [extra] if extra else []
     verdict, verdict_reason = explain_verdict(run, bool(results), failures, infra, reading.logs_read)
+    log_hits = unexplained_log_hits(console.known_hits, failures)
     _note_interrupted(failures, notes)
     return RunReport(
         run=run,
@@ -288,12 +290,28 @@ def classify_run(
         tests=count_tests(results),
         failures=failures,
         infra=infra,
+        log_hits=log_hits,
         notes=notes,
         components=ctx.components,
         results_file=", ".join(reading.results.files[:5]) or None,
         verdict_reason=verdict_reason,
         analyzed_at=datetime.now(UTC),
     )
+
+
+# Known issues seen in the logs, listed at most this many times in all (a few per signature).
+MAX_LOG_HITS = 30
+
+
+def unexplained_log_hits(hits: Sequence[Hit[KnownIssue]], failures: Sequence[Failure]) -> list[LogHit]:
+    """The signature hits in the logs that explain no failure: news for the reader (the bug was
+    around), never an explanation of anything."""
+    explaining = {e.matched_by for f in failures for e in f.evidence if e.kind == "signature"}
+    return [
+        LogHit(issue=hit.item.ref(), file=hit.file, line=hit.line, excerpt=hit.excerpt)
+        for hit in hits
+        if hit.item.id not in explaining
+    ][:MAX_LOG_HITS]
 
 
 def _note_no_results(tree: LogTree, found: Discovery, console_found: bool, notes: list[str]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from citriage.analyze.classify import search_failure_text
 from citriage.analyze.logs.fetch import open_first, open_log_tree
 from citriage.analyze.logs.streams import iter_lines
 from citriage.analyze.matching.compiled import Hit
@@ -149,7 +150,7 @@ def _hits_in_report(
     had_text = False
     for test_id, where, text in stored_texts(report):
         had_text = True
-        for hit in signatures.search_text(text, file=where):
+        for hit in search_failure_text(signatures, text, where):
             if test_id is None or hit.item.applies_to_test(test_id):
                 hits.append((hit.item, _where(where, hit), hit.excerpt))
     if read_logs is None:

@@ -8,7 +8,7 @@ from datetime import date
 from citriage.analyze.matching.compiled import PLACEHOLDER, compile_pattern
 from citriage.analyze.matching.engine import PatternSet
 from citriage.errors import InvalidSignature
-from citriage.models import KnownIssue
+from citriage.models import KnownIssue, glob_match
 
 
 class SignatureSet(PatternSet[KnownIssue]):
@@ -16,6 +16,15 @@ class SignatureSet(PatternSet[KnownIssue]):
 
     def __init__(self, issues: Iterable[KnownIssue], today: date) -> None:
         super().__init__(issue for issue in issues if issue.is_active(today))
+
+    def scoped_to(self, file: str) -> SignatureSet:
+        """Only the signatures whose `files` scope names this file (not the unscoped ones): what may
+        search a captured-output stream such as `stdout`."""
+        view = self._view(
+            i for i in self._indices() if self._all[i].files and glob_match(file, self._all[i].files)
+        )
+        assert isinstance(view, SignatureSet)
+        return view
 
     def for_job(self, job: str) -> SignatureSet:
         """Only the signatures whose job scope admits `job` (sharing the compiled matcher)."""

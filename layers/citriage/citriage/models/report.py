@@ -62,7 +62,25 @@ class Failure(BaseModel):
     known_issue: KnownIssueRef | None = None
     evidence: list[Evidence] = Field(default_factory=list)
     status: TestStatus = TestStatus.FAILED
-    details: str = Field(default="", description="Head of the traceback, for the mail")
+    details: str = Field(
+        default="", description="The failure's text: head and tail, with a marker line where it was cut"
+    )
+    message: str | None = Field(
+        default=None, description="The exception line, found the way the test's ecosystem writes it"
+    )
+    env: str | None = Field(default=None, description="The environment the test failed in, when several ran")
+    output: dict[str, str] = Field(
+        default_factory=dict, description="Captured output by stream, bounded; never the explanation"
+    )
+
+
+class LogHit(BaseModel):
+    """A known issue seen in a log line that explains no failure: context, not an explanation."""
+
+    issue: KnownIssueRef
+    file: str | None = None
+    line: int | None = None
+    excerpt: str = ""
 
 
 class InfraFinding(BaseModel):
@@ -84,6 +102,9 @@ class RunReport(BaseModel):
     tests: TestCounts
     failures: list[Failure] = Field(default_factory=list)
     infra: list[InfraFinding] = Field(default_factory=list)
+    log_hits: list[LogHit] = Field(
+        default_factory=list, description="Known issues seen in the logs that explain no failure"
+    )
     notes: list[str] = Field(default_factory=list)
     components: dict[str, str] = Field(default_factory=dict)
     results_file: str | None = Field(default=None, description="The file the results were read from")

@@ -114,7 +114,16 @@ class TestResult(BaseModel):
     test_id: str
     status: TestStatus
     duration: float | None = None
-    details: str = Field(default="", description="Traceback or failure message, capped")
+    details: str = Field(
+        default="", description="The failure's text (traceback or message), bounded with omission markers"
+    )
+    message: str | None = Field(default=None, description="The exception line: what went wrong")
+    output: dict[str, str] = Field(
+        default_factory=dict, description="Captured output by stream (stdout, stderr, pythonlogging)"
+    )
+    env: str | None = Field(
+        default=None, description="The environment it ran in, when a run has several (tox env, suite, matrix)"
+    )
     tags: list[str] = Field(default_factory=list)
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from citriage.analyze.failure_text import bounded, exception_line
 from citriage.models import TestResult, TestStatus
-
-MAX_DETAILS = 16 * 1024
-
 
 _STATUS = {
     "success": TestStatus.PASSED,
@@ -32,14 +30,20 @@ def parse_gitlab_test_report(document: Any, name: str, notes: list[str]) -> list
                 continue
             classname = str(case.get("classname") or "")
             duration = case.get("execution_time")
-            texts = (case.get("stack_trace"), case.get("system_output"))
-            details = "\n".join(x for x in texts if isinstance(x, str) and x)
+            failed = status is TestStatus.FAILED
+            trace, output = case.get("stack_trace"), case.get("system_output")
+            details = bounded(trace) if failed and isinstance(trace, str) else ""
+            captured = {"stdout": bounded(output)} if failed and isinstance(output, str) and output else {}
+            if failed and not details and captured:
+                details = captured.pop("stdout")
             results.append(
                 TestResult(
                     test_id=f"{classname}.{case['name']}" if classname else str(case["name"]),
                     status=status,
                     duration=float(duration) if isinstance(duration, int | float) else None,
-                    details=details[-MAX_DETAILS:] if status is TestStatus.FAILED else "",
+                    details=details,
+                    message=(exception_line(details) or None) if details else None,
+                    output=captured,
                 )
             )
     if unknown:

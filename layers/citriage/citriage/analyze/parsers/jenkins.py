@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, BinaryIO
 
+from citriage.analyze.failure_text import bounded, exception_line
 from citriage.models import TestResult, TestStatus
 
 MAX_DETAILS = 16 * 1024
@@ -39,6 +40,27 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _case(case: dict[str, Any], status: TestStatus) -> TestResult:
+    """One case: a failure's text is its stack trace; `errorDetails` is its message."""
+    class_name = _text(case.get("className"))
+    test_id = f"{class_name}.{case['name']}" if class_name else str(case["name"])
+    details, message = "", None
+    if status is TestStatus.FAILED:
+        given = _text(case.get("errorDetails"))
+        details = bounded(_text(case.get("errorStackTrace")) or given)
+        message = exception_line(details, given) or None
+    elif status is TestStatus.SKIPPED:
+        details = _text(case.get("skippedMessage"))[:MAX_DETAILS]
+    duration = case.get("duration")
+    return TestResult(
+        test_id=test_id,
+        status=status,
+        duration=float(duration) if isinstance(duration, int | float) else None,
+        details=details,
+        message=message,
+    )
+
+
 def parse_jenkins_test_report(document: Any, name: str, notes: list[str]) -> list[TestResult]:
     """Test results from a Jenkins `testReport/api/json` document (`suites[].cases[]`).
 
@@ -67,27 +89,7 @@ def parse_jenkins_test_report(document: Any, name: str, notes: list[str]) -> lis
                 if status is None:
                     unknown += 1
                     continue
-                class_name = _text(case.get("className"))
-                test_id = f"{class_name}.{case['name']}" if class_name else str(case["name"])
-                details = ""
-                if status is not TestStatus.PASSED:
-                    details = "\n".join(
-                        x
-                        for x in (
-                            _text(case.get("errorDetails")) or _text(case.get("skippedMessage")),
-                            _text(case.get("errorStackTrace")),
-                        )
-                        if x
-                    )[:MAX_DETAILS]
-                duration = case.get("duration")
-                results.append(
-                    TestResult(
-                        test_id=test_id,
-                        status=status,
-                        duration=float(duration) if isinstance(duration, int | float) else None,
-                        details=details,
-                    )
-                )
+                results.append(_case(case, status))
     if unknown:
         notes.append(f"{name}: skipped {unknown} test case(s) with no name or an unknown status.")
     return results

@@ -2,7 +2,8 @@
 
 Handled: pytest's `--junitxml` (`<testsuites>` wrapper, `<properties>`, `<system-out>`),
 tempest's `subunit2junitxml` (a bare `<testsuite name="">`), Maven Surefire and Jenkins
-(nested suites), `<failure>` vs `<error>`, `<skipped>` and the old `<skip>`.
+(nested suites), `<failure>` vs `<error>`, `<skipped>` and the old `<skip>`. Each result carries
+its suite's name in `env`, for the reader to decide whether files are environments.
 The test id is `classname.name` (just `name` when there is no class name).
 """
 
@@ -14,12 +15,14 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from citriage.analyze.failure_text import bounded, exception_line
 from citriage.models import TestResult, TestStatus
 
-MAX_DETAILS = 16 * 1024
+# A skip's reason is short; what is kept of it is bounded.
+MAX_SKIP_REASON = 2000
 _FAILED = ("failure", "error")
 _SKIPPED = ("skipped", "skip")
-_OUTPUT = ("system-out", "system-err")
+_OUTPUT = {"system-out": "stdout", "system-err": "stderr"}
 
 
 def _local(tag: str) -> str:
@@ -34,29 +37,51 @@ def _duration(value: str | None) -> float | None:
         return None
 
 
-def _case(elem: Element) -> TestResult:
+def _case(elem: Element, suite: str | None) -> TestResult:
+    """One test case. A failure's text is its `<failure>`/`<error>` body (or its message when the
+    writer left the body empty); captured output (`<system-out>`, `<system-err>`) is kept apart."""
     classname = (elem.get("classname") or elem.get("class") or "").strip()
     name = (elem.get("name") or "").strip() or "(unnamed)"
     test_id = f"{classname}.{name}" if classname else name
     status = TestStatus.PASSED
-    parts: list[str] = []
+    texts: list[str] = []
+    first_failure: Element | None = None
+    skip_reason: list[str] = []
+    output: dict[str, str] = {}
     for child in elem:
         tag = _local(child.tag)
+        body = (child.text or "").strip()
         if tag in _FAILED:
             status = TestStatus.FAILED
+            first_failure = first_failure if first_failure is not None else child
             head = " ".join(x for x in (child.get("type"), child.get("message")) if x)
-            parts.extend(x for x in (head, (child.text or "").strip()) if x)
+            texts.append(body or head)
         elif tag in _SKIPPED and status is not TestStatus.FAILED:
             status = TestStatus.SKIPPED
-            parts.extend(x for x in (child.get("message"), (child.text or "").strip()) if x)
+            skip_reason.extend(x for x in (child.get("message"), body) if x)
+        elif tag in _OUTPUT and body:
+            output[_OUTPUT[tag]] = bounded(body)
     if status is TestStatus.FAILED:
-        # Captured output helps a failure's diagnosis; for passes it is noise.
-        for child in elem:
-            text = (child.text or "").strip()
-            if _local(child.tag) in _OUTPUT and text:
-                parts.append(f"--- {_local(child.tag)} ---\n{text}")
-    details = "\n".join(parts)[:MAX_DETAILS] if status is not TestStatus.PASSED else ""
-    return TestResult(test_id=test_id, status=status, duration=_duration(elem.get("time")), details=details)
+        details = bounded("\n".join(t for t in texts if t))
+        given, kind = (
+            (first_failure.get("message"), first_failure.get("type"))
+            if first_failure is not None
+            else (None, None)
+        )
+        message = exception_line(details, given, kind) or None
+        return TestResult(
+            test_id=test_id,
+            status=status,
+            duration=_duration(elem.get("time")),
+            details=details,
+            message=message,
+            output=output,
+            env=suite,
+        )
+    details = "\n".join(skip_reason)[:MAX_SKIP_REASON] if status is TestStatus.SKIPPED else ""
+    return TestResult(
+        test_id=test_id, status=status, duration=_duration(elem.get("time")), details=details, env=suite
+    )
 
 
 def parse_junit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestResult]:
@@ -79,7 +104,8 @@ def parse_junit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestResul
                     stack[-1].remove(elem)
                 continue
             if not any(_local(e.tag) == "testcase" for e in stack):
-                results.append(_case(elem))
+                suite = next((e.get("name") for e in reversed(stack) if _local(e.tag) == "testsuite"), None)
+                results.append(_case(elem, (suite or "").strip() or None))
             if stack:
                 stack[-1].remove(elem)
     except DefusedXmlException as exc:

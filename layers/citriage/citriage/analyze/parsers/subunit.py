@@ -11,9 +11,9 @@ from typing import BinaryIO
 import subunit
 import testtools
 
+from citriage.analyze.failure_text import BoundedText, exception_line
 from citriage.models import TestResult, TestStatus
 
-MAX_DETAILS = 16 * 1024
 _STATUS = {
     "success": TestStatus.PASSED,
     "xfail": TestStatus.PASSED,
@@ -21,8 +21,9 @@ _STATUS = {
     "uxsuccess": TestStatus.FAILED,
     "skip": TestStatus.SKIPPED,
 }
-# Attachments that explain a failure, most useful first.
-_DETAIL_ORDER = ("traceback", "reason", "pythonlogging", "stderr", "stdout")
+# Attachments that are the failure's own text; the others (stdout, stderr, pythonlogging) are
+# captured output, kept apart.
+_FAILURE_TEXT = ("traceback", "reason")
 
 
 @dataclass
@@ -31,7 +32,7 @@ class _TestRecord:
     start: datetime | None = None
     end: datetime | None = None
     tags: set[str] = field(default_factory=set)
-    attachments: dict[str, bytearray] = field(default_factory=dict)
+    attachments: dict[str, BoundedText] = field(default_factory=dict)
     # subunit v1 reports a test cut off by the end of the stream as an error.
     lost: bool = False
 
@@ -80,9 +81,7 @@ class _Collector(testtools.StreamResult):
         if file_name and file_bytes and _V1_LOST in file_bytes:
             record.lost = True
         if file_name and file_bytes:
-            buffer = record.attachments.setdefault(file_name, bytearray())
-            if len(buffer) < MAX_DETAILS:
-                buffer += bytes(file_bytes)[: MAX_DETAILS - len(buffer)]
+            record.attachments.setdefault(file_name, BoundedText()).add(bytes(file_bytes))
 
 
 _V1_LOST = b"lost connection during test"
@@ -110,10 +109,15 @@ def _looks_like_v1(stream: BinaryIO) -> bool:
     return bool(head) and head[0] != 0xB3 and _V1_START.match(head) is not None
 
 
-def _details(record: _TestRecord) -> str:
-    names = sorted(record.attachments, key=lambda n: (*_DETAIL_ORDER, n).index(n))
-    parts = [bytes(record.attachments[n]).decode("utf-8", "replace").strip() for n in names]
-    return "\n".join(p for p in parts if p)[:MAX_DETAILS]
+def _texts(record: _TestRecord) -> tuple[str, dict[str, str]]:
+    """The failure's text (its traceback and reason) and its captured output, by attachment name.
+    With no traceback or reason, the first output that says anything stands in for the text."""
+    attached = {n: t.text().strip() for n, t in record.attachments.items()}
+    attached = {n: t for n, t in attached.items() if t}
+    text = "\n".join(attached.pop(n) for n in _FAILURE_TEXT if n in attached)
+    if not text and attached:
+        text = attached.pop(next(iter(sorted(attached))))
+    return text, attached
 
 
 def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestResult]:
@@ -151,12 +155,16 @@ def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestRes
         duration: float | None = None
         if record.start and record.end:
             duration = max(0.0, (record.end - record.start).total_seconds())
+        text, output = _texts(record) if status is not TestStatus.PASSED else ("", {})
+        failed = status in (TestStatus.FAILED, TestStatus.INTERRUPTED)
         results.append(
             TestResult(
                 test_id=test_id,
                 status=status,
                 duration=duration,
-                details=_details(record) if status is not TestStatus.PASSED else "",
+                details=text,
+                message=(exception_line(text) or None) if failed and text else None,
+                output=output if failed else {},
                 tags=sorted(record.tags),
             )
         )
