@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from citriage.analyze.components import merge_components, read_components
+from citriage.analyze.environments import file_environments
 from citriage.analyze.logs.layouts import Discovery, ResultKind
 from citriage.analyze.logs.listing import try_open
 from citriage.analyze.logs.streams import iter_lines
@@ -143,6 +144,7 @@ def _read_kind(
 ) -> ResultsRead:
     runs: list[list[TestResult]] = []
     files: list[str] = []
+    suites: list[set[str]] = []
     for path in dict.fromkeys(paths):
         opened = open_found(tree, path, probe, ctx.notes)
         if opened is None:
@@ -155,7 +157,14 @@ def _read_kind(
             continue
         runs.append(results)
         files.append(name)
-    return ResultsRead(merge_results(runs), files) if runs else ResultsRead()
+        suites.append({r.env for r in results if r.env})
+    if not runs:
+        return ResultsRead()
+    # Each file's environment replaces what a reader put in `env` (a JUnit suite's name).
+    for results, env in zip(runs, file_environments(files, suites), strict=True):
+        for result in results:
+            result.env = env
+    return ResultsRead(merge_results(runs), files)
 
 
 def read_failed_task(tree: LogTree, found: Discovery, ctx: ReadContext) -> FailedTask | None:

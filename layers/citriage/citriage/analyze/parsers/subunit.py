@@ -173,19 +173,21 @@ def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestRes
 
 def merge_results(runs: list[list[TestResult]]) -> list[TestResult]:
     """Merge the results of several streams of one job (workers, stestr runs and re-runs,
-    stestr's partial `tmp*` stream of a run that was cut off) into one result per test.
+    stestr's partial `tmp*` stream of a run that was cut off) into one result per test and
+    environment: a test that ran in two environments keeps both results.
 
-    A finished result beats an interrupted one; among finished results the later stream wins
-    (a re-run of a failure is the later word on it).
+    Within one environment, a finished result beats an interrupted one; among finished results
+    the later stream wins (a re-run of a failure is the later word on it).
     """
-    merged: dict[str, TestResult] = {}
+    merged: dict[tuple[str | None, str], TestResult] = {}
     for results in runs:
         for result in results:
-            seen = merged.get(result.test_id)
+            key = (result.env, result.test_id)
+            seen = merged.get(key)
             if (
                 seen is None
                 or seen.status is TestStatus.INTERRUPTED
                 or result.status is not TestStatus.INTERRUPTED
             ):
-                merged[result.test_id] = result
+                merged[key] = result
     return list(merged.values())
