@@ -114,6 +114,10 @@ class LogTree(Protocol):
     def url_for(self, path: str) -> str:
         """Where a person can read the file."""
 
+    def listing(self, notes: list[str]) -> list[str] | None:
+        """Every file of the tree (relative paths, bounded), when the tree can list itself (a local
+        directory); None when it cannot (a log server is listed by its manifest or indexes)."""
+
     @property
     def root(self) -> str:
         """The tree's location, for messages."""

@@ -314,6 +314,14 @@ def unexplained_log_hits(hits: Sequence[Hit[KnownIssue]], failures: Sequence[Fai
     ][:MAX_LOG_HITS]
 
 
+# What a user reads when nothing was found: what was looked for, and how to point at a file.
+LOOKED_FOR = (
+    "Looked for subunit (*.subunit, .stestr/<n>), JUnit XML (junit*.xml, *junit*.xml, TEST-*.xml, "
+    "*results*.xml, xunit.xml, any .xml under test-results/ or test-reports/) and tempest console "
+    "logs; name other files with `citriage analyze --results GLOB` or the RESULT_PATHS setting."
+)
+
+
 def _note_no_results(tree: LogTree, found: Discovery, console_found: bool, notes: list[str]) -> None:
     if found.html_results:
         notes.append(
@@ -321,11 +329,13 @@ def _note_no_results(tree: LogTree, found: Discovery, console_found: bool, notes
             "citriage reads subunit, JUnit XML and CI APIs, not HTML."
         )
     elif not console_found:
-        notes.append(f"No test results and no console log were found under {tree.root} ({found.method}).")
+        notes.append(
+            f"No test results and no console log were found under {tree.root} ({found.method}). {LOOKED_FOR}"
+        )
     else:
         notes.append(
             "No test results were found: no subunit stream, JUnit XML or CI test report "
-            f"({found.method}), and no tempest results in the console log."
+            f"({found.method}), and no tempest results in the console log. {LOOKED_FOR}"
         )
 
 

@@ -108,6 +108,10 @@ class _RefusedTree:
     def open(self, path: str) -> None:
         raise FetchRefused(self._reason)
 
+    def listing(self, notes: list[str]) -> list[str] | None:
+        """None: this tree cannot list itself (its layout lists or probes it)."""
+        return None
+
     def url_for(self, path: str) -> str:
         return self._location
 

@@ -30,9 +30,14 @@ def _analyze(args: argparse.Namespace) -> int:
     fetch = FetchSettings.from_env().model_copy(
         update={"log_hosts": hosts, "allow_private_addresses": args.allow_private}
     )
+    layout = LayoutSettings.from_env()
+    if args.results:
+        # Named on the command line: for this job, whatever its name.
+        paths = {**layout.result_paths, "*": [*layout.result_paths.get("*", []), *args.results]}
+        layout = layout.model_copy(update={"result_paths": paths})
     analyzer = local_analyzer(
         fetch,
-        LayoutSettings.from_env(),
+        layout,
         Path(args.known_issues) if args.known_issues else None,
     )
     name = Path(location.rstrip("/")).name
@@ -125,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ci", default="cli", help="the layout to read: zuul (default log tree), jenkins (build URL), openqa"
     )
     analyze.add_argument("--known-issues", metavar="FILE", help="YAML list of known-issue signatures")
+    analyze.add_argument(
+        "--results",
+        action="append",
+        metavar="GLOB",
+        help="a result file or glob under the tree (repeatable; `**/` spans folders), read first",
+    )
     analyze.add_argument("--format", choices=["text", "json"], default="text")
     analyze.add_argument("--out", metavar="DIR", help="also write the mail (.eml and .html) there")
     analyze.add_argument(

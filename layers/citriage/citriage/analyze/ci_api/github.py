@@ -93,6 +93,10 @@ class GitHubRun:
         """The run's API URL."""
         return self._api.url_for(f"runs/{self._run_id}")
 
+    def listing(self, notes: list[str]) -> list[str] | None:
+        """None: this tree cannot list itself (its layout lists or probes it)."""
+        return None
+
     def url_for(self, path: str) -> str:
         """Where a person reads the run: its page on GitHub."""
         return self._web_url

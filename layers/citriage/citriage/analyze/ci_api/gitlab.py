@@ -57,6 +57,10 @@ class GitLabPipelineRun:
         """The pipeline's API URL."""
         return self._api.url_for(f"pipelines/{self._pipeline}")
 
+    def listing(self, notes: list[str]) -> list[str] | None:
+        """None: this tree cannot list itself (its layout lists or probes it)."""
+        return None
+
     def url_for(self, path: str) -> str:
         """Where a person reads the pipeline: its page on GitLab."""
         return self._web_url

@@ -44,6 +44,28 @@ def _clean_relative(path: str) -> str:
     return normal
 
 
+# A local tree is listed like a log server's index: bounded in depth and count.
+MAX_LIST_DEPTH = 8
+MAX_LISTED_FILES = 20_000
+SKIPPED_DIRECTORIES = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "site-packages",
+        "dist-packages",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".cache",
+    }
+)
+
+
 class LocalLogTree:
     """A log tree in a local directory laid out like the log server's."""
 
@@ -68,6 +90,34 @@ class LocalLogTree:
     def url_for(self, path: str) -> str:
         """A file:// URL of the file."""
         return (self._root / _clean_relative(path)).as_uri()
+
+    def listing(self, notes: list[str]) -> list[str]:
+        """Every file below the root, as relative paths: at most MAX_LISTED_FILES, MAX_LIST_DEPTH
+        directories deep, skipping what no CI writes results into (VCS, virtualenv and package
+        folders) and links that lead out of the tree."""
+        found: list[str] = []
+        pending: list[tuple[Path, int]] = [(self._root, 0)]
+        while pending:
+            directory, depth = pending.pop()
+            try:
+                entries = sorted(directory.iterdir(), key=lambda p: p.name, reverse=True)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_symlink() and not entry.resolve().is_relative_to(self._root):
+                    continue
+                if entry.is_dir():
+                    if entry.name not in SKIPPED_DIRECTORIES and depth < MAX_LIST_DEPTH:
+                        pending.append((entry, depth + 1))
+                elif entry.is_file():
+                    if len(found) >= MAX_LISTED_FILES:
+                        notes.append(
+                            f"Listed the first {MAX_LISTED_FILES} files of {self._root}; point at results "
+                            "with --results if they were not among them."
+                        )
+                        return sorted(found)
+                    found.append(entry.relative_to(self._root).as_posix())
+        return sorted(found)
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -111,6 +161,10 @@ class HttpLogTree:
     def root(self) -> str:
         """The base URL."""
         return self._base
+
+    def listing(self, notes: list[str]) -> list[str] | None:
+        """None: this tree cannot list itself (its layout lists or probes it)."""
+        return None
 
     def url_for(self, path: str) -> str:
         """The file's URL under the base."""

@@ -97,9 +97,16 @@ class Discovery:
 # ---- names -------------------------------------------------------------------------------
 
 _STAGE_RENAME = re.compile(r"^(?P<stem>.+)_(?P<ext>log|xml|subunit|json|yaml|html|txt)\.txt$")
+# JUnit XML by name: junit*.xml, *junit*.xml (nose2-junit.xml), TEST-*.xml (Surefire, Ant),
+# *results*.xml, xunit.xml, nosetests.xml, tempest*.xml ... (the content decides in the end).
 _JUNIT_NAMES = re.compile(
-    r"^(?:tempest|junit|results|test-?results|pytest|report|unit|nosetests|xunit)\.xml$"
-    r"|^TEST-.+\.xml$|junit.*\.xml$|.*[-_]results\.xml$|^tempest[-_].*\.xml$"
+    r"^(?:tempest|junit|results|test-?results|pytest|report|unit|nosetests|xunit|xunit2)\.xml$"
+    r"|^TEST-.+\.xml$|junit.*\.xml$|results.*\.xml$|^tempest[-_].*\.xml$",
+    re.IGNORECASE,
+)
+# Any XML under these folders is a test report (GitHub/GitLab conventions, Maven, Gradle).
+_REPORT_DIRS = frozenset(
+    {"test-results", "test-reports", "surefire-reports", "failsafe-reports", "junit-reports", "junit"}
 )
 _TEMPEST_CONSOLE_NAMES = frozenset({"tempest_run.log", "tempest.log", "tempest_output.log", "tempest.txt"})
 _COMPONENT_NAMES = {
@@ -154,7 +161,9 @@ def classify_path(path: str) -> PathRole | None:
         what = PathRole(FileRole.JOB_JSON)
     elif name.endswith(".subunit") or (parent == ".stestr" and (name.isdigit() or name.startswith("tmp"))):
         what = PathRole(FileRole.RESULT, ResultKind.SUBUNIT)
-    elif _JUNIT_NAMES.search(name):
+    elif _JUNIT_NAMES.search(name) or (
+        name.endswith(".xml") and any(part in _REPORT_DIRS for part in path.split("/")[:-1])
+    ):
         what = PathRole(FileRole.RESULT, ResultKind.JUNIT)
     elif name in _TEMPEST_CONSOLE_NAMES:
         what = PathRole(FileRole.RESULT, ResultKind.TEMPEST_CONSOLE)
@@ -240,23 +249,24 @@ class LogTreeLayout:
             if glob_match(run.job, [pattern])
             for path in paths
         ]
-        paths = manifest_paths(tree, notes)
-        method = "zuul-manifest.json"
+        paths, method = tree.listing(notes), "directory listing"
+        if paths is None:
+            paths, method = manifest_paths(tree, notes), "zuul-manifest.json"
         if paths is None:
             paths, method = index_paths(tree, notes), "directory index"
         if paths is not None:
             found = discovery_from_paths(paths, method)
-            if configured:
-                listed = set(paths)
-                found.results[:0] = [
-                    FoundFile(p if p in listed else f"{p}.gz", k)
-                    for p in configured
-                    if (k := _kind_of(p)) is not None and (p in listed or f"{p}.gz" in listed)
-                ]
+            found.results[:0] = _configured_in_listing(configured, paths, notes)
             return found
+        globs = [p for p in configured if _is_glob(p)]
+        if globs:
+            notes.append(
+                f"{tree.root} cannot be listed, so the result globs {', '.join(globs[:3])} were not "
+                "expanded; name the files themselves."
+            )
         return Discovery(
             results=[
-                *(FoundFile(p, k) for p in configured if (k := _kind_of(p)) is not None),
+                *(FoundFile(p, k) for p in configured if not _is_glob(p) and (k := _kind_of(p)) is not None),
                 *PROBE_RESULTS,
             ],
             console=["job-output.txt"],
@@ -265,6 +275,48 @@ class LogTreeLayout:
             probe=True,
             method="probing",
         )
+
+
+def _is_glob(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """A path glob as a regex: `**/` is any number of directories, `*` and `?` stay inside one."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 1)) > i:
+            out.append("[" + pattern[i + 1 : end].replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _configured_in_listing(configured: list[str], listed: list[str], notes: list[str]) -> list[FoundFile]:
+    """The configured result files (paths or globs, `.gz` variants too) among a listing. A file a
+    glob names is read as results whatever its name: its content decides its format."""
+    found: list[FoundFile] = []
+    for pattern in configured:
+        regex = glob_to_regex(pattern.lstrip("/"))
+        matched = [p for p in listed if regex.match(p) or regex.match(p.removesuffix(".gz"))]
+        if not matched:
+            notes.append(f"No file matches the configured result path {pattern!r}.")
+        found.extend(FoundFile(p, _kind_of(p) or ResultKind.JUNIT) for p in matched)
+    return found
 
 
 def _kind_of(path: str) -> ResultKind | None:

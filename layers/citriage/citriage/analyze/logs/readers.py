@@ -6,6 +6,7 @@ kind has its reader in `READERS`, listed once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -126,7 +127,7 @@ def read_results(
         if reader is None:
             ctx.notes.append(f"No reader for {kind} results; skipped {', '.join(paths[:3])}.")
             continue
-        read = _read_kind(tree, paths, reader, found.probe, ctx)
+        read = _read_kind(tree, paths, kind, found.probe, ctx)
         if read.results:
             return read
     return ResultsRead()
@@ -136,12 +137,38 @@ def read_fallback(tree: LogTree, found: Discovery, kind: str, ctx: ReadContext) 
     """Read the files of one kind only (used for the tempest console fallback)."""
     paths = [f.path for f in found.results if f.kind == kind]
     reader = READERS.get(kind)
-    return _read_kind(tree, paths, reader, found.probe, ctx) if reader and paths else ResultsRead()
+    return _read_kind(tree, paths, kind, found.probe, ctx) if reader and paths else ResultsRead()
 
 
-def _read_kind(
-    tree: LogTree, paths: list[str], reader: ResultReader, probe: bool, ctx: ReadContext
-) -> ResultsRead:
+# Formats told apart by their content, whatever a file is called.
+_SNIFFED = frozenset({ResultKind.JUNIT, ResultKind.SUBUNIT})
+_XML_PROLOGUE = re.compile(
+    rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)*<(?P<root>[\w:.-]+)",
+    re.S,
+)
+_SUBUNIT_V1 = re.compile(rb"^(?:test|testing|time|tags|progress|success|successful|failure|error|skip)[: ]")
+
+
+def sniff_format(stream: BinaryIO) -> tuple[ResultKind | None, str]:
+    """What a result file is by its first bytes: subunit v2's 0xB3 packets, subunit v1's lines, or
+    XML whose root is <testsuite>/<testsuites>; with a word on what it is otherwise."""
+    peek = getattr(stream, "peek", None)
+    head = bytes(peek(4096)[:4096]) if peek is not None else b""
+    if head[:1] == b"\xb3":
+        return ResultKind.SUBUNIT, "subunit v2"
+    text = head.removeprefix(b"\xef\xbb\xbf")
+    xml = _XML_PROLOGUE.match(text)
+    if xml:
+        root = xml["root"].rsplit(b":", 1)[-1].decode("ascii", "replace")
+        if root in ("testsuite", "testsuites"):
+            return ResultKind.JUNIT, "JUnit XML"
+        return None, f"XML whose root is <{root}>, not a JUnit report"
+    if _SUBUNIT_V1.match(text.lstrip()):
+        return ResultKind.SUBUNIT, "subunit v1"
+    return None, "neither JUnit XML nor subunit" if head else "empty"
+
+
+def _read_kind(tree: LogTree, paths: list[str], kind: str, probe: bool, ctx: ReadContext) -> ResultsRead:
     runs: list[list[TestResult]] = []
     files: list[str] = []
     suites: list[set[str]] = []
@@ -151,7 +178,14 @@ def _read_kind(
             continue
         name, stream = opened
         with stream:
-            results = reader(stream, name, ctx)
+            reader = READERS.get(kind)
+            if kind in _SNIFFED:
+                sniffed, what = sniff_format(stream)
+                if sniffed is None:
+                    ctx.notes.append(f"Skipped {name}: {what}.")
+                    continue
+                reader = READERS[sniffed]
+            results = reader(stream, name, ctx) if reader else []
         if not results:
             ctx.notes.append(f"{name}: no test results in it.")
             continue
