@@ -236,6 +236,11 @@ def read_run(
     except (FetchFailed, FetchRefused) as exc:
         reading.logs_read = False
         ctx.notes.append(f"Logs unavailable: {exc}")
+        return reading
+    if not reading.results.results and tree.budget.refusals:
+        # A refused request may have held the results: what was read cannot be judged a pass.
+        reading.logs_read = False
+        ctx.notes.append(f"Logs unavailable: {tree.budget.refusals[0]}")
     return reading
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from citriage.analyze.locate import open_run_tree
+from citriage.analyze.logs.readers import ReadContext
 from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.infra_rules import InfraRuleSet
-from citriage.analyze.pipeline import analyze_run
+from citriage.analyze.pipeline import RunReading, analyze_run, classify_run
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import FetchRefused
 from citriage.known_issues.signatures import SignatureSet, usable_signatures
@@ -93,29 +94,8 @@ class AnalyzeService:
         return stored
 
 
-class _RefusedTree:
-    """A log tree that could not be opened at all: every read raises the refusal."""
-
-    def __init__(self, location: str, reason: str) -> None:
-        self.budget = FetchBudget(0, 0)
-        self._location = location
-        self._reason = reason
-
-    @property
-    def root(self) -> str:
-        return self._location
-
-    def open(self, path: str) -> None:
-        raise FetchRefused(self._reason)
-
-    def listing(self, notes: list[str]) -> list[str] | None:
-        """None: this tree cannot list itself (its layout lists or probes it)."""
-        return None
-
-    def url_for(self, path: str) -> str:
-        return self._location
-
-
 def analyze_refused(run: RunEvent, reason: str, signatures: SignatureSet, rules: InfraRuleSet) -> RunReport:
-    """The report of a run whose log URL was refused: nothing fetched, and why."""
-    return analyze_run(run, _RefusedTree(run.log_url, reason), signatures, rules)
+    """The report of a run whose log URL was refused: nothing fetched, and why (no layout is asked
+    to look, so none can mistake the refusal for an empty run)."""
+    ctx = ReadContext([f"Logs unavailable: {reason}"])
+    return classify_run(run, RunReading(logs_read=False), ctx, signatures.for_job(run.job), rules)

@@ -218,8 +218,7 @@ class GitHubLayout:
     def discover(self, run: RunEvent, tree: LogTree, settings: LayoutSettings, notes: list[str]) -> Discovery:
         """The XML files of the run's result artifacts and its failed jobs' logs."""
         if not isinstance(tree, GitHubRun):
-            notes.append(f"{tree.root} is not a GitHub run read through the API; nothing to read.")
-            return Discovery(probe=False, method="github api")
+            raise FetchRefused(f"{tree.root} is not a GitHub run read through the API")
         return Discovery(
             results=[FoundFile(path, ResultKind.JUNIT) for path in tree.junit_paths(notes)],
             console=[FAILED_JOBS_LOG],

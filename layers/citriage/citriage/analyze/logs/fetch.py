@@ -171,8 +171,13 @@ class HttpLogTree:
         return urljoin(self._base, _clean_relative(path))
 
     def open(self, path: str) -> BinaryIO | None:
-        """GET the file (None on 404); retries timeouts and 5xx, then raises FetchFailed."""
-        response = self._get(self.url_for(path))
+        """GET the file (None on 404); retries timeouts and 5xx, then raises FetchFailed. A
+        request the fetch policy refuses raises FetchRefused, and is kept in the budget."""
+        try:
+            response = self._get(self.url_for(path))
+        except FetchRefused as exc:
+            self.budget.refusals.append(str(exc))
+            raise
         if response is None:
             return None
         deadline = time.monotonic() + self._settings.max_file_seconds

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from citriage.analyze.logs.listing import index_paths, manifest_paths
 from citriage.config import LayoutSettings
+from citriage.errors import FetchRefused
 from citriage.models import RunEvent, glob_match
 from citriage.ports import LogTree
 
@@ -381,8 +382,7 @@ class OpenQaLayout:
         wanted = [f"api/v1/jobs/{job}/details", f"tests/{job}/file/autoinst-log.txt"]
         base = _base_path(tree, parts.scheme, parts.netloc, parts.path[: match.start()])
         if base is None:
-            notes.append(f"The openQA API of {run.log_url} is outside the log tree {tree.root}.")
-            return Discovery(method="openqa api")
+            raise FetchRefused(f"the openQA API of {run.log_url} is outside the log tree {tree.root}")
         return Discovery(
             results=[FoundFile(base + wanted[0], ResultKind.OPENQA_DETAILS)],
             console=[base + wanted[1]],

@@ -25,6 +25,9 @@ class FetchBudget:
     max_file_bytes: int
     remaining_run_bytes: int
     notes: list[str] = field(default_factory=list)
+    # Requests the fetch policy refused (a host not configured, a private address): with no
+    # results read, such a run was not read at all, and is never judged a pass.
+    refusals: list[str] = field(default_factory=list)
 
     def note(self, sentence: str) -> None:
         """Record one plain sentence for the report's `notes`, once."""
