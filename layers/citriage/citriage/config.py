@@ -48,6 +48,8 @@ class FetchSettings(_EnvSettings):
     allow_private_addresses: bool = False
     max_file_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     max_run_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    # A console over max_file_bytes is read head and tail: jobs die at the end of their logs.
+    console_tail_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=3, ge=0)

@@ -108,8 +108,9 @@ class LogTree(Protocol):
 
     budget: FetchBudget
 
-    def open(self, path: str) -> BinaryIO | None:
-        """The file's (decompressed) bytes, or None when it does not exist."""
+    def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
+        """The file's (decompressed) bytes, or None when it does not exist. With `tail_bytes`, a
+        file over the byte cap gives its head, a marker line, then its last `tail_bytes` bytes."""
 
     def url_for(self, path: str) -> str:
         """Where a person can read the file."""

@@ -36,7 +36,7 @@ from citriage.analyze.logs.readers import (
     read_fallback,
     read_results,
 )
-from citriage.analyze.logs.streams import iter_lines
+from citriage.analyze.logs.streams import iter_lines, next_line_after
 from citriage.analyze.matching.compiled import Hit, excerpt_of
 from citriage.analyze.matching.engine import LineScanner
 from citriage.analyze.matching.infra_rules import InfraRuleSet
@@ -97,7 +97,14 @@ class _ConsoleScan:
 
     def lines(self, raw_lines: Iterable[str]) -> Iterator[str]:
         """Yield the lines, without Zuul's columns, on to a parser while scanning each."""
-        for number, line in enumerate(raw_lines, 1):
+        number = 0
+        for line in raw_lines:
+            number += 1
+            jump = next_line_after(line)
+            if jump is not None:
+                # A head-and-tail read skipped the middle: carry on with the file's own numbers.
+                number = jump - 1
+                continue
             # Zuul's timestamp and host columns are not part of what a signature describes.
             text = strip_console_prefix(line)
             self.known.feed(number, text)
@@ -153,7 +160,11 @@ def scan_console(
     with `parse_tests`, tempest results are read from it in the same pass."""
     notes = tree.budget.notes
     console = next(
-        (opened for path in found.console if (opened := open_found(tree, path, found.probe, notes))),
+        (
+            opened
+            for path in found.console
+            if (opened := open_found(tree, path, found.probe, notes, tree.budget.console_tail_bytes))
+        ),
         None,
     )
     if console is None:

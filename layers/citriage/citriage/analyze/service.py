@@ -49,7 +49,11 @@ class Analyzer:
         """The report of one run; what could not be read is said in its notes."""
         problems: list[str] = []
         signatures = usable_signatures(self._known_issues.list(problems), datetime.now(UTC).date(), problems)
-        budget = FetchBudget(self._fetch.max_file_bytes, self._fetch.max_run_bytes)
+        budget = FetchBudget(
+            self._fetch.max_file_bytes,
+            self._fetch.max_run_bytes,
+            console_tail_bytes=self._fetch.console_tail_bytes,
+        )
         try:
             # A CI's API may live beside the log URL (openQA), or need a token (GitHub):
             # the source's layout says where to root the tree and how to reach it.

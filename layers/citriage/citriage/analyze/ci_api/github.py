@@ -101,7 +101,7 @@ class GitHubRun:
         """Where a person reads the run: its page on GitHub."""
         return self._web_url
 
-    def open(self, path: str) -> BinaryIO | None:
+    def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
         """A virtual file of the run (see the module's docstring), or an API path."""
         if path == FAILED_JOBS_LOG:
             return self._failed_jobs_log()

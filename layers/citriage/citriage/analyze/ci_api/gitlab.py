@@ -65,7 +65,7 @@ class GitLabPipelineRun:
         """Where a person reads the pipeline: its page on GitLab."""
         return self._web_url
 
-    def open(self, path: str) -> BinaryIO | None:
+    def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
         """`failed-jobs.log`: the failed jobs' traces one after the other; other paths: the API."""
         if path != FAILED_JOBS_LOG:
             return self._api.open(path)

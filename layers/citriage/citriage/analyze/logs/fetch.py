@@ -78,14 +78,14 @@ class LocalLogTree:
         """The directory."""
         return str(self._root)
 
-    def open(self, path: str) -> BinaryIO | None:
+    def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
         """Open a file below the root; symlinks out of the tree are refused."""
         target = (self._root / _clean_relative(path)).resolve()
         if not target.is_relative_to(self._root) or not target.is_file():
             return None
         handle = target.open("rb")
         chunks = iter(lambda: handle.read(CHUNK), b"")
-        return open_stream(maybe_inflate(chunks, path, self.budget), path, self.budget)
+        return open_stream(maybe_inflate(chunks, path, self.budget), path, self.budget, tail_bytes)
 
     def url_for(self, path: str) -> str:
         """A file:// URL of the file."""
@@ -170,7 +170,7 @@ class HttpLogTree:
         """The file's URL under the base."""
         return urljoin(self._base, _clean_relative(path))
 
-    def open(self, path: str) -> BinaryIO | None:
+    def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
         """GET the file (None on 404); retries timeouts and 5xx, then raises FetchFailed. A
         request the fetch policy refuses raises FetchRefused, and is kept in the budget."""
         try:
@@ -185,7 +185,7 @@ class HttpLogTree:
         # once with no cap. A gzip body (encoded or not) is inflated by maybe_inflate, capped.
         raw = response.raw.stream(CHUNK, decode_content=False)
         chunks = _until(raw, deadline, path, self.budget)
-        return open_stream(maybe_inflate(chunks, path, self.budget), path, self.budget)
+        return open_stream(maybe_inflate(chunks, path, self.budget), path, self.budget, tail_bytes)
 
     def _get(self, url: str) -> requests.Response | None:
         last_error = ""

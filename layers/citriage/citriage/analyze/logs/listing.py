@@ -116,10 +116,10 @@ def index_paths(tree: LogTree, notes: list[str]) -> list[str] | None:
     return paths
 
 
-def try_open(tree: LogTree, path: str, notes: list[str]) -> BinaryIO | None:
+def try_open(tree: LogTree, path: str, notes: list[str], tail_bytes: int = 0) -> BinaryIO | None:
     """Open a file; a file the server refuses (HTTP 4xx) is noted and skipped."""
     try:
-        return tree.open(path)
+        return tree.open(path, tail_bytes)
     except FetchDenied as exc:
         notes.append(f"Skipped {path or 'the index'}: {exc}.")
         return None

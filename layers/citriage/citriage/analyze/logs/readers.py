@@ -94,11 +94,13 @@ READERS: Mapping[str, ResultReader] = {
 }
 
 
-def open_found(tree: LogTree, path: str, probe: bool, notes: list[str]) -> tuple[str, BinaryIO] | None:
+def open_found(
+    tree: LogTree, path: str, probe: bool, notes: list[str], tail_bytes: int = 0
+) -> tuple[str, BinaryIO] | None:
     """Open a found file; when probing, try its `.gz` variant too (not for API queries)."""
     plain_file = probe and not path.endswith(".gz") and "?" not in path
     for variant in (path, f"{path}.gz") if plain_file else (path,):
-        stream = try_open(tree, variant, notes)
+        stream = try_open(tree, variant, notes, tail_bytes)
         if stream is not None:
             # An API query (Jenkins' ?tree=...) is not part of the file's name in a report.
             return variant.split("?", 1)[0], stream

@@ -4,6 +4,7 @@ the cap (multi-member, bombs refused), lines read without ever holding a whole f
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ class FetchBudget:
     # Requests the fetch policy refused (a host not configured, a private address): with no
     # results read, such a run was not read at all, and is never judged a pass.
     refusals: list[str] = field(default_factory=list)
+    # A console over the file cap is read head and tail: this much of its end.
+    console_tail_bytes: int = 16 * 1024 * 1024
 
     def note(self, sentence: str) -> None:
         """Record one plain sentence for the report's `notes`, once."""
@@ -35,15 +38,38 @@ class FetchBudget:
             self.notes.append(sentence)
 
 
-class CappedStream(io.RawIOBase):
-    """A read-only stream that stops after `limit` bytes and notes the cut."""
+# A console read head-and-tail is still streamed through to its end (gzip cannot be entered in
+# the middle): at most this much, bounded in time by the per-file deadline as well.
+MAX_STREAMED_BYTES = 8 * 1024 * 1024 * 1024
+SKIP_MARKER_PREFIX = "[citriage: "
+_SKIP_MARKER = re.compile(
+    r"^\[citriage: \d+ lines? \(\d+ bytes\) skipped; the next line is line (?P<next>\d+)\]$"
+)
 
-    def __init__(self, raw: Iterator[bytes], name: str, budget: FetchBudget) -> None:
+
+def next_line_after(line: str) -> int | None:
+    """For a head-and-tail stream's marker line, the number of the line that follows it (None:
+    not a marker), so that line numbers after a skip stay the file's own."""
+    found = _SKIP_MARKER.match(line) if line.startswith(SKIP_MARKER_PREFIX) else None
+    return int(found["next"]) if found else None
+
+
+class CappedStream(io.RawIOBase):
+    """A read-only stream that stops after `limit` bytes and notes the cut.
+
+    With `tail_bytes`, a stream over its limit is read on to its end: the bytes past the head are
+    dropped but for the last `tail_bytes` of them, which follow a marker line saying how many
+    lines and bytes were skipped (jobs die at the end of their logs: the end must be read).
+    """
+
+    def __init__(self, raw: Iterator[bytes], name: str, budget: FetchBudget, tail_bytes: int = 0) -> None:
         self._chunks = raw
         self._name = name
         self._budget = budget
         self._limit = min(budget.max_file_bytes, budget.remaining_run_bytes)
+        self._tail_bytes = tail_bytes
         self._read = 0
+        self._newlines = 0
         self._pending = b""
         self._done = False
 
@@ -70,15 +96,56 @@ class CappedStream(io.RawIOBase):
             return b""
         room = self._limit - self._read
         if len(chunk) >= room:
-            chunk = chunk[:room]
+            rest, chunk = chunk[room:], chunk[:room]
             self._done = True
-            self._budget.note(
-                f"{self._name}: read only the first {self._limit // (1024 * 1024)} MiB "
-                "(file or run byte cap); the rest was skipped."
-            )
+            if self._tail_bytes:
+                self._newlines += chunk.count(b"\n")
+                ends_line = not chunk or chunk.endswith(b"\n")
+                chunk += self._tail(rest, ends_line)
+            else:
+                self._budget.note(
+                    f"{self._name}: read only the first {self._limit // (1024 * 1024)} MiB "
+                    "(file or run byte cap); the rest was skipped."
+                )
+        elif self._tail_bytes:
+            self._newlines += chunk.count(b"\n")
         self._read += len(chunk)
         self._budget.remaining_run_bytes -= len(chunk)
         return chunk
+
+    def _tail(self, first: bytes, ends_line: bool) -> bytes:
+        """Stream on to the end keeping the last `tail_bytes`; a marker line, then that tail."""
+        window = bytearray(first)
+        skipped = skipped_newlines = 0
+        streamed = len(first)
+        for chunk in self._chunks:
+            window += chunk
+            streamed += len(chunk)
+            if len(window) > 2 * self._tail_bytes:
+                excess = len(window) - self._tail_bytes
+                skipped += excess
+                skipped_newlines += window.count(b"\n", 0, excess)
+                del window[:excess]
+            if streamed >= MAX_STREAMED_BYTES:
+                self._budget.note(f"{self._name}: stopped after {streamed >> 30} GiB; its end was not read.")
+                break
+        if not skipped:
+            return bytes(window)
+        # The tail starts at a line boundary: the broken first line counts as skipped.
+        cut = window.find(b"\n") + 1
+        skipped += cut
+        skipped_newlines += 1 if cut else 0
+        head_mib, tail_mib = self._limit // (1024 * 1024), self._tail_bytes // (1024 * 1024)
+        self._budget.note(
+            f"{self._name}: read the first {head_mib} MiB and the last {tail_mib} MiB; "
+            f"{skipped} bytes ({skipped_newlines} lines) between them were skipped."
+        )
+        next_line = self._newlines + skipped_newlines + 1
+        marker = (
+            f"{SKIP_MARKER_PREFIX}{skipped_newlines} lines ({skipped} bytes) skipped; "
+            f"the next line is line {next_line}]\n"
+        ).encode()
+        return (b"" if ends_line else b"\n") + marker + bytes(window[cut:])
 
 
 def _inflate(chunks: Iterator[bytes], name: str, budget: FetchBudget) -> Iterator[bytes]:
@@ -139,5 +206,6 @@ def iter_lines(stream: BinaryIO) -> Iterator[str]:
         yield raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
 
 
-def open_stream(chunks: Iterator[bytes], name: str, budget: FetchBudget) -> BinaryIO:
-    return io.BufferedReader(CappedStream(chunks, name, budget), buffer_size=CHUNK)
+def open_stream(chunks: Iterator[bytes], name: str, budget: FetchBudget, tail_bytes: int = 0) -> BinaryIO:
+    """A buffered, capped stream of the chunks (head and tail past the cap when `tail_bytes`)."""
+    return io.BufferedReader(CappedStream(chunks, name, budget, tail_bytes), buffer_size=CHUNK)
