@@ -73,6 +73,8 @@ class FailureView(BaseModel):
     bug_status: str
     bug_hits: str
     reason: str
+    message: str = Field(description="The exception line: what went wrong ('unknown' when none)")
+    env: str = Field(description="The environment it failed in ('unknown': the run's only one)")
     excerpt: str
     where: str
     log_link: str
@@ -87,6 +89,17 @@ class InfraView(BaseModel):
 
     rule: str
     category: str
+    where: str
+    excerpt: str
+    log_link: str
+
+
+class LogHitView(BaseModel):
+    """A known issue seen in the logs that explains no failure: context, never an explanation."""
+
+    bug_id: str
+    bug_url: str
+    bug_title: str
     where: str
     excerpt: str
     log_link: str
@@ -139,6 +152,9 @@ class MailView(BaseModel):
     known: list[FailureView]
     infra_failures: list[FailureView]
     infra: list[InfraView]
+    log_hits: list[LogHitView] = Field(
+        default_factory=list, description="Known issues seen in the logs that explain no failure"
+    )
     components: list[ComponentView]
     components_more: int = Field(description="Components left out of the mail (they stay in the report)")
     history_scope: str
@@ -217,6 +233,8 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
         bug_status=_or_unknown(issue.status) if issue else UNKNOWN,
         bug_hits=issue_history.text if issue_history else "how often it hit lately is unknown",
         reason=reason,
+        message=_or_unknown(failure.message),
+        env=_or_unknown(failure.env),
         excerpt=tail or (evidence.excerpt if evidence else "") or "(no traceback was recorded)",
         where=where,
         log_link=link,
@@ -312,6 +330,17 @@ def build_view(report: RunReport, context: MailContext | None = None) -> MailVie
                 log_link=log_link(run.log_url, i.file, i.line),
             )
             for i in report.infra
+        ],
+        log_hits=[
+            LogHitView(
+                bug_id=h.issue.id,
+                bug_url=h.issue.bug_url,
+                bug_title=h.issue.title,
+                where=_where(h.file, h.line),
+                excerpt=h.excerpt,
+                log_link=log_link(run.log_url, h.file, h.line),
+            )
+            for h in report.log_hits
         ],
         components=[ComponentView(name=k, version=v) for k, v in shown],
         components_more=len(wanted) - len(shown),
