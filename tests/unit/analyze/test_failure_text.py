@@ -131,8 +131,24 @@ def test_bounded_text_from_pieces_keeps_head_and_tail_and_counts_the_middle():
         ),
         # JUnit's message attribute wins, its first line
         ("long text", "assert 1 == 2\n +  where 1 = f()", None, "assert 1 == 2"),
-        # unittest-xml-reporting keeps the type apart
-        ("Traceback ...", "1 != 2", "AssertionError", "AssertionError: 1 != 2"),
+        # unittest-xml-reporting: the traceback in the body says it whole, type included
+        (
+            'Traceback (most recent call last):\n  File "t.py", line 3, in test_x\n'
+            "    self.assertEqual(1, 2)\nAssertionError: 1 != 2",
+            "1 != 2",
+            "AssertionError",
+            "AssertionError: 1 != 2",
+        ),
+        # Robot Framework: the message is the failure (the type attribute is generic)
+        ("", "expected != actual", "AssertionError", "expected != actual"),
+        # mocha: the stack's first line carries the message with its type
+        (
+            "AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:\n\n2 !== 3\n"
+            "    at Context",
+            "Expected values to be strictly equal:\n\n2 !== 3\n",
+            "AssertionError",
+            "AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:",
+        ),
         # JavaScript: the message first, the stack after it
         (
             "Error: expect(received).toBe(expected)\n    at Object.<anonymous> (sum.test.js:4:17)",

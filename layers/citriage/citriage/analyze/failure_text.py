@@ -200,23 +200,26 @@ def _pytest_exception(lines: list[str]) -> str | None:
 
 
 def exception_line(text: str, junit_message: str | None = None, junit_type: str | None = None) -> str:
-    """The line that says what went wrong.
+    """The line that says what went wrong, the way the test's ecosystem writes it:
 
-    JUnit's `message` attribute when the writer gave one (its first line; prefixed with the
-    `type` when the writer keeps them apart, as unittest-xml-reporting does); else, in the text:
-    Python's last exception line after its traceback, pytest's first `E` line, and otherwise the
-    first non-blank line (JavaScript, Java and Go put the message first, the stack after it).
+    1. a Python traceback in the text: its last exception line (unittest-xml-reporting, nose2,
+       subunit's tracebacks, chained exceptions);
+    2. JUnit's `message` attribute (its first line), or the text's first line when that line
+       carries the message with its type (mocha's `AssertionError [ERR_ASSERTION]: ...`, Java's
+       `org.opentest4j.AssertionFailedError: ...`);
+    3. pytest's long form: its first `E` line;
+    4. the text's first non-blank line (JavaScript, Java and Go put the message first).
+
+    `junit_type` is accepted for writers that keep the type apart; the message alone is what
+    such writers (Robot Framework) show as the failure, so it is not prefixed.
     """
+    lines = [line for line in text.splitlines() if not line.startswith(MARKER_PREFIX)]
+    python = _python_exception(lines)
+    if python:
+        return python
+    first_line = next((line.strip() for line in lines if line.strip()), "")
     message = (junit_message or "").strip()
     if message:
-        first = message.splitlines()[0].strip()
-        kind = (junit_type or "").strip()
-        # unittest-xml-reporting keeps the exception's type apart from its message.
-        if kind and re.fullmatch(r"[\w.$]+", kind) and not first.startswith(kind):
-            return f"{kind}: {first}"
-        return first
-    lines = [line for line in text.splitlines() if not line.startswith(MARKER_PREFIX)]
-    found = _python_exception(lines) or _pytest_exception(lines)
-    if found:
-        return found
-    return next((line.strip() for line in lines if line.strip()), "")
+        given = message.splitlines()[0].strip()
+        return first_line if given and given in first_line else given
+    return _pytest_exception(lines) or first_line
