@@ -9,7 +9,7 @@ PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 
 	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: demo test lint typecheck validate unit contract integration e2e bench build deploy clean schemas
+.PHONY: demo test lint typecheck validate unit contract conformance conformance-tools integration e2e bench build deploy clean schemas
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ demo: $(VENV)/.local-installed
 	$(BIN)/citriage demo --events events --out out
 
 ## make test: lint, types, template validation, unit + integration + e2e tests.
-test: lint typecheck validate unit contract integration e2e
+test: lint typecheck validate unit contract conformance integration e2e
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -44,6 +44,23 @@ validate: $(VENV)/.dev-installed
 
 unit: $(VENV)/.dev-installed
 	$(BIN)/pytest -q tests/unit
+
+## The real test runners of the conformance suite: a venv of their own, and npm packages.
+RUNNERS := .venv-runners
+$(RUNNERS)/.installed: tests/conformance/requirements.txt
+	$(PYTHON) -m venv $(RUNNERS)
+	$(RUNNERS)/bin/pip install --quiet --upgrade pip
+	$(RUNNERS)/bin/pip install --quiet -r tests/conformance/requirements.txt
+	touch $@
+
+tests/conformance/js/node_modules/.installed: tests/conformance/js/package.json tests/conformance/js/package-lock.json
+	cd tests/conformance/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+conformance-tools: $(RUNNERS)/.installed tests/conformance/js/node_modules/.installed
+
+conformance: $(VENV)/.dev-installed conformance-tools
+	CONFORMANCE_REQUIRED=1 $(BIN)/pytest -q tests/conformance
 
 contract: $(VENV)/.dev-installed
 	$(BIN)/pytest -q tests/contract
@@ -70,4 +87,4 @@ deploy: build
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy
 
 clean:
-	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache $(RUNNERS) tests/conformance/js/node_modules

@@ -122,7 +122,10 @@ def classify_failure(
     failure-5. otherwise -> new.
     """
     text = result.details
-    for hit in search_failure_text(signatures, text, "traceback"):
+    # The exception line is matched as a line of its own too: pytest prints it as `E   Error: ...`
+    # in its text, and a signature is written for the exception as the runner reports it.
+    message = result.message if result.message and result.message not in text.splitlines() else ""
+    for hit in search_failure_text(signatures, f"{message}\n{text}" if message else text, "traceback"):
         if hit.item.applies_to_test(result.test_id):
             return _known(result, hit, "failure-1")
     for stream, captured in sorted(result.output.items()):

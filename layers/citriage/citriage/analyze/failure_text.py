@@ -174,6 +174,9 @@ def matchable_segments(text: str) -> Iterator[Segment]:
 _PY_EXCEPTION = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?::(?:\s.*)?)?$")
 # "Traceback (most recent call last):", or a writer's shortened "Traceback".
 _PY_TRACEBACK_START = "Traceback"
+_PY_TRACEBACK_FULL = "Traceback (most recent call last):"
+# pytest's JUnit message for an error outside the test itself.
+_PYTEST_PHASE = re.compile(r'^failed on (?:setup|teardown) with "(?P<inner>.*)"$')
 # pytest's long representation: `E   AssertionError: ...` lines, then `path.py:12: AssertionError`.
 _PYTEST_E = re.compile(r"^E {3}(?P<text>.*)$")
 _PYTEST_WHERE = re.compile(r"^[^\s:][^:]*:\d+: (?P<exc>[A-Za-z_][\w.]*)$")
@@ -181,8 +184,16 @@ _PYTEST_WHERE = re.compile(r"^[^\s:][^:]*:\d+: (?P<exc>[A-Za-z_][\w.]*)$")
 
 def _python_exception(lines: list[str]) -> str | None:
     """The exception after the last traceback (chained exceptions end there): the first line at
-    column 0 after the traceback's last indented line (its frames), when it names an exception."""
-    header = max((i for i, line in enumerate(lines) if line.startswith(_PY_TRACEBACK_START)), default=None)
+    column 0 after the traceback's last indented line (its frames), when it names an exception.
+    A header may follow a writer's prefix (subunit2junitxml's `_StringException: Traceback ...`)."""
+    header = max(
+        (
+            i
+            for i, line in enumerate(lines)
+            if line.startswith(_PY_TRACEBACK_START) or _PY_TRACEBACK_FULL in line
+        ),
+        default=None,
+    )
     if header is None:
         return None
     after = lines[header + 1 :]
@@ -197,6 +208,16 @@ def _pytest_exception(lines: list[str]) -> str | None:
         return None
     first = next((m["text"] for line in lines if (m := _PYTEST_E.match(line))), None)
     return first.strip() if first else None
+
+
+def _carries(first_line: str, given: str) -> bool:
+    """Whether a text's first line is the message with its type: `Type[ ...]: message` (an XML
+    attribute folds the message's own newlines into spaces, so words are compared)."""
+    line, message = " ".join(first_line.split()), " ".join(given.split())
+    if message in line:
+        return True
+    _, sep, rest = line.partition(": ")
+    return bool(sep and rest) and message.startswith(rest)
 
 
 def exception_line(text: str, junit_message: str | None = None, junit_type: str | None = None) -> str:
@@ -221,5 +242,8 @@ def exception_line(text: str, junit_message: str | None = None, junit_type: str 
     message = (junit_message or "").strip()
     if message:
         given = message.splitlines()[0].strip()
-        return first_line if given and given in first_line else given
+        wrapped = _PYTEST_PHASE.match(given)
+        if wrapped:
+            given = wrapped["inner"]
+        return first_line if given and _carries(first_line, given) else given
     return _pytest_exception(lines) or first_line

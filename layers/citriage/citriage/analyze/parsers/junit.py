@@ -44,7 +44,8 @@ def _case(elem: Element, suite: str | None) -> TestResult:
     name = (elem.get("name") or "").strip() or "(unnamed)"
     test_id = f"{classname}.{name}" if classname else name
     status = TestStatus.PASSED
-    texts: list[str] = []
+    bodies: list[str] = []
+    heads: list[str] = []
     first_failure: Element | None = None
     skip_reason: list[str] = []
     output: dict[str, str] = {}
@@ -54,21 +55,24 @@ def _case(elem: Element, suite: str | None) -> TestResult:
         if tag in _FAILED:
             status = TestStatus.FAILED
             first_failure = first_failure if first_failure is not None else child
-            head = " ".join(x for x in (child.get("type"), child.get("message")) if x)
-            texts.append(body or head)
+            bodies.append(body)
+            heads.append(": ".join(x for x in (child.get("type"), child.get("message")) if x))
         elif tag in _SKIPPED and status is not TestStatus.FAILED:
             status = TestStatus.SKIPPED
             skip_reason.extend(x for x in (child.get("message"), body) if x)
         elif tag in _OUTPUT and body:
             output[_OUTPUT[tag]] = bounded(body)
     if status is TestStatus.FAILED:
-        details = bounded("\n".join(t for t in texts if t))
+        # The failure's text is its body; with none, its type and message stand in for it. The
+        # exception line is found in the body alone: an empty body's message is the writer's own.
+        body_text = bounded("\n".join(b for b in bodies if b))
+        details = body_text or "\n".join(h for h in heads if h)
         given, kind = (
             (first_failure.get("message"), first_failure.get("type"))
             if first_failure is not None
             else (None, None)
         )
-        message = exception_line(details, given, kind) or None
+        message = exception_line(body_text, given, kind) or exception_line(details) or None
         return TestResult(
             test_id=test_id,
             status=status,
