@@ -1,5 +1,9 @@
 """Typed domain errors; the API layer maps them to HTTP responses in one place."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class CitriageError(Exception):
     """Base of every error citriage raises on purpose."""
@@ -49,3 +53,34 @@ class InvalidSignature(CitriageError):
 
 class FetchDenied(FetchFailed):
     """The log server refused one file (HTTP 4xx other than 404): other files may still be read."""
+
+
+class InputError(CitriageError):
+    """What the user gave cannot be used: a missing path, a malformed file (CLI exit code 2)."""
+
+
+def validation_summary(exc: Exception) -> str:
+    """A pydantic ValidationError as `field: problem; field: problem` (others: their message)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for error in errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or "value"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    more = len(errors()) - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def read_input(path: Path) -> str:
+    """A file the user named, as UTF-8 text; a missing or unreadable one is an InputError."""
+    try:
+        return path.read_text("utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None

@@ -42,6 +42,7 @@ from citriage.config import (
     SweepSettings,
     WebhookSettings,
 )
+from citriage.errors import read_input
 from citriage.intake.sweep import JsonApi, Sweeper
 from citriage.intake.webhook import WebhookService
 from citriage.known_issues.signatures import KnownIssueList
@@ -91,7 +92,9 @@ def local_analyzer(
 ) -> Analyzer:
     """`citriage analyze`: the Lambda's analysis with signatures from a YAML file and no AWS at all
     (site rules from a file or directory only); log trees may be local directories."""
-    issues = load_known_issues_yaml(known_issues_file.read_text("utf-8")) if known_issues_file else []
+    issues = []
+    if known_issues_file:
+        issues = load_known_issues_yaml(read_input(known_issues_file), str(known_issues_file))
     site = load_site_rules(rules) if rules else []
     return Analyzer(
         known_issues=KnownIssueList(issues),
@@ -205,7 +208,7 @@ def seed_tables(
     """Load a known-issues YAML file and a subscriptions YAML file into the tables that `env` (the
     functions' environment) names; returns how many of each were stored. Every item is checked
     before any is written."""
-    issues = load_known_issues_yaml(known_issues.read_text("utf-8")) if known_issues else []
+    issues = load_known_issues_yaml(read_input(known_issues), str(known_issues)) if known_issues else []
     subs = load_subscriptions_yaml(subscriptions.read_text("utf-8")) if subscriptions else []
     if issues:
         store = known_issue_store(env["KNOWN_ISSUES_TABLE"], aws)

@@ -1,4 +1,4 @@
-"""SES: throttling retried with backoff; bounce and complaint events become suppressions."""
+"""SES: errors propagate (the client retries throttling); bounce and complaint events become suppressions."""
 
 import json
 
@@ -36,29 +36,11 @@ class FakeSes:
         return {"MessageId": f"m-{len(self.requests)}"}
 
 
-def test_throttling_is_retried_with_growing_backoff():
-    # Given SES throttles twice, then accepts
-    ses, sleeps = FakeSes(["TooManyRequestsException", "Throttling"]), []
-    transport = SesTransport(ses, "citriage", base_delay=1.0, max_delay=30, sleep=sleeps.append)
-    # When a mail is sent
-    message_id = transport.send(MESSAGE, "x@example.org")
-    # Then it went out on the third attempt, under the configuration set, after two waits
-    assert message_id == "m-3" and len(ses.requests) == 3
-    assert ses.requests[0]["ConfigurationSetName"] == "citriage"
-    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 1.0 and 0 <= sleeps[1] <= 2.0
-
-
-def test_throttling_gives_up_after_the_last_attempt():
-    ses, sleeps = FakeSes(["TooManyRequestsException"] * 5), []
-    with pytest.raises(ClientError):
-        SesTransport(ses, max_attempts=3, sleep=sleeps.append).send(MESSAGE, "x@example.org")
-    assert len(ses.requests) == 3 and len(sleeps) == 2
-
-
-def test_other_errors_are_not_retried():
+def test_errors_propagate_from_the_transport_unretried():
+    # Throttling is retried by the SES client itself (adaptive mode: tests/integration/test_ses_retries.py)
     ses, sleeps = FakeSes(["MessageRejected"]), []
     with pytest.raises(ClientError):
-        SesTransport(ses, sleep=sleeps.append).send(MESSAGE, "x@example.org")
+        SesTransport(ses).send(MESSAGE, "x@example.org")
     assert len(ses.requests) == 1 and sleeps == []
 
 

@@ -311,6 +311,7 @@ def classify_run(
         components=ctx.components,
         results_file=", ".join(reading.results.files[:5]) or None,
         verdict_reason=verdict_reason,
+        logs_read=reading.logs_read,
         analyzed_at=datetime.now(UTC),
     )
 

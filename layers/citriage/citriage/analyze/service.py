@@ -6,6 +6,7 @@ records history and hit statistics, and publishes the verdict.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from citriage.analyze.locate import open_run_tree
@@ -45,14 +46,16 @@ class Analyzer:
         self._api_tokens = api_tokens
         self._allow_local = allow_local
 
-    def analyze(self, run: RunEvent) -> RunReport:
-        """The report of one run; what could not be read is said in its notes."""
+    def analyze(self, run: RunEvent, progress: Callable[[str, int], None] | None = None) -> RunReport:
+        """The report of one run; what could not be read is said in its notes. `progress` is told
+        of every chunk read (file name, bytes)."""
         problems: list[str] = []
         signatures = usable_signatures(self._known_issues.list(problems), datetime.now(UTC).date(), problems)
         budget = FetchBudget(
             self._fetch.max_file_bytes,
             self._fetch.max_run_bytes,
             console_tail_bytes=self._fetch.console_tail_bytes,
+            progress=progress,
         )
         try:
             # A CI's API may live beside the log URL (openQA), or need a token (GitHub):

@@ -18,7 +18,7 @@ from typing import Any
 
 from citriage.adapters.aws.clients import AwsClients, aws_errors
 from citriage.config import FetchSettings, KnownIssuesCliSettings
-from citriage.errors import CitriageError, InvalidSignature
+from citriage.errors import CitriageError, InvalidSignature, read_input
 from citriage.known_issues.bugs import with_bug_details
 from citriage.known_issues.replay import console_reader, format_replay, replay
 from citriage.known_issues.yaml_file import YamlKnownIssues, dump_known_issues_yaml, load_known_issues_yaml
@@ -34,16 +34,19 @@ def _table_name(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> s
     return str(name)
 
 
-def _repository(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> KnownIssueRepository:
+def _repository(
+    args: argparse.Namespace, settings: KnownIssuesCliSettings, create: bool = False
+) -> KnownIssueRepository:
+    """The file (`--file`; `create`: a missing one starts empty) or the table."""
     if getattr(args, "file", None):
-        return YamlKnownIssues(Path(args.file))
-    return known_issue_store(_table_name(args, settings), AwsClients())
+        return YamlKnownIssues(Path(args.file), create=create)
+    return known_issue_store(_table_name(args, settings), AwsClients(interactive=True))
 
 
 def _import(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
     # Every signature is checked before any is written: a bad file changes nothing.
-    issues = load_known_issues_yaml(Path(args.source).read_text("utf-8"))
-    repository = _repository(args, settings)
+    issues = load_known_issues_yaml(read_input(Path(args.source)), args.source)
+    repository = _repository(args, settings, create=True)
     for issue in issues:
         repository.put(_looked_up(issue, args))
     print(f"imported {len(issues)} signature(s)")
@@ -97,7 +100,7 @@ def _add(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
         )
     except ValueError as exc:
         raise InvalidSignature(f"signature {args.id!r}: {exc}") from exc
-    _repository(args, settings).put(_looked_up(issue, args))
+    _repository(args, settings, create=True).put(_looked_up(issue, args))
     print(f"added {issue.id}")
     return 0
 
@@ -124,10 +127,10 @@ def _remove(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
 
 
 def _test(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
-    aws = AwsClients()
+    aws = AwsClients(interactive=True)
     target = Path(args.candidate)
     if target.is_file():
-        candidates = load_known_issues_yaml(target.read_text("utf-8"))
+        candidates = load_known_issues_yaml(read_input(target), str(target))
     else:
         found = known_issue_store(_table_name(args, settings), aws).get(args.candidate)
         if found is None:

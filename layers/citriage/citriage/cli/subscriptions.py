@@ -26,7 +26,7 @@ def _store(args: argparse.Namespace) -> SubscriptionStore:
     table = args.table or SubscriptionsCliSettings.from_env().subscriptions_table
     if not table:
         raise CitriageError("name the subscriptions table with --table or SUBSCRIPTIONS_TABLE")
-    return subscription_store(table, AwsClients())
+    return subscription_store(table, AwsClients(interactive=True))
 
 
 def _add(args: argparse.Namespace) -> int:

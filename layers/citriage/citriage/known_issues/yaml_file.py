@@ -7,23 +7,49 @@ from pathlib import Path
 
 import yaml
 
-from citriage.errors import InvalidSignature
+from citriage.errors import InputError, InvalidSignature, read_input, validation_summary
 from citriage.known_issues.signatures import check_signature
 from citriage.models import KnownIssue, SignatureStats
 
 
-def load_known_issues_yaml(text: str) -> list[KnownIssue]:
-    """Known issues from a YAML list; each pattern is checked with RE2 before it is accepted."""
-    data = yaml.safe_load(text) or []
-    if not isinstance(data, list):
-        raise InvalidSignature("a known-issues file holds a YAML list of signatures")
-    issues = []
-    for position, item in enumerate(data, 1):
+def read_yaml_list(text: str, origin: str, what: str) -> list[tuple[int, object]]:
+    """The items of a YAML list with the line each starts on; a YAML error names its place
+    (`origin:line:column: problem`), a document that is not a list says what it should be."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark is not None else origin
+        raise InputError(f"{where}: {exc.problem or exc.context or 'not valid YAML'}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{origin}: not valid YAML ({exc})") from None
+    if data is None:
+        return []
+    if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
+        raise InputError(f"{origin}: a {what} file holds a YAML list")
+    return [(node.start_mark.line + 1, item) for node, item in zip(root.value, data, strict=True)]
+
+
+def load_known_issues_yaml(text: str, origin: str = "known issues") -> list[KnownIssue]:
+    """Known issues from a YAML list; each pattern is checked with RE2 before it is accepted, and
+    an id given twice is refused, naming both places."""
+    issues: list[KnownIssue] = []
+    seen: dict[str, int] = {}
+    for line, item in read_yaml_list(text, origin, "known-issues"):
         try:
             issue = KnownIssue.model_validate(item)
         except ValueError as exc:
-            raise InvalidSignature(f"signature #{position}: {exc}") from exc
-        check_signature(issue)
+            raise InvalidSignature(f"{origin}:{line}: {validation_summary(exc)}") from None
+        if issue.id in seen:
+            raise InvalidSignature(
+                f"{origin}:{line}: duplicate id {issue.id!r} (first at line {seen[issue.id]})"
+            )
+        seen[issue.id] = line
+        try:
+            check_signature(issue)
+        except InvalidSignature as exc:
+            raise InvalidSignature(f"{origin}:{line}: {exc}") from None
         issues.append(issue)
     return issues
 
@@ -39,15 +65,17 @@ def dump_known_issues_yaml(issues: Iterable[KnownIssue]) -> str:
 
 
 class YamlKnownIssues:
-    """Signatures in a YAML file (created on first write)."""
+    """Signatures in a YAML file. With `create`, a missing file is an empty one (written on the
+    first change); without, a missing file is an error (a typo must not read as "no signatures")."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = False) -> None:
         self._path = path
+        self._create = create
 
     def _load(self) -> list[KnownIssue]:
-        if not self._path.exists():
+        if self._create and not self._path.exists():
             return []
-        return load_known_issues_yaml(self._path.read_text("utf-8"))
+        return load_known_issues_yaml(read_input(self._path), str(self._path))
 
     def _save(self, issues: list[KnownIssue]) -> None:
         self._path.write_text(dump_known_issues_yaml(issues), "utf-8")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from citriage.adapters.aws.clients import AwsClients
+from citriage.errors import InputError
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
 from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
@@ -22,16 +23,30 @@ DEMO_ENV = {
 }
 
 
-def run_demo(events_dir: Path, out_dir: Path) -> int:
-    """Replay every `events/zuul/*.json` payload; print a line per run; return 0 on success."""
+def new_run_folder(parent: Path, kind: str) -> Path:
+    """A folder of this run's own under `parent` (`demo-20261205-133000`, `-2` if taken): the
+    demo writes there and deletes nothing, so nothing a user or another run left is touched."""
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        folder = parent / (f"{kind}-{stamp}" if n == 1 else f"{kind}-{stamp}-{n}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise InputError(f"{parent}: no free name for a {kind} folder")
+
+
+def run_demo(events_dir: Path, parent: Path) -> int:
+    """Replay every `events/zuul/*.json` payload; print a line per run; return 0 on success. Mails
+    go to a new folder under `parent`, named in the output."""
     os.environ.update(DEMO_ENV)
     payloads = sorted((events_dir / "zuul").glob("*.json"))
     if not payloads:
         print(f"no Zuul events under {events_dir / 'zuul'}")
         return 1
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    out_dir = new_run_folder(parent, "demo")
     aws = EmbeddedAws()
     aws.start()
     try:

@@ -109,6 +109,9 @@ class RunReport(BaseModel):
     components: dict[str, str] = Field(default_factory=dict)
     results_file: str | None = Field(default=None, description="The file the results were read from")
     verdict_reason: str = Field(default="", description="Which precedence rule decided the verdict, and why")
+    logs_read: bool = Field(
+        default=True, description="False when the run's logs or CI API could not be read (the notes say why)"
+    )
     analyzed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -31,6 +31,8 @@ class FetchBudget:
     refusals: list[str] = field(default_factory=list)
     # A console over the file cap is read head and tail: this much of its end.
     console_tail_bytes: int = 16 * 1024 * 1024
+    # Told of every chunk read (file name, bytes): the CLI's progress display.
+    progress: Callable[[str, int], None] | None = None
 
     def note(self, sentence: str) -> None:
         """Record one plain sentence for the report's `notes`, once."""
@@ -111,6 +113,8 @@ class CappedStream(io.RawIOBase):
             self._newlines += chunk.count(b"\n")
         self._read += len(chunk)
         self._budget.remaining_run_bytes -= len(chunk)
+        if self._budget.progress is not None:
+            self._budget.progress(self._name, len(chunk))
         return chunk
 
     def _tail(self, first: bytes, ends_line: bool) -> bytes:

@@ -1,0 +1,67 @@
+"""`citriage demo` and `citriage serve`: the real handlers on an embedded AWS endpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from citriage.local.demo import run_demo  # noqa: PLC0415  # needs moto, which only the local extra installs
+
+    return run_demo(Path(args.events), Path(args.out))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from citriage.local.serve import ServeOptions, serve  # noqa: PLC0415  # needs moto, which only the local extra installs
+
+    def existing(path: str | None, default: str) -> Path | None:
+        chosen = Path(path or default)
+        return chosen if path or chosen.is_file() else None
+
+    return serve(
+        ServeOptions(
+            host=args.host,
+            port=args.port,
+            out_dir=Path(args.out),
+            log_hosts=list(args.log_host or []),
+            serve_logs=Path(args.serve_logs) if args.serve_logs else None,
+            known_issues=existing(args.known_issues, "events/known-issues.yaml"),
+            subscriptions=existing(args.subscriptions, "events/subscriptions.yaml"),
+            keys_file=Path(args.keys) if args.keys else None,
+        )
+    )
+
+
+def register(sub: Any) -> None:
+    """Add `demo` and `serve` to the CLI's subcommands."""
+    demo = sub.add_parser("demo", help="replay the bundled events through the real handler chain, locally")
+    demo.add_argument("--events", default="events", help="directory of bundled events and log trees")
+    demo.add_argument("--out", default="out", help="where the mails are written")
+    demo.set_defaults(func=_demo)
+
+    serve = sub.add_parser(
+        "serve", help="the webhook routes on localhost with an embedded AWS endpoint and in-process workers"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks one)")
+    serve.add_argument("--out", default="out", help="where the mails are written (default out/)")
+    serve.add_argument(
+        "--log-host",
+        action="append",
+        help="allowed log or CI API host (repeatable), e.g. http://127.0.0.1:8081",
+    )
+    serve.add_argument("--serve-logs", metavar="DIR", help="also serve DIR as a local log server (allowed)")
+    serve.add_argument(
+        "--known-issues", metavar="FILE", help="YAML signatures (default events/known-issues.yaml if present)"
+    )
+    serve.add_argument(
+        "--subscriptions",
+        metavar="FILE",
+        help="YAML subscriptions (default events/subscriptions.yaml if present)",
+    )
+    serve.add_argument(
+        "--keys", metavar="FILE", help='JSON {"<source>": "<key>"} to use instead of random webhook keys'
+    )
+    serve.set_defaults(func=_serve)
