@@ -9,6 +9,7 @@ from citriage.models import (
     Classification,
     Evidence,
     Failure,
+    InfraFinding,
     KnownIssue,
     RunEvent,
     RunReport,
@@ -115,9 +116,9 @@ def test_replay_splits_hits_into_failed_and_passed_runs_and_respects_scopes():
     assert results["SCOPED"].failed_runs_hit == {"zuul:f1"} and results["SCOPED"].failed_runs == 2
     wheres = [h.where for h in results["SCOPED"].failed_hits]
     assert wheres == ["traceback of tempest.api.volume.T.test_a line 2", "job-output.txt:9"]
-    # And the passed run had no stored text to search
+    # And the passed run had no stored text to search: nothing was checked, so it is not "good"
     assert results["BROAD"].passed_runs == 1 and results["BROAD"].passed_runs_without_text == 1
-    assert results["BROAD"].good
+    assert results["BROAD"].verdict == "inconclusive" and not results["BROAD"].good
 
 
 def test_replay_with_logs_reports_a_hit_on_a_passing_run():
@@ -132,3 +133,26 @@ def test_replay_with_logs_reports_a_hit_on_a_passing_run():
     assert [(h.run_id, h.where, h.excerpt) for h in results[0].passed_hits] == [
         ("zuul:p1", "job-output.txt:2", "boom 42")
     ]
+
+
+def test_replay_with_logs_lists_a_hit_seen_in_stored_evidence_and_in_the_fetched_console_once():
+    # Given a failed run whose stored evidence is line 2 of the console, and the console read again
+    failed = report("f1", Verdict.FAILED_NEW).model_copy(deep=True)
+    failed.infra = [
+        InfraFinding(rule="x", category="network", file="job-output.txt", line=2, excerpt="boom 42")
+    ]
+
+    def read_logs(rep):
+        yield "job-output.txt", iter(["ok", "boom 42"])
+
+    [result] = replay([issue("R-2", r"boom \d+")], [failed], TODAY, read_logs)
+    # Then the hit is listed once
+    assert [(h.run_id, h.where) for h in result.failed_hits] == [("zuul:f1", "job-output.txt:2")]
+
+
+def test_replay_with_a_checked_passing_run_and_no_hit_is_good():
+    def read_logs(rep):
+        yield "job-output.txt", iter(["all fine"])
+
+    [result] = replay([issue("R-3", r"boom \d+")], [report("p2", Verdict.PASSED)], TODAY, read_logs)
+    assert result.verdict == "good" and result.good

@@ -177,5 +177,27 @@ def test_templates_check_command(tmp_path, capsys):
     (tmp_path / "nightly.txt.j2").write_text("{{ job }}")
     assert main(["templates", "check", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert "tempest (failed_new bare): UndefinedError: 'owner' is undefined" in out
-    assert "nightly (passed bare): the HTML has a script, style sheet or external asset" in out
+    # Each problem once, with the template and line it is at, and how many cases showed it
+    [undefined] = [line for line in out.splitlines() if "'owner' is undefined" in line]
+    assert undefined.startswith(f"{tmp_path / 'tempest.txt.j2'}:1: UndefinedError: 'owner' is undefined (in ")
+    [asset] = [line for line in out.splitlines() if "external asset" in line]
+    assert asset.startswith("nightly: the HTML has a script, style sheet or external asset (in ")
+
+
+def test_templates_check_names_a_syntax_error_once_and_an_override_of_a_missing_block(tmp_path, capsys):
+    from citriage.cli.main import main
+
+    # Given a site override with a syntax error, and one overriding a block the layout lacks
+    (tmp_path / "tempest.html.j2").write_text(
+        '{% extends "_layout.html.j2" %}\n{% block summary %}\n{{ job }\n{% endblock %}'
+    )
+    (tmp_path / "junit.txt.j2").write_text(
+        '{% extends "_layout.txt.j2" %}\n\n{% block no_such_block %}x{% endblock %}'
+    )
+    assert main(["templates", "check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    # Then the syntax error is one line naming file and line, not one per case
+    syntax = [line for line in out.splitlines() if "TemplateSyntaxError" in line]
+    assert len(syntax) == 1 and "tempest.html.j2:3: TemplateSyntaxError" in syntax[0]
+    # And the unknown block is flagged where it is
+    assert f"{tmp_path / 'junit.txt.j2'}:3: block 'no_such_block' is not defined by _layout.txt.j2" in out

@@ -162,7 +162,7 @@ def _test(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
         print(format_replay(results, fetched=args.fetch))
         for note in notes:
             print(f"note: {note}")
-    return 0 if all(result.good for result in results) else 1
+    return 1 if any(result.verdict == "bad" for result in results) else 0
 
 
 def _run(func: Callable[[argparse.Namespace, KnownIssuesCliSettings], int], args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 
 from citriage.models import (
     Classification,
@@ -115,9 +116,64 @@ def _contexts(report: RunReport) -> Iterator[tuple[str, MailContext | None]]:
     yield "fixed", context.model_copy(update={"kind": "fixed"})
 
 
-def check_templates(renderer: MailRenderer, kinds: list[str]) -> list[str]:
-    """Render each kind for every specimen; return the problems found (empty: all good)."""
+def _where(exc: BaseException) -> str:
+    """`template:line` of a template error: its own for a syntax error, else the innermost
+    template frame of its traceback (Jinja2 maps them to the template's lines)."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"{exc.filename or exc.name or 'template'}:{exc.lineno}"
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            where = f"{name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where or "template"
+
+
+def _blocks(env: jinja2.Environment, name: str) -> tuple[str | None, dict[str, int]]:
+    """A template's parent (what it extends) and the blocks it defines, with their lines."""
+    source, filename, _ = env.loader.get_source(env, name) if env.loader else ("", None, None)
+    tree = env.parse(source, name, filename)
+    parent = tree.find(nodes.Extends)
+    parent_name = parent.template.value if parent and isinstance(parent.template, nodes.Const) else None
+    return parent_name, {block.name: block.lineno for block in tree.find_all(nodes.Block)}
+
+
+def unknown_blocks(renderer: MailRenderer, directory: Path) -> list[str]:
+    """A site template's blocks that no template it extends defines: they would never render."""
     problems = []
+    for env in renderer.environments:
+        for path in sorted(directory.glob("*.j2")):
+            try:
+                parent, defined = _blocks(env, path.name)
+            except jinja2.TemplateError:
+                continue  # reported by the rendering check, with its place
+            known: set[str] = set()
+            seen: set[str] = set()
+            while parent and parent not in seen:
+                seen.add(parent)
+                try:
+                    parent_of_parent, parent_blocks = _blocks(env, parent)
+                except jinja2.TemplateError:
+                    break
+                known |= set(parent_blocks)
+                parent = parent_of_parent
+            if not seen:
+                continue
+            for block, line in sorted(defined.items(), key=lambda item: item[1]):
+                if block not in known:
+                    parents = ", ".join(sorted(seen))
+                    problems.append(
+                        f"{path}:{line}: block {block!r} is not defined by {parents}; it would never render"
+                    )
+    return sorted(set(problems))
+
+
+def check_templates(renderer: MailRenderer, kinds: list[str]) -> list[str]:
+    """Render each kind for every specimen; return the problems found (empty: all good), each
+    once with its template and line, and the number of specimen cases it showed in."""
+    found: dict[str, list[str]] = {}
     cases: list[tuple[str, str, Any]] = []
     for report in specimen_reports():
         for label, context in _contexts(report):
@@ -130,14 +186,17 @@ def check_templates(renderer: MailRenderer, kinds: list[str]) -> list[str]:
         try:
             mail = renderer.render_view(kind, view, view.subject, "c@example.org", ["x@example.org"], "check")
         except jinja2.TemplateError as exc:
-            problems.append(f"{kind} ({case}): {type(exc).__name__}: {exc}")
+            found.setdefault(f"{_where(exc)}: {type(exc).__name__}: {exc}", []).append(f"{kind} ({case})")
             continue
         for part, text in (("html", mail.html), ("text", mail.text)):
             if "None" in text:
-                problems.append(f"{kind} ({case}): the {part} part shows None")
+                found.setdefault(f"{kind}: the {part} part shows None", []).append(case)
         if FORBIDDEN_HTML.search(mail.html):
-            problems.append(f"{kind} ({case}): the HTML has a script, style sheet or external asset")
-    return problems
+            found.setdefault(f"{kind}: the HTML has a script, style sheet or external asset", []).append(case)
+    return [
+        f"{problem} (in {len(where)} case{'s' if len(where) != 1 else ''}, e.g. {where[0]})"
+        for problem, where in found.items()
+    ]
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -154,6 +213,8 @@ def _check(args: argparse.Namespace) -> int:
     )
     kinds = sorted({*PACKAGED_KINDS, *site_kinds, *(rule.template for rule in renderer.rules)})
     problems = check_templates(renderer, kinds)
+    if directory:
+        problems += unknown_blocks(renderer, Path(directory))
     for problem in problems:
         print(problem)
     print(f"{len(kinds) + 1} templates checked ({', '.join([*kinds, 'digest'])}): {len(problems)} problem(s)")

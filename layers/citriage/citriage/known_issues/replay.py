@@ -54,6 +54,7 @@ class ReplayResult:
     failed_runs_hit: set[str] = field(default_factory=set)
     passed_runs_hit: set[str] = field(default_factory=set)
     passed_runs_without_text: int = 0
+    _seen: set[tuple[str, str]] = field(default_factory=set)
 
     def count_run(self, report: RunReport, had_text: bool) -> None:
         """Count a run the candidate was searched over."""
@@ -65,6 +66,10 @@ class ReplayResult:
 
     def add_hit(self, report: RunReport, where: str, excerpt: str) -> None:
         """Record one hit in a run (the first few are listed; every run is counted)."""
+        # A stored evidence line and the same line read again from the console are one hit.
+        if (report.run_id, where) in self._seen:
+            return
+        self._seen.add((report.run_id, where))
         passed = report.verdict is Verdict.PASSED
         (self.passed_runs_hit if passed else self.failed_runs_hit).add(report.run_id)
         listed = self.passed_hits if passed else self.failed_hits
@@ -72,9 +77,19 @@ class ReplayResult:
             listed.append(ReplayHit(report.run_id, report.run.job, report.verdict, where, excerpt))
 
     @property
+    def verdict(self) -> str:
+        """`bad`: it hits a passing run; `inconclusive`: no passing run had text to check it
+        against (stored passing runs hold none: --fetch reads their logs); `good` otherwise."""
+        if self.passed_runs_hit:
+            return "bad"
+        if self.passed_runs == self.passed_runs_without_text:
+            return "inconclusive"
+        return "good"
+
+    @property
     def good(self) -> bool:
-        """A good signature hits no passing run."""
-        return not self.passed_runs_hit
+        """A good signature hits no passing run, and some passing run was checked."""
+        return self.verdict == "good"
 
     def to_json(self) -> dict[str, Any]:
         """The result as plain data (for `--format json`)."""
@@ -82,6 +97,7 @@ class ReplayResult:
             "id": self.issue.id,
             "pattern": self.issue.pattern,
             "good": self.good,
+            "verdict": self.verdict,
             "failed_runs": self.failed_runs,
             "failed_runs_hit": sorted(self.failed_runs_hit),
             "passed_runs": self.passed_runs,
@@ -199,8 +215,12 @@ def format_replay(results: list[ReplayResult], fetched: bool) -> str:
             unread = f" ({result.passed_runs_without_text} held no text: --fetch reads their logs)"
         lines.append(f"  passed runs: {len(result.passed_runs_hit)} hit of {result.passed_runs}{unread}")
         lines.extend(f"    {_format_hit(h)}" for h in result.passed_hits)
-        if result.good:
+        if result.verdict == "good":
             lines.append("  => good: it hits no passing run")
+        elif result.verdict == "inconclusive":
+            lines.append(
+                "  => inconclusive: no passing run had text to check it against (--fetch reads their logs)"
+            )
         else:
             lines.append(
                 "  => BAD: it hits passing runs; a good signature does not (narrow the pattern or scope it)"

@@ -115,6 +115,11 @@ class MailRenderer:
         # Site rules first, so they win; packaged rules after, as the fallback.
         self.rules = (_read_rules(site, self._html) if site else []) + _read_rules(packaged, self._html)
 
+    @property
+    def environments(self) -> tuple[jinja2.Environment, jinja2.Environment]:
+        """The HTML and text environments (for `templates check` to parse templates)."""
+        return self._html, self._text
+
     def template_for(self, report: RunReport, context: MailContext | None = None) -> str:
         """The template name (job kind) of a report's mail."""
         fixed = context is not None and context.kind == "fixed"
