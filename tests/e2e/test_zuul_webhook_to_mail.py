@@ -105,7 +105,7 @@ def test_signed_webhook_becomes_an_analysis_and_mails(chain, stack, log_server):
     mails = sent_mails()
     assert sorted(dest[0] for dest, _ in mails) == ["nova-core@example.org", "storage-team@example.org"]
     for _, message in mails:
-        assert message["Subject"].startswith("[citriage] FAILED: new failure: tempest-full-py3")
+        assert message["Subject"].startswith("FAILED (new): tempest-full-py3 | ")
         html, text = part(message, "html"), part(message, "plain")
         for content in (html, text):
             assert "test_create_port_with_no_securitygroups" in content

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import jinja2
 import pytest
-from citriage.models import Classification, RunAnalyzed, RunReport, Subscription, Verdict
+from citriage.models import Classification, Evidence, RunAnalyzed, RunReport, Subscription, Verdict
 from citriage.notify.audience import NotifyPolicy
 from citriage.notify.render import MailRenderer, to_mime
 from citriage.notify.service import NotifyService
@@ -67,8 +67,15 @@ def test_job_and_test_subscribers_get_different_mails_about_the_same_run():
     # Then the job subscriber and the volume-test subscriber get a mail each, nobody else
     assert sorted(mails) == ["nova@example.org", "storage@example.org"]
     job_mail, test_mail = mails["nova@example.org"], mails["storage@example.org"]
-    # The test subscriber's mail leads with its own test, and says so in the subject
+    # The test subscriber's mail leads with its own test, and says so in the subject; its headline
+    # is its own verdict: its test failed on a known bug, so not "new failure" as the run's is
     assert "1 of your tests" in test_mail.subject and "your tests" not in job_mail.subject
+    assert test_mail.subject.startswith("Failed (known): 1 of your tests in tempest-full")
+    assert job_mail.subject.startswith("FAILED (new): tempest-full")
+    assert (
+        "Failed: your tests hit known issues" in test_mail.html
+        and "new failure" not in test_mail.text.splitlines()[0]
+    )
     assert test_mail.text.index("YOUR TESTS (1)") < test_mail.text.index(VOLUME_TEST)
     assert test_mail.text.index(VOLUME_TEST) < test_mail.text.index(PORT_TEST)
     assert test_mail.html.index("Your tests (1)") < test_mail.html.index("New failures")
@@ -101,7 +108,7 @@ def test_infra_only_run_goes_to_admins_only():
     # Then the configured CI admins and the infra subscribers get it, the code owners do not
     assert sorted(mails) == ["ci-admins@example.org", "infra-team@example.org"]
     admin_mail = mails["ci-admins@example.org"]
-    assert "Infrastructure failure" in admin_mail.subject
+    assert admin_mail.subject.startswith("Infra failure: tempest-full")
     assert "you are a CI admin" in admin_mail.text
     assert "WHAT BROKE (1)" in admin_mail.text and "Temporary failure in name resolution" in admin_mail.text
 
@@ -173,7 +180,7 @@ def test_passed_after_failure_sends_fixed_mail_to_who_asked():
     # Then the subscribers who asked for `fixed` hear that it passes again; the others do not
     assert sorted(mails) == ["fix-job@example.org", "fix-test@example.org"]
     job_mail, test_mail = mails["fix-job@example.org"], mails["fix-test@example.org"]
-    assert job_mail.subject.startswith("[citriage] Fixed: passing again: tempest-full")
+    assert job_mail.subject.startswith("Fixed: tempest-full")
     assert "https://logs.example.org/b1/" in job_mail.text  # the failing run before, linked
     assert PORT_TEST in job_mail.text and VOLUME_TEST in job_mail.text
     # The test subscriber's fixed mail lists only its own tests
@@ -201,9 +208,8 @@ def test_mail_content_html_and_text():
     report.failures[0].test_id = "tempest.api.network.test_ports.P.test_<script>alert(1)</script>"
     report.failures[0].details = "AssertionError: 2 != 3 <b>bold</b>"
     mail = MailRenderer().render(report, "citriage@example.org", ["nova@example.org"])
-    assert mail.subject.startswith(
-        "[citriage] FAILED: new failure: tempest-full on openstack/nova change 912345,3"
-    )
+    # The subject: the verdict first, within 78 characters
+    assert mail.subject == "FAILED (new): tempest-full | nova 912345,3 | 1 new, 1 known"
     for part in (mail.html, mail.text):
         assert "LP-1929710" in part
         assert "https://bugs.launchpad.net/cinder/+bug/1929710" in part
@@ -223,16 +229,29 @@ def test_mail_content_html_and_text():
     assert mail.html.index("New failures") < mail.html.index("Known issues")
 
 
-def test_unknown_fields_are_said_to_be_unknown():
+def test_rows_whose_value_is_unknown_are_hidden():
+    # Given a run whose CI told no pipeline, branch, project, change, start time or versions
     report = mixed_report()
     report.run.pipeline = None
     report.run.branch = None
+    report.run.project = None
+    report.run.change = None
     report.run.start_time = None
+    report.components = {}
     mail = MailRenderer().render(report, "c@example.org", ["x@example.org"])
-    assert "Pipeline:  unknown" in mail.text
-    assert "(duration unknown)" in mail.text
-    assert "Versions:  unknown" in mail.text
-    assert "status unknown" in mail.text
+    # Then those rows are not shown at all, in either part
+    header = mail.text.split("\n\n", 1)[0] + mail.text.split("Tests:", 1)[0]
+    for row in ("Pipeline:", "Project:", "Change:", "Versions:", "duration"):
+        assert row not in header and row not in mail.html.split("<h2", 1)[0]
+    assert "unknown" not in mail.text.split("Tests:", 1)[0]
+    assert "unknown" not in mail.html.split("<h2", 1)[0].replace("unknown)", "")
+
+
+def test_subjects_fit_78_characters_dropping_counts_then_the_project():
+    report = mixed_report()
+    report.run.job = "tripleo-ci-centos-9-scenario007-multinode-oooq-container-standalone"
+    subject = MailRenderer().render(report, "c@example.org", ["x@example.org"]).subject
+    assert len(subject) <= 78 and subject.startswith("FAILED (new): tripleo-ci-centos-9-scenario007")
 
 
 def test_template_naming_a_missing_field_fails_loudly():
@@ -345,3 +364,30 @@ def test_known_issue_status_looked_up_earlier_reaches_the_mail():
     assert (
         "(status unknown;" in MailRenderer().render(mixed_report(), "c@example.org", ["x@example.org"]).text
     )
+
+
+def test_the_matched_line_is_highlighted_and_links_never_point_at_a_binary_stream():
+    # Given a known failure matched on its traceback, in a run read from a subunit stream
+    report = mixed_report()
+    report.results_file = "testrepository.subunit"
+    known = next(f for f in report.failures if f.known_issue)
+    known.details = (
+        'Traceback (most recent call last):\n  File "t.py", line 3\n'
+        "VolumeError: failed to reach in-use status"
+    )
+    known.evidence = [
+        Evidence(
+            kind="signature", matched_by="LP-1929710", file="traceback", line=3, excerpt="VolumeError: failed"
+        )
+    ]
+    mail = MailRenderer().render(report, "c@example.org", ["x@example.org"])
+    # Then the matched line is marked, in both parts
+    assert (
+        '<mark style="background:#fff8c5;font-weight:bold;">VolumeError: failed to reach in-use status</mark>'
+        in mail.html
+    )
+    assert "  > VolumeError: failed to reach in-use status" in mail.text
+    # And its "where" link goes to the run's logs, not to the binary .subunit
+    assert "testrepository.subunit" not in mail.html.split("where:", 1)[1].split("</a>", 1)[0]
+    # And nothing breaks identifiers mid-word on a phone
+    assert "word-break:break-all" not in mail.html

@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 from urllib.parse import quote, urljoin
 
 from pydantic import BaseModel, Field
 
 from citriage.analyze.components import components_matching
-from citriage.models import Classification, Failure, RunReport, Verdict
+from citriage.models import Classification, Evidence, Failure, RunReport, Verdict
 from citriage.notify.history import IssueHistory, RunRecord, TestHistory
+from citriage.notify.wording import (
+    FIXED_LABEL,
+    VERDICT_COLOURS,
+    VERDICT_LABELS,
+    YOURS_LABELS,
+    YOURS_VERDICTS,
+    MailKind,
+    last_runs,
+    subject_for,
+    worst_classification,
+)
 
 UNKNOWN = "unknown"
 MAX_MAIL_COMPONENTS = 30
 TRACEBACK_TAIL_LINES = 12
 
-VERDICT_LABELS = {
-    Verdict.PASSED: "Passed",
-    Verdict.FAILED_NEW: "FAILED: new failure",
-    Verdict.FAILED_KNOWN: "Failed: known issues only",
-    Verdict.INFRA: "Infrastructure failure",
-    Verdict.NO_RESULTS: "No test results",
-}
-VERDICT_COLOURS = {
-    Verdict.PASSED: "#1a7f37",
-    Verdict.FAILED_NEW: "#cf222e",
-    Verdict.FAILED_KNOWN: "#9a6700",
-    Verdict.INFRA: "#8250df",
-    Verdict.NO_RESULTS: "#57606a",
-}
-FIXED_LABEL = "Fixed: passing again"
+# Result files a browser shows as text; others (a binary .subunit) are not linked as evidence.
+READABLE_SUFFIXES = (".xml", ".txt", ".log", ".json", ".html", ".htm", ".xml.gz", ".txt.gz", ".log.gz")
+
+
 HISTORY_COLOURS = {
     "flaky": "#9a6700",
     "regression": "#cf222e",
@@ -39,8 +38,6 @@ HISTORY_COLOURS = {
     "infra": "#8250df",
     UNKNOWN: "#57606a",
 }
-
-MailKind = Literal["run", "fixed"]
 
 
 class MailContext(BaseModel):
@@ -76,12 +73,22 @@ class FailureView(BaseModel):
     message: str = Field(description="The exception line: what went wrong ('unknown' when none)")
     env: str = Field(description="The environment it failed in ('unknown': the run's only one)")
     excerpt: str
+    excerpt_lines: list[ExcerptLine] = Field(
+        default_factory=list, description="The excerpt's lines, the matched one marked"
+    )
     where: str
     log_link: str
     history: str
     history_kind: str
     history_colour: str
     first_failed_url: str
+
+
+class ExcerptLine(BaseModel):
+    """One line of a failure's excerpt; `matched` when a signature or rule matched it."""
+
+    text: str
+    matched: bool = False
 
 
 class InfraView(BaseModel):
@@ -203,7 +210,7 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
         reason, where, link = "no evidence recorded", UNKNOWN, log_url
     else:
         where = _where(evidence.file, evidence.line)
-        file = report.results_file if evidence.file == "traceback" else evidence.file
+        file = _readable_results(report.results_file) if evidence.file == "traceback" else evidence.file
         link = log_link(log_url, file, None if evidence.file == "traceback" else evidence.line)
         if evidence.kind == "signature":
             reason = f"matches known issue {evidence.matched_by}"
@@ -220,9 +227,7 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
     if history and history.kind != "no_history" and failure.classification is Classification.INFRA:
         # The infrastructure broke it this time: neither flaky nor a regression of the code.
         history_kind = "infra"
-        history_text = (
-            f"failed {history.failed} of the last {history.runs} runs; this time the infrastructure"
-        )
+        history_text = f"failed {history.failed} of {last_runs(history.runs)}; this time the infrastructure"
     return FailureView(
         test_id=failure.test_id,
         short_name=_short_name(failure.test_id),
@@ -236,6 +241,7 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
         message=_or_unknown(failure.message),
         env=_or_unknown(failure.env),
         excerpt=tail or (evidence.excerpt if evidence else "") or "(no traceback was recorded)",
+        excerpt_lines=_excerpt_lines(failure, evidence),
         where=where,
         log_link=link,
         history=history_text,
@@ -248,27 +254,41 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
     )
 
 
+def _readable_results(results_file: str | None) -> str | None:
+    """The results file to link, when a browser can show it (one file, a text format); else
+    None, and the link goes to the run's logs."""
+    if not results_file or "," in results_file:
+        return None
+    return results_file if results_file.lower().endswith(READABLE_SUFFIXES) else None
+
+
+def _excerpt_lines(failure: Failure, evidence: Evidence | None) -> list[ExcerptLine]:
+    """The failure text's last lines, the line a signature or rule matched marked; a matched
+    line above them is shown first, then `…`."""
+    lines = failure.details.strip().splitlines()
+    tail_start = max(0, len(lines) - TRACEBACK_TAIL_LINES)
+    matched_at: int | None = None
+    if evidence is not None and evidence.kind in ("signature", "infra_rule") and evidence.file == "traceback":
+        if evidence.line and 1 <= evidence.line <= len(lines):
+            matched_at = evidence.line - 1
+        elif evidence.excerpt:
+            found = [i for i, line in enumerate(lines) if evidence.excerpt.strip()[:200] in line]
+            matched_at = found[-1] if found else None
+    shown = [
+        ExcerptLine(text=line, matched=i == matched_at)
+        for i, line in enumerate(lines[tail_start:], tail_start)
+    ]
+    if matched_at is not None and matched_at < tail_start:
+        shown = [ExcerptLine(text=lines[matched_at], matched=True), ExcerptLine(text="…"), *shown]
+    if not shown and evidence is not None and evidence.excerpt:
+        shown = [ExcerptLine(text=evidence.excerpt, matched=evidence.kind in ("signature", "infra_rule"))]
+    return shown or [ExcerptLine(text="(no traceback was recorded)")]
+
+
 def _where(file: str | None, line: int | None) -> str:
     if not file:
         return UNKNOWN
     return f"{file}:{line}" if line else file
-
-
-def subject_for(report: RunReport, kind: MailKind = "run", yours: int = 0) -> str:
-    """The mail subject: the verdict first, then job and change (and the recipient's tests)."""
-    run = report.run
-    change = f" on {run.project}" if run.project else ""
-    if run.change:
-        change += f" change {run.change}" + (f",{run.patchset}" if run.patchset else "")
-    if kind == "fixed":
-        return f"[citriage] {FIXED_LABEL}: {run.job}{change}"
-    new = len(report.failures_by(Classification.NEW))
-    counts = f"{new} new, {len(report.failures_by(Classification.KNOWN))} known"
-    if yours:
-        counts = f"{yours} of your tests; " + counts
-    label = VERDICT_LABELS[report.verdict]
-    tail = f" ({counts})" if report.failures and report.verdict is not Verdict.INFRA else ""
-    return f"[citriage] {label}: {run.job}{change}{tail}"
 
 
 def _fixed_view(context: MailContext) -> FixedView:
@@ -288,18 +308,25 @@ def build_view(report: RunReport, context: MailContext | None = None) -> MailVie
     views = [_failure_view(f, report, context) for f in report.failures]
     yours_ids = set(context.yours)
     yours = [v for v in views if v.test_id in yours_ids]
+    own = [f for f in report.failures if f.test_id in yours_ids]
     rest = [v for v in views if v.test_id not in yours_ids]
     fixed = context.kind == "fixed"
     # A job can report 1,500 packages: the mail shows the recipient's components, capped.
     wanted = sorted(components_matching(report.components, context.component_globs).items())
     shown = wanted[:MAX_MAIL_COMPONENTS]
     return MailView(
-        subject=subject_for(report, context.kind, len(yours)),
+        subject=subject_for(report, context.kind, own),
         kind=context.kind,
         reason=context.reason,
         verdict=report.verdict.value,
-        verdict_label=FIXED_LABEL if fixed else VERDICT_LABELS[report.verdict],
-        verdict_colour=VERDICT_COLOURS[Verdict.PASSED if fixed else report.verdict],
+        verdict_label=FIXED_LABEL
+        if fixed
+        else YOURS_LABELS[worst_classification(own)]
+        if own
+        else VERDICT_LABELS[report.verdict],
+        verdict_colour=VERDICT_COLOURS[
+            Verdict.PASSED if fixed else YOURS_VERDICTS[worst_classification(own)] if own else report.verdict
+        ],
         source=run.source,
         job=run.job,
         build_id=run.build_id,
@@ -345,7 +372,7 @@ def build_view(report: RunReport, context: MailContext | None = None) -> MailVie
         components=[ComponentView(name=k, version=v) for k, v in shown],
         components_more=len(wanted) - len(shown),
         history_scope=(
-            f"the last {context.history_runs} runs of {run.job} on record"
+            f"{last_runs(context.history_runs)} of {run.job} on record"
             if context.history_runs
             else "unknown (no run history kept)"
         ),
