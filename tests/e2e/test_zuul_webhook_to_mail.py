@@ -104,8 +104,11 @@ def test_signed_webhook_becomes_an_analysis_and_mails(chain, stack, log_server):
     # And SES accepted one mail per subscriber who wanted it, naming the failures and the bug
     mails = sent_mails()
     assert sorted(dest[0] for dest, _ in mails) == ["nova-core@example.org", "storage-team@example.org"]
+    subjects = {dest[0]: message["Subject"] for dest, message in mails}
+    # The job subscriber hears the run's verdict; the volume-test subscriber its own test's
+    assert subjects["nova-core@example.org"].startswith("FAILED (new): tempest-full-py3 | ")
+    assert subjects["storage-team@example.org"].startswith("Failed (known): 1 of your tests in tempest-full-py3")
     for _, message in mails:
-        assert message["Subject"].startswith("FAILED (new): tempest-full-py3 | ")
         html, text = part(message, "html"), part(message, "plain")
         for content in (html, text):
             assert "test_create_port_with_no_securitygroups" in content
