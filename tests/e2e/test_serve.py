@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import queue
@@ -105,6 +107,41 @@ def test_serve_takes_a_webhook_over_http_and_writes_the_mail(tmp_path: Path):
             "generic_ci.example.org_tempest-integrated-storage_981__nova-core@example.org.eml"
         ]
         assert "tempest-integrated-storage" in mails[0].read_text()
+        # And the mail carries the headers a mail client files, threads and unsubscribes by
+        mail = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+        assert mail["Auto-Submitted"] == "auto-generated"
+        assert (
+            mail["List-Id"].strip()
+            == "tempest-integrated-storage <tempest-integrated-storage.citriage.example.org>"
+        )
+        assert mail["Message-ID"].endswith("@example.org>")
+        assert mail["In-Reply-To"] == mail["References"] and mail["In-Reply-To"].startswith("<thread.")
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        link = mail["List-Unsubscribe"].split(",")[0].strip("<> ")
+        assert (
+            link.startswith(f"{url}/unsubscribe?")
+            and "mailto:citriage@example.org" in mail["List-Unsubscribe"]
+        )
+        # And the link works: a page that asks first, then a one-click POST removes the subscription
+        page = requests.get(link, timeout=30)
+        assert page.status_code == 200 and '<form method="post"' in page.text
+        forged = requests.post(link.replace("t=", "t=x"), data="List-Unsubscribe=One-Click", timeout=30)
+        assert forged.status_code == 403
+        done = requests.post(link, data="List-Unsubscribe=One-Click", timeout=30)
+        assert done.status_code == 200 and "nova-core@example.org is unsubscribed" in done.text
+        again = requests.post(link, data="List-Unsubscribe=One-Click", timeout=30)
+        assert "had no subscription" in again.text
+        # So the next failing run of that job mails nobody
+        second = body.replace(b"/981", b"/982").replace(b'"981"', b'"982"')
+        accepted = requests.post(
+            f"{url}/hooks/generic",
+            data=second,
+            headers={"X-Citriage-Signature": sign_hmac_sha256(second, KEY)},
+            timeout=30,
+        )
+        assert accepted.status_code == 202 and accepted.json()["accepted"], accepted.text
+        time.sleep(5)
+        assert sorted(out.glob("*.eml")) == mails
         assert requests.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
         # And SIGTERM stops it cleanly
         process.send_signal(signal.SIGTERM)

@@ -107,7 +107,9 @@ def test_signed_webhook_becomes_an_analysis_and_mails(chain, stack, log_server):
     subjects = {dest[0]: message["Subject"] for dest, message in mails}
     # The job subscriber hears the run's verdict; the volume-test subscriber its own test's
     assert subjects["nova-core@example.org"].startswith("FAILED (new): tempest-full-py3 | ")
-    assert subjects["storage-team@example.org"].startswith("Failed (known): 1 of your tests in tempest-full-py3")
+    assert subjects["storage-team@example.org"].startswith(
+        "Failed (known): 1 of your tests in tempest-full-py3"
+    )
     for _, message in mails:
         html, text = part(message, "html"), part(message, "plain")
         for content in (html, text):

@@ -37,7 +37,11 @@ def keyed_stack(embedded_aws, tmp_path):
     reset = f"{embedded_aws.endpoint}/moto-api/reset"
     requests.post(reset, timeout=10).raise_for_status()
     yield embedded_aws.provision(
-        SENDER, ["http://host.docker.internal:8081"], tmp_path / "out", load("webhook-keys.json")
+        SENDER,
+        ["http://host.docker.internal:8081"],
+        tmp_path / "out",
+        load("webhook-keys.json"),
+        unsubscribe_key=generator().UNSUBSCRIBE_KEY,
     )
     # moto's state is per process: leave none for modules that start their own endpoint.
     requests.post(reset, timeout=10).raise_for_status()
@@ -102,3 +106,12 @@ def test_digest_and_ses_events_succeed(keyed_stack):
     # Then the digest runs (nothing to send on an empty table) and the address is suppressed
     assert digest["sent"] == []
     assert bounced["suppressed"] == ["gone@example.org"]
+
+
+def test_unsubscribe_event_shows_the_confirmation_page(keyed_stack):
+    # Given a mail's signed unsubscribe link as API Gateway delivers its GET
+    response = load_handler("unsubscribe")(load("unsubscribe-get.json"), LambdaContext("UnsubscribeFunction"))
+    # Then the function asks to confirm, with a button that POSTs the same link
+    assert response["statusCode"] == 200, response
+    assert "nova-core@example.org will get no more mail" in response["body"]
+    assert '<form method="post"' in response["body"]

@@ -122,14 +122,32 @@ class NotifySettings(_EnvSettings):
     fixed_mails: bool = True
     mail_templates_dir: str | None = None
     mail_templates_s3_uri: str | None = None
+    # The HTTP API's URL (one-click unsubscribe links) and the secret that signs them; without
+    # them, mails carry a mailto: List-Unsubscribe only.
+    public_api_url: str | None = None
+    unsubscribe_secret_arn: str | None = None
 
     _split_transports = field_validator("mail_transports", "ci_admins", mode="before")(_split)
 
-    @field_validator("mail_templates_dir", "mail_templates_s3_uri", "ses_configuration_set", mode="before")
+    @field_validator(
+        "mail_templates_dir",
+        "mail_templates_s3_uri",
+        "ses_configuration_set",
+        "public_api_url",
+        "unsubscribe_secret_arn",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # CloudFormation cannot omit a variable, only leave it empty.
         return None if value == "" else value
+
+
+class UnsubscribeSettings(_EnvSettings):
+    """UnsubscribeFunction: the subscriptions table, and the secret that signs the links."""
+
+    subscriptions_table: str
+    unsubscribe_secret_arn: str
 
 
 class SesEventsSettings(_EnvSettings):

@@ -229,6 +229,16 @@ class Subscriptions(Protocol):
         """Every subscription."""
 
 
+class SubscriptionRemover(Protocol):
+    """Where an address's subscription is looked up and removed (unsubscribing)."""
+
+    def get(self, email: str) -> Subscription | None:
+        """One address's subscription, or None."""
+
+    def delete(self, email: str) -> None:
+        """Remove an address's subscription."""
+
+
 class Suppressions(Protocol):
     """Addresses that must get no more mail."""
 

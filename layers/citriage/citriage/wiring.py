@@ -40,6 +40,7 @@ from citriage.config import (
     NotifySettings,
     SesEventsSettings,
     SweepSettings,
+    UnsubscribeSettings,
     WebhookSettings,
 )
 from citriage.errors import read_input
@@ -53,6 +54,7 @@ from citriage.notify.digest import DigestService
 from citriage.notify.render import MailRenderer, site_loader
 from citriage.notify.service import NotifyService
 from citriage.notify.transports import FileTransport
+from citriage.notify.unsubscribe import UnsubscribeLinks, UnsubscribeService
 from citriage.ports import MailTransport
 
 
@@ -143,6 +145,21 @@ def notify_service(settings: NotifySettings, aws: AwsClients) -> NotifyService:
         history=HistoryStore(aws.table(settings.runs_table)),
         suppressions=SuppressionStore(aws.table(settings.suppressions_table)),
         policy=NotifyPolicy(ci_admins=settings.ci_admins, fixed_mails=settings.fixed_mails),
+        links=unsubscribe_links(settings),
+    )
+
+
+def unsubscribe_links(settings: NotifySettings) -> UnsubscribeLinks:
+    """Signed one-click links when the API URL and the signing secret are set; else none."""
+    keys = SecretKeys(settings.unsubscribe_secret_arn) if settings.unsubscribe_secret_arn else None
+    return UnsubscribeLinks(settings.public_api_url, keys)
+
+
+def unsubscribe_service(settings: UnsubscribeSettings, aws: AwsClients) -> UnsubscribeService:
+    """The unsubscribe route over the subscriptions table and the signing secret."""
+    return UnsubscribeService(
+        SubscriptionStore(aws.table(settings.subscriptions_table)),
+        SecretKeys(settings.unsubscribe_secret_arn),
     )
 
 
@@ -164,6 +181,7 @@ def digest_service(settings: NotifySettings, aws: AwsClients) -> DigestService:
         sender=settings.mail_sender,
         renderer=mail_renderer(settings, aws),
         suppressions=SuppressionStore(aws.table(settings.suppressions_table)),
+        links=unsubscribe_links(settings),
     )
 
 

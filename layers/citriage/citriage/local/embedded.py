@@ -129,6 +129,7 @@ class EmbeddedAws:
         mail_out_dir: Path | None,
         webhook_keys: Mapping[str, str] | None = None,
         ci_tokens: Mapping[str, object] | None = None,
+        unsubscribe_key: str | None = None,
     ) -> LocalStack:
         """Create what template.yaml declares (tables, queues, bus and rule, secrets) and a verified
         sender; return the functions' environment, resolved against the local resources.
@@ -144,7 +145,11 @@ class EmbeddedAws:
             read_template(repo_root() / "template.yaml"),
             aws,
             parameters={"LogHosts": ",".join(log_hosts), "MailSender": sender},
-            secrets={"WebhookSecret": keys, "CiApiTokensSecret": tokens},
+            secrets={
+                "WebhookSecret": keys,
+                "CiApiTokensSecret": tokens,
+                "UnsubscribeSecret": {"unsubscribe": unsubscribe_key or secrets.token_hex(24)},
+            },
         )
         create_email_identity(aws, sender)
         env |= {
@@ -188,11 +193,26 @@ def http_api_event(
     source: str, body: bytes, headers: dict[str, str], query: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """The API Gateway HTTP API (v2) event for `POST /hooks/{source}`."""
+    return http_route_event(
+        "POST", f"/hooks/{source}", "POST /hooks/{source}", body, headers, query, {"source": source}
+    )
+
+
+def http_route_event(
+    method: str,
+    path: str,
+    route_key: str,
+    body: bytes,
+    headers: dict[str, str],
+    query: Mapping[str, str] | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The API Gateway HTTP API (v2) event of one request to a route."""
     now = int(time.time() * 1000)
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "POST /hooks/{source}",
-        "rawPath": f"/hooks/{source}",
+        "routeKey": route_key,
+        "rawPath": path,
         "rawQueryString": urlencode(query or {}),
         "headers": {k.lower(): v for k, v in headers.items()},
         "requestContext": {
@@ -200,18 +220,18 @@ def http_api_event(
             "apiId": "local",
             "domainName": "localhost",
             "http": {
-                "method": "POST",
-                "path": f"/hooks/{source}",
+                "method": method,
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "127.0.0.1",
                 "userAgent": headers.get("user-agent", "citriage-local"),
             },
             "requestId": str(uuid.uuid4()),
-            "routeKey": "POST /hooks/{source}",
+            "routeKey": route_key,
             "stage": "$default",
             "timeEpoch": now,
         },
-        "pathParameters": {"source": source},
+        "pathParameters": dict(path_parameters or {}),
         "body": base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": True,
     }
@@ -249,6 +269,7 @@ class HandlerChain:
         self.webhook = load_handler("webhook", root)
         self.analyze = load_handler("analyze", root)
         self.notify = load_handler("notify", root)
+        self.unsubscribe = load_handler("unsubscribe", root)
         self._sqs = AwsClients().sqs
 
     def post(
@@ -258,6 +279,12 @@ class HandlerChain:
         event = http_api_event(source, body, headers, query)
         response = self.webhook(event, LambdaContext("WebhookFunction"))
         return int(response["statusCode"]), json.loads(response.get("body") or "{}")
+
+    def unsubscribe_request(self, method: str, query: Mapping[str, str], body: bytes) -> tuple[int, str]:
+        """Invoke the unsubscribe function as API Gateway would; return status and HTML page."""
+        event = http_route_event(method, "/unsubscribe", f"{method} /unsubscribe", body, {}, query)
+        response = self.unsubscribe(event, LambdaContext("UnsubscribeFunction"))
+        return int(response["statusCode"]), str(response.get("body") or "")
 
     def drain(self, queue_url: str, handler: Handler, function_name: str, max_rounds: int = 20) -> int:
         """Feed a queue's messages to a handler in batches; delete those it did not fail.

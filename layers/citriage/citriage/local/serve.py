@@ -88,16 +88,34 @@ def _handler(chain: HandlerChain, lock: threading.Lock) -> type[BaseHTTPRequestH
         timeout = 30
 
         def do_GET(self) -> None:
-            """`/healthz`; anything else is 404."""
-            if urlsplit(self.path).path == "/healthz":
+            """`/healthz`, `/unsubscribe` (the confirmation page); anything else is 404."""
+            parts = urlsplit(self.path)
+            if parts.path == "/healthz":
                 self._reply(200, {"status": "ok"})
+            elif parts.path == "/unsubscribe":
+                self._unsubscribe("GET", parts.query, b"")
             else:
                 self._reply(404, {"message": "not found; webhooks are POST /hooks/<source>"})
 
+        def _unsubscribe(self, method: str, query: str, body: bytes) -> None:
+            with lock:
+                status, page = chain.unsubscribe_request(method, dict(parse_qsl(query)), body)
+            data = page.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_POST(self) -> None:
-            """`/hooks/<source>`: the body, headers and query go to the webhook function."""
+            """`/hooks/<source>`: the body, headers and query go to the webhook function;
+            `/unsubscribe`: a one-click unsubscribe (RFC 8058)."""
             parts = urlsplit(self.path)
             segments = parts.path.strip("/").split("/")
+            if parts.path == "/unsubscribe":
+                length = min(int(self.headers.get("Content-Length") or 0), 4096)
+                self._unsubscribe("POST", parts.query, self.rfile.read(length))
+                return
             if len(segments) != 2 or segments[0] != "hooks" or not segments[1]:
                 self._reply(404, {"message": "not found; webhooks are POST /hooks/<source>"})
                 return
@@ -171,6 +189,8 @@ def serve(
         cleanup.callback(worker.stopping.set)
         host, port = httpd.server_address[:2]
         info = ServeInfo(f"http://{host!s}:{port}", stack.webhook_keys, log_server)
+        # Mails link to this server's unsubscribe route (the functions read it on first use).
+        os.environ["PUBLIC_API_URL"] = info.url
         _print_banner(info, options)
         if on_ready:
             on_ready(info)

@@ -98,3 +98,6 @@ class MailMessage(BaseModel):
     sender: str
     recipients: list[str]
     run_id: str
+    list_id: str = Field(default="citriage", description="The list a mail belongs to (its job), for List-Id")
+    thread: str | None = Field(default=None, description="Mails of one thread (a job and change) share it")
+    unsubscribe_url: str | None = Field(default=None, description="The recipient's signed one-click link")

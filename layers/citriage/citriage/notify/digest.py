@@ -20,6 +20,7 @@ from citriage.models import Subscription, Verdict, glob_match
 from citriage.notify.history import RunRecord
 from citriage.notify.render import MailRenderer
 from citriage.notify.service import MailDelivery
+from citriage.notify.unsubscribe import NO_LINKS, UnsubscribeLinks
 from citriage.ports import Dedupe, MailTransport, RecordsByTime, Subscriptions, Suppressions
 
 Period = Literal["daily", "weekly"]
@@ -203,10 +204,11 @@ class DigestService:
         sender: str,
         renderer: MailRenderer | None = None,
         suppressions: Suppressions | None = None,
+        links: UnsubscribeLinks = NO_LINKS,
     ) -> None:
         self._records = records
         self._subscriptions = subscriptions
-        self._delivery = MailDelivery(dedupe, transports, suppressions)
+        self._delivery = MailDelivery(dedupe, transports, suppressions, links)
         self._sender = sender
         self._renderer = renderer or MailRenderer()
 

@@ -7,6 +7,8 @@ templates fill in whatever the site does not provide.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -135,9 +137,13 @@ class MailRenderer:
     ) -> MailMessage:
         """The mail for a report, as one recipient's context shapes it."""
         view = build_view(report, context)
-        return self.render_view(
+        message = self.render_view(
             self.template_for(report, context), view, view.subject, sender, recipients, report.run_id
         )
+        run = report.run
+        # One list per job; one thread per job and change (or per job, for periodic runs).
+        thread = f"{run.source}/{run.job}/{run.change or run.branch or ''}"
+        return message.model_copy(update={"list_id": run.job, "thread": thread})
 
     def render_view(
         self, template: str, view: BaseModel, subject: str, sender: str, recipients: list[str], run_id: str
@@ -154,14 +160,36 @@ class MailRenderer:
         )
 
 
+def _label(text: str) -> str:
+    """A List-Id label: lower-case letters, digits and dashes (RFC 2919)."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-")[:60] or "list"
+
+
 def to_mime(message: MailMessage, recipient: str) -> bytes:
-    """The MIME bytes (multipart/alternative: text, then HTML) sent to one recipient."""
+    """The MIME bytes (multipart/alternative: text, then HTML) sent to one recipient, with the
+    headers a mail client needs to file, thread and unsubscribe: List-Id per job (RFC 2919),
+    List-Unsubscribe with one-click POST (RFC 8058; a mailto: form where no API is set),
+    Auto-Submitted (RFC 3834), a Message-ID on the sender's domain, and In-Reply-To/References
+    to one root per job and change, so a mail client threads its runs."""
+    domain = message.sender.rsplit("@", 1)[-1].strip("> ") or "localhost"
     mime = EmailMessage()
     mime["Subject"] = message.subject
     mime["From"] = message.sender
     mime["To"] = recipient
     mime["Date"] = formatdate(usegmt=True)
-    mime["Message-ID"] = make_msgid(domain="citriage")
+    mime["Message-ID"] = make_msgid(idstring="citriage", domain=domain)
+    mime["List-Id"] = f"{message.list_id} <{_label(message.list_id)}.citriage.{domain}>"
+    mailto = f"<mailto:{message.sender}?subject=unsubscribe>"
+    if message.unsubscribe_url:
+        mime["List-Unsubscribe"] = f"<{message.unsubscribe_url}>, {mailto}"
+        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    else:
+        mime["List-Unsubscribe"] = mailto
+    mime["Auto-Submitted"] = "auto-generated"
+    if message.thread:
+        root = f"<thread.{hashlib.sha256(message.thread.encode()).hexdigest()[:24]}@{domain}>"
+        mime["In-Reply-To"] = root
+        mime["References"] = root
     mime["X-Citriage-Run"] = message.run_id
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")

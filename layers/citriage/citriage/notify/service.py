@@ -16,6 +16,7 @@ from citriage.models import MailMessage, RunAnalyzed, RunReport
 from citriage.notify.audience import NotifyPolicy, audience
 from citriage.notify.history import RunRecord, judge_issue, judge_test, previous_run
 from citriage.notify.render import MailRenderer
+from citriage.notify.unsubscribe import NO_LINKS, UnsubscribeLinks
 from citriage.notify.view import MailContext
 from citriage.ports import Dedupe, JobHistory, MailTransport, ReportReader, Subscriptions, Suppressions
 
@@ -45,11 +46,16 @@ class MailDelivery:
     then every transport. A failed send gives the claim back, so a redelivery sends it."""
 
     def __init__(
-        self, dedupe: Dedupe, transports: Sequence[MailTransport], suppressions: Suppressions | None
+        self,
+        dedupe: Dedupe,
+        transports: Sequence[MailTransport],
+        suppressions: Suppressions | None,
+        links: UnsubscribeLinks,
     ) -> None:
         self._dedupe = dedupe
         self._transports = transports
         self._suppressions = suppressions
+        self._links = links
 
     def deliver(self, key: str, email: str, render: Callable[[], MailMessage], what: str) -> DeliveryAttempt:
         """Render (only when it will be sent) and send the mail claimed under `key`."""
@@ -59,7 +65,7 @@ class MailDelivery:
         if not self._dedupe.claim(key, MAIL_LEASE_SECONDS):
             return DeliveryAttempt("already_sent")
         try:
-            message = render()
+            message = render().model_copy(update={"unsubscribe_url": self._links.url_for(email)})
             receipts = [transport.send(message, email) for transport in self._transports]
         except Exception:
             self._dedupe.release(key)
@@ -123,10 +129,11 @@ class NotifyService:
         history: JobHistory | None = None,
         suppressions: Suppressions | None = None,
         policy: NotifyPolicy | None = None,
+        links: UnsubscribeLinks = NO_LINKS,
     ) -> None:
         self._reports = reports
         self._subscriptions = subscriptions
-        self._delivery = MailDelivery(dedupe, transports, suppressions)
+        self._delivery = MailDelivery(dedupe, transports, suppressions, links)
         self._sender = sender
         self._renderer = renderer or MailRenderer()
         self._history = history
