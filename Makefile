@@ -9,40 +9,57 @@ PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 
 	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: demo test lint typecheck validate unit contract conformance conformance-tools integration e2e bench build deploy clean schemas
+.PHONY: lock demo test lint typecheck validate unit contract conformance conformance-tools integration e2e bench build deploy clean schemas
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.local-installed: pyproject.toml layers/citriage/requirements.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[local]'
+# One venv for the demo and the tests, from the locks: the runtime's (what the layer ships) and
+# the dev tools' (locked against it), so the tests run exactly what is deployed.
+$(VENV)/.installed: layers/citriage/requirements.txt tests/requirements-dev.txt pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -r layers/citriage/requirements.txt -r tests/requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml layers/citriage/requirements.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@ $(VENV)/.local-installed
+# SAM CLI and cfn-lint pin their own boto3 and pydantic: a venv of their own.
+TOOLS := .venv-tools
+$(TOOLS)/.installed: tests/requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet -r tests/requirements-tools.txt
+	touch $@
+
+## make lock: re-resolve the three locks (runtime, dev tools, SAM CLI/cfn-lint) with pip-tools.
+LOCK := .venv-lock
+COMPILE = $(LOCK)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links
+lock:
+	$(PYTHON) -m venv $(LOCK)
+	$(LOCK)/bin/pip install --quiet pip-tools
+	$(COMPILE) --output-file layers/citriage/requirements.txt pyproject.toml
+	cd tests && ../$(COMPILE) --output-file requirements-dev.txt requirements-dev.in
+	cd tests && ../$(COMPILE) --output-file requirements-tools.txt requirements-tools.in
 
 ## make demo: replay the bundled Zuul events through webhook -> analyze -> notify, locally.
-demo: $(VENV)/.local-installed
+demo: $(VENV)/.installed
 	$(BIN)/citriage demo --events events --out out
 
 ## make test: lint, types, template validation, unit + integration + e2e tests.
 test: lint typecheck validate unit contract conformance integration e2e
 
-lint: $(VENV)/.dev-installed
+lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.dev-installed
+typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 	for fn in functions/*/app.py; do $(BIN)/mypy --config-file pyproject.toml "$$fn" || exit 1; done
 
-validate: $(VENV)/.dev-installed
-	$(BIN)/cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml
+validate: $(TOOLS)/.installed
+	$(TOOLS)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template-file template.yaml
 
-unit: $(VENV)/.dev-installed
+unit: $(VENV)/.installed
 	$(BIN)/pytest -q tests/unit
 
 ## The real test runners of the conformance suite: a venv of their own, and npm packages.
@@ -59,32 +76,32 @@ tests/conformance/js/node_modules/.installed: tests/conformance/js/package.json 
 
 conformance-tools: $(RUNNERS)/.installed tests/conformance/js/node_modules/.installed
 
-conformance: $(VENV)/.dev-installed conformance-tools
+conformance: $(VENV)/.installed conformance-tools
 	CONFORMANCE_REQUIRED=1 $(BIN)/pytest -q tests/conformance
 
-contract: $(VENV)/.dev-installed
+contract: $(VENV)/.installed
 	$(BIN)/pytest -q tests/contract
 
-integration: $(VENV)/.dev-installed
+integration: $(VENV)/.installed
 	$(BIN)/pytest -q tests/integration
 
-e2e: $(VENV)/.dev-installed
+e2e: $(VENV)/.installed
 	$(BIN)/pytest -q tests/e2e
 
 ## make schemas: regenerate docs/schemas/ from the models (a unit test fails when they drift).
-schemas: $(VENV)/.dev-installed
+schemas: $(VENV)/.installed
 	$(BIN)/python -c 'from pathlib import Path; from citriage.models.schemas import CONTRACTS, schema_text; \
 	[Path(f"docs/schemas/{n}.json").write_text(schema_text(n)) for n in CONTRACTS]'
 
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
 
-build: $(VENV)/.dev-installed
+build: $(TOOLS)/.installed
 	@test -n "$(PY313_DIR)" || { echo "make build needs python3.13 (the Lambda runtime) on PATH or under pyenv"; exit 1; }
-	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(BIN)/sam build
+	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam build
 
 deploy: build
-	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy
+	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam deploy
 
 clean:
 	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache $(RUNNERS) tests/conformance/js/node_modules

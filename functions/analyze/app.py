@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -23,7 +23,6 @@ from citriage.wiring import analyze_service
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -40,7 +39,10 @@ def analyze_record(record: SQSRecord) -> None:
     """Analyse the run in one message."""
     run = RunEvent.model_validate_json(record.body)
     report = service().handle(run)
-    metrics.add_metric(name=f"Verdict_{report.verdict.value}", unit=MetricUnit.Count, value=1)
+    # One metric, its verdict a dimension (not a metric name per verdict); emitted on its own so
+    # the dimension is not shared with the batch's other metrics.
+    with single_metric(name="RunsAnalyzed", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="Verdict", value=report.verdict.value)
     logger.info(
         "run analyzed",
         run_id=report.run_id,
@@ -51,7 +53,6 @@ def analyze_record(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point (SQS batch with ReportBatchItemFailures)."""

@@ -11,8 +11,9 @@ time caps, credentials to the API host only.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
+
+from aws_lambda_powertools import Logger
 
 from citriage.analyze.ci_api.credentials import credential_for, withheld_note
 from citriage.analyze.ci_api.github import GitHubLayout, GitHubRun
@@ -27,7 +28,8 @@ from citriage.ports import Layout, LogTree, TokenSource
 
 # Sources whose API reads take a token from the CI API tokens secret.
 TOKEN_SOURCES = frozenset({SourceName.JENKINS, SourceName.GITHUB, SourceName.GITLAB})
-logger = logging.getLogger(__name__)
+# A child of the function's Powertools Logger: structured, with the invocation's correlation id.
+logger = Logger(child=True)
 
 _LOG_TREE = LogTreeLayout()
 LAYOUTS: Mapping[str, Layout] = {

@@ -12,13 +12,13 @@ logged with its traceback and reported, never raised out of the sweep.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field, ValidationError
 
 from citriage.analyze.ci_api.credentials import credential_for, withheld_note
@@ -31,7 +31,8 @@ from citriage.intake.webhook import enqueue_once
 from citriage.models import RunEvent, SweepCursor
 from citriage.ports import Cursors, Dedupe, Queue, TokenSource
 
-logger = logging.getLogger(__name__)
+# A child of the function's Powertools Logger: structured, with the invocation's correlation id.
+logger = Logger(child=True)
 
 # Worth another try: the request, or the answer's body, broke off on the way.
 _TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
 from citriage import keys
@@ -20,7 +20,8 @@ from citriage.notify.unsubscribe import NO_LINKS, UnsubscribeLinks
 from citriage.notify.view import MailContext
 from citriage.ports import Dedupe, JobHistory, MailTransport, ReportReader, Subscriptions, Suppressions
 
-logger = logging.getLogger(__name__)
+# A child of the function's Powertools Logger: structured, with the invocation's correlation id.
+logger = Logger(child=True)
 
 # How many of a job's runs the flakiness ratio covers, and how far back a pass streak is counted.
 HISTORY_WINDOW = 20
