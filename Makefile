@@ -9,7 +9,7 @@ PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 
 	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: lock demo test lint typecheck validate unit contract conformance conformance-tools integration e2e bench build deploy clean schemas
+.PHONY: lock demo screenshots test lint typecheck validate unit contract conformance conformance-tools integration e2e bench build deploy clean schemas
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,11 @@ e2e: $(VENV)/.installed
 schemas: $(VENV)/.installed
 	$(BIN)/python -c 'from pathlib import Path; from citriage.models.schemas import CONTRACTS, schema_text; \
 	[Path(f"docs/schemas/{n}.json").write_text(schema_text(n)) for n in CONTRACTS]'
+
+## make screenshots: the demo's mails in headless Chromium at 900 px and 390 px, under out/screenshots/.
+screenshots: demo
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python tests/fixtures/screenshot_mails.py "$$(ls -d out/demo-* | tail -n 1)" out/screenshots
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
