@@ -1,7 +1,9 @@
 """The CLI behaves like a mature tool: exit codes that mean something, one-line errors."""
 
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 from citriage.cli.main import main
@@ -114,3 +116,66 @@ def test_a_traceback_only_with_debug():
         [sys.executable, "-c", script.replace("'--debug', ", "")], capture_output=True, text=True, check=False
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    script = f"from citriage.cli.main import main; raise SystemExit(main({args!r}))"
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "citriage: no AWS region: set AWS_REGION"),
+        ({"AWS_DEFAULT_REGION": "eu-west-1"}, "citriage: no AWS credentials: set AWS_PROFILE"),
+        (
+            {
+                "AWS_DEFAULT_REGION": "eu-west-1",
+                "AWS_ACCESS_KEY_ID": "x",
+                "AWS_SECRET_ACCESS_KEY": "y",
+                "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            },
+            "citriage: cannot reach the AWS endpoint http://127.0.0.1:9",
+        ),
+    ],
+)
+def test_aws_client_problems_are_named_in_one_line_within_seconds(extra, tmp_path, expected):
+    # Given no AWS configuration but what each case sets (and no instance metadata to ask)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **extra,
+    }
+    started = time.monotonic()
+    done = _cli(["subscriptions", "--table", "t", "list"], env)
+    assert done.returncode == 2 and done.stderr.startswith(expected), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_progress_shows_files_bytes_and_rate_on_a_terminal(monkeypatch):
+    import io
+
+    from citriage.cli.progress import fetch_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with fetch_progress(enabled=True) as progress:
+        assert progress is not None
+        progress("job-output.txt", 3 * 1024 * 1024)
+        progress("testrepository.subunit", 1024 * 1024)
+    drawn = screen.getvalue()
+    assert "2 files: testrepository.subunit" in drawn and "3.00MB" in drawn and "B/s" in drawn
+    # And nothing is drawn when stderr is not a terminal (a CI step's log)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with fetch_progress(enabled=True) as progress:
+        assert progress is None
