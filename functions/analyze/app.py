@@ -6,6 +6,7 @@ response), which SQS retries and finally moves to the DLQ.
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -23,7 +24,8 @@ from citriage.wiring import analyze_service
 
 logger = Logger()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.SQS)
+# Failed records go back to SQS one by one, also when all of a batch fails (no invocation error).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
@@ -34,11 +36,25 @@ def service() -> AnalyzeService:
     )
 
 
+# Time kept back from the function's timeout to store the report and publish its event.
+STORE_SECONDS = 15.0
+# A run started with less time than this would be judged on a part of its logs: it is left for
+# SQS to deliver again, to an invocation with time for it.
+MIN_RUN_SECONDS = 30.0
+
+
+class NotEnoughTime(RuntimeError):
+    """Too little of the invocation is left to analyse this run; SQS redelivers it."""
+
+
 @tracer.capture_method(capture_response=False)
-def analyze_record(record: SQSRecord) -> None:
-    """Analyse the run in one message."""
+def analyze_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    """Analyse the run in one message, within the invocation's remaining time."""
+    left = lambda_context.get_remaining_time_in_millis() / 1000 - STORE_SECONDS
+    if left < MIN_RUN_SECONDS:
+        raise NotEnoughTime(f"{left:.0f} s left: the run is left for redelivery")
     run = RunEvent.model_validate_json(record.body)
-    report = service().handle(run)
+    report = service().handle(run, deadline=time.monotonic() + left)
     # One metric, its verdict a dimension (not a metric name per verdict); emitted on its own so
     # the dimension is not shared with the batch's other metrics.
     with single_metric(name="RunsAnalyzed", unit=MetricUnit.Count, value=1) as metric:

@@ -115,3 +115,15 @@ def test_unsubscribe_event_shows_the_confirmation_page(keyed_stack):
     assert response["statusCode"] == 200, response
     assert "nova-core@example.org will get no more mail" in response["body"]
     assert '<form method="post"' in response["body"]
+
+
+def test_a_run_the_invocation_has_no_time_left_for_is_left_for_redelivery(keyed_stack):
+    class AlmostOut(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 20_000
+
+    # Given an analyze batch arriving with 20 s of the invocation left
+    event = load("analyze-sqs.json")
+    result = load_handler("analyze")(event, AlmostOut("AnalyzeFunction"))
+    # Then the run is not judged on part of its logs: it fails back to SQS, to be delivered again
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}

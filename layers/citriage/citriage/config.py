@@ -53,8 +53,10 @@ class FetchSettings(_EnvSettings):
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=3, ge=0)
-    # A read timeout restarts with every chunk; this bounds a whole file's download.
-    max_file_seconds: float = Field(default=120.0, gt=0)
+    # A read timeout restarts with every chunk; this bounds a whole file's download, at the socket.
+    max_file_seconds: float = Field(default=60.0, gt=0)
+    # And this a whole run's reading (the Lambda's remaining time bounds it too).
+    max_run_seconds: float = Field(default=240.0, gt=0)
 
     _split_hosts = field_validator("log_hosts", mode="before")(_split)
 

@@ -6,6 +6,7 @@ records history and hit statistics, and publishes the verdict.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -46,9 +47,15 @@ class Analyzer:
         self._api_tokens = api_tokens
         self._allow_local = allow_local
 
-    def analyze(self, run: RunEvent, progress: Callable[[str, int], None] | None = None) -> RunReport:
+    def analyze(
+        self,
+        run: RunEvent,
+        progress: Callable[[str, int], None] | None = None,
+        deadline: float | None = None,
+    ) -> RunReport:
         """The report of one run; what could not be read is said in its notes. `progress` is told
-        of every chunk read (file name, bytes)."""
+        of every chunk read (file name, bytes); no download goes on past `deadline`
+        (time.monotonic()), so a report is always made in time."""
         problems: list[str] = []
         signatures = usable_signatures(self._known_issues.list(problems), datetime.now(UTC).date(), problems)
         budget = FetchBudget(
@@ -56,6 +63,10 @@ class Analyzer:
             self._fetch.max_run_bytes,
             console_tail_bytes=self._fetch.console_tail_bytes,
             progress=progress,
+            run_deadline=min(
+                time.monotonic() + self._fetch.max_run_seconds,
+                deadline if deadline is not None else float("inf"),
+            ),
         )
         try:
             # A CI's API may live beside the log URL (openQA), or need a token (GitHub):
@@ -86,12 +97,12 @@ class AnalyzeService:
         self._history = history
         self._hit_stats = hit_stats
 
-    def handle(self, run: RunEvent) -> RunReport:
+    def handle(self, run: RunEvent, deadline: float | None = None) -> RunReport:
         """Analyse a run once. A redelivered run re-publishes its stored verdict instead
         (the publish may be what failed the first time; notify dedupes its mails)."""
         stored = self._reports.get_report(run.run_id)
         if stored is None:
-            stored = self._analyzer.analyze(run)
+            stored = self._analyzer.analyze(run, deadline=deadline)
             self._reports.put_report(stored)
             # Counted once per stored analysis: a redelivery finds the report and skips this.
             self._hit_stats.record_hits(stored)

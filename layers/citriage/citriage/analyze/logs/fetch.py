@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from citriage.analyze.logs.policy import PinnedAdapter, UrlPolicy
+from citriage.analyze.logs.policy import CURRENT_WATCHDOG, PinnedAdapter, UrlPolicy, Watchdog
 from citriage.analyze.logs.streams import CHUNK, FetchBudget, maybe_inflate, open_stream
 from citriage.config import FetchSettings
 from citriage.errors import FetchDenied, FetchFailed, FetchRefused
@@ -172,28 +172,48 @@ class HttpLogTree:
 
     def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
         """GET the file (None on 404); retries timeouts and 5xx, then raises FetchFailed. A
-        request the fetch policy refuses raises FetchRefused, and is kept in the budget."""
+        request the fetch policy refuses raises FetchRefused, and is kept in the budget.
+
+        The whole file (connect, headers, body) is bounded by MAX_FILE_SECONDS and by the run's
+        deadline, at the socket: a server that drips, never answers or never closes is cut off
+        there, and what was read in time is kept, with a note."""
+        now = time.monotonic()
+        if now >= self.budget.run_deadline:
+            raise FetchFailed(f"{path}: not read, the run's time was up")
+        watchdog = Watchdog(min(now + self._settings.max_file_seconds, self.budget.run_deadline))
+        token = CURRENT_WATCHDOG.set(watchdog)
         try:
-            response = self._get(self.url_for(path))
+            response = self._get(self.url_for(path), watchdog)
         except FetchRefused as exc:
+            watchdog.cancel()
             self.budget.refusals.append(str(exc))
             raise
+        except BaseException:
+            watchdog.cancel()
+            raise
+        finally:
+            CURRENT_WATCHDOG.reset(token)
         if response is None:
+            watchdog.cancel()
             return None
-        deadline = time.monotonic() + self._settings.max_file_seconds
         # Raw bytes, not requests' Content-Encoding decoding: that inflates a whole chunk at
         # once with no cap. A gzip body (encoded or not) is inflated by maybe_inflate, capped.
         raw = response.raw.stream(CHUNK, decode_content=False)
-        chunks = _until(raw, deadline, path, self.budget)
+        chunks = _until(raw, watchdog, path, self.budget)
         return open_stream(maybe_inflate(chunks, path, self.budget), path, self.budget, tail_bytes)
 
-    def _get(self, url: str) -> requests.Response | None:
+    def _get(self, url: str, watchdog: Watchdog) -> requests.Response | None:
         last_error = ""
         for attempt in range(self._settings.retries + 1):
             if attempt:
-                time.sleep(self._backoff * 2 ** (attempt - 1))
+                pause = self._backoff * 2 ** (attempt - 1)
+                if pause >= watchdog.remaining():
+                    break
+                time.sleep(pause)
+            if watchdog.fired:
+                break
             try:
-                response = self._get_following_redirects(url, attempt)
+                response = self._get_following_redirects(url, attempt, watchdog)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last_error = type(exc).__name__
                 continue
@@ -208,10 +228,13 @@ class HttpLogTree:
                 response.close()
                 raise FetchDenied(f"{url}: HTTP {response.status_code}")
             return response
+        if watchdog.fired:
+            raise FetchFailed(f"{url}: no answer within its deadline ({last_error or 'cut off'})")
         raise FetchFailed(f"{url}: gave up after {self._settings.retries + 1} attempts ({last_error})")
 
-    def _get_following_redirects(self, url: str, attempt: int = 0) -> requests.Response:
-        timeout = (self._settings.connect_timeout, self._settings.read_timeout)
+    def _get_following_redirects(self, url: str, attempt: int, watchdog: Watchdog) -> requests.Response:
+        left = watchdog.remaining()
+        timeout = (min(self._settings.connect_timeout, left), min(self._settings.read_timeout, left))
         base_origin = _origin(self._base)
         for _ in range(5):
             addresses = self._policy.check(url)
@@ -235,16 +258,22 @@ class HttpLogTree:
         raise FetchRefused(f"{url}: too many redirects")
 
 
-def _until(chunks: Iterator[bytes], deadline: float, name: str, budget: FetchBudget) -> Iterator[bytes]:
-    """Stop a download that drips past its deadline (a read timeout alone resets per chunk)."""
+def _until(chunks: Iterator[bytes], watchdog: Watchdog, name: str, budget: FetchBudget) -> Iterator[bytes]:
+    """The body's chunks until its deadline (the watchdog cuts a blocked read at the socket)."""
     try:
         for chunk in chunks:
+            if watchdog.fired:
+                break
             yield chunk
-            if time.monotonic() > deadline:
-                budget.note(f"{name}: download took too long; kept what was read in time.")
-                return
+            if time.monotonic() > watchdog.deadline:
+                break
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        budget.note(f"{name}: download broke off ({type(exc).__name__}); kept what was read before it.")
+        if not watchdog.fired:
+            budget.note(f"{name}: download broke off ({type(exc).__name__}); kept what was read before it.")
+    finally:
+        watchdog.cancel()
+    if watchdog.fired or time.monotonic() > watchdog.deadline:
+        budget.note(f"{name}: download stopped at its deadline; kept what was read in time.")
 
 
 def open_log_tree(

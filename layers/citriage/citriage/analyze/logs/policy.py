@@ -4,8 +4,12 @@ refused unless a local mode allows them."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -13,6 +17,8 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from citriage.config import FetchSettings
 from citriage.errors import FetchRefused
@@ -108,6 +114,90 @@ def _resolve(host: str, port: int) -> list[str]:
     return [str(ip) for ip in sorted(addresses, key=lambda ip: (ip.version, int(ip)))]
 
 
+class Watchdog:
+    """A file's wall-clock deadline, enforced at the socket: when it passes, every connection
+    this download used is shut down, so a blocked connect, header or body read returns at once.
+    (A read timeout restarts with every byte: a server dripping one byte a second never trips it.)"""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        """Seconds left (never below a small floor: urllib3 refuses a zero timeout)."""
+        return max(0.01, self.deadline - time.monotonic())
+
+    def watch(self, connection: Any) -> None:
+        """Shut this connection's socket down at the deadline (or at once, if it has passed). The
+        socket itself is kept: http.client lets go of it once a closing response's headers are in."""
+        sock = getattr(connection, "sock", None)
+        if sock is None:
+            return
+        with self._lock:
+            self._connections.append(sock)
+            fired = self.fired
+        if fired:
+            _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            connections = list(self._connections)
+        for connection in connections:
+            _shut(connection)
+
+    def cancel(self) -> None:
+        """The download ended in time: stop the timer."""
+        self._timer.cancel()
+
+
+def _shut(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+# The watchdog of the download under way in this thread (contextvars: per thread and task).
+CURRENT_WATCHDOG: contextvars.ContextVar[Watchdog | None] = contextvars.ContextVar("watchdog", default=None)
+
+
+class _Watched:
+    """Connections that put themselves under the current download's watchdog on every request."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]  # the mixin's partner has connect()
+        self._watch()
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self._watch()  # a reused connection: connected before this download
+        return super().request(*args, **kwargs)  # type: ignore[misc]  # the mixin's partner has request()
+
+    def _watch(self) -> None:
+        watchdog = CURRENT_WATCHDOG.get()
+        if watchdog is not None:
+            watchdog.watch(self)
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
 class PinnedAdapter(HTTPAdapter):
     """Connects to the address the UrlPolicy checked, not to whatever DNS says next.
 
@@ -118,6 +208,11 @@ class PinnedAdapter(HTTPAdapter):
     def __init__(self) -> None:
         super().__init__(max_retries=0)
         self._pins: dict[tuple[str, int], str] = {}
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """The pool manager, with connections a Watchdog can shut down."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
     def pin(self, host: str, port: int, address: str) -> None:
         """Make the next connections to host:port go to `address`."""

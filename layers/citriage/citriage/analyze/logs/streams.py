@@ -31,6 +31,9 @@ class FetchBudget:
     refusals: list[str] = field(default_factory=list)
     # A console over the file cap is read head and tail: this much of its end.
     console_tail_bytes: int = 16 * 1024 * 1024
+    # No file is opened after this time (time.monotonic()): the run's own deadline, from the
+    # Lambda's remaining time; a download under way is cut off at it.
+    run_deadline: float = float("inf")
     # Told of every chunk read (file name, bytes): the CLI's progress display.
     progress: Callable[[str, int], None] | None = None
 
