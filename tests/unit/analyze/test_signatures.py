@@ -359,3 +359,28 @@ def test_analyze_service_reuses_the_compiled_matcher_across_runs():
     known.items = [issue("AS-1", "analyzer cache test changed")]
     service.analyze(RunEvent(source="zuul", job="j", build_id="c3", log_url="https://elsewhere.example/x/"))
     assert matcher_cache_info()[1][-1] not in after_first[1]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        (r"\b", "can match an empty string"),
+        (r"foo|", "matches an empty line"),
+        (r"(?:failed)?", "matches an empty line"),
+        (".", "matches 32 of 32 ordinary log lines"),
+        (r"\d", "ordinary log lines"),
+        (r"(?i)e", "ordinary log lines"),
+    ],
+)
+def test_patterns_that_would_match_everything_are_refused_with_the_reason(pattern, reason):
+    with pytest.raises(InvalidSignature, match=re.escape(reason)):
+        check_signature(issue("BROAD-1", pattern))
+
+
+def test_specific_patterns_are_accepted():
+    for pattern in (
+        r"Timed out waiting for a reply to message ID",
+        r"No space left on device",
+        r"(?i)\berror 42\b",
+    ):
+        check_signature(issue("OK-1", pattern))

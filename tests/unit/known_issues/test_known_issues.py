@@ -38,7 +38,7 @@ def report(build: str, verdict: Verdict, job: str = "tempest-full", failures=Non
 def test_export_reads_back_the_same_signatures():
     issues = [
         issue("B-2", r"b (\d+)", tests=["t.*"], message="b {1}", multiline=True),
-        issue("A-1", "a", expires=date(2027, 1, 1)),
+        issue("A-1", "alpha widget failed", expires=date(2027, 1, 1)),
     ]
     text = dump_known_issues_yaml(issues)
     assert load_known_issues_yaml(text) == sorted(issues, key=lambda i: i.id)

@@ -61,6 +61,48 @@ def _reason(exc: Exception) -> str:
     return str(reason)
 
 
+# Texts on which a pattern that can match the empty string shows it (`\b`, `x?`, `a|`, `\s*$`).
+_EMPTY_PROBES = (b"a", b"ab cd", b"x-1.2 ok", b"   ", b"ERROR: it failed", b"0")
+# Ordinary lines of CI logs: a signature that matches most of them is no signature.
+_ORDINARY_LINES = tuple(
+    line.encode()
+    for line in (
+        "2026-11-20 10:00:01.123456 | controller | ok: [controller]",
+        "2026-11-20 10:00:02.000000 | controller | TASK [devstack : Install packages] ****",
+        "2026-11-20 10:00:03.500000 | controller | changed: [controller] => (item=git)",
+        "PLAY RECAP *********************************************************************",
+        "controller                 : ok=102  changed=47   unreachable=0    failed=0    skipped=12",
+        "Collecting oslo.config>=9.0.0 (from -r requirements.txt (line 4))",
+        "  Downloading oslo_config-9.6.0-py3-none-any.whl (132 kB)",
+        "Successfully installed oslo.config-9.6.0 pbr-6.1.0",
+        "{0} tempest.api.compute.servers.test_servers.ServersTestJSON.test_list_servers [0.532s] ... ok",
+        "{1} tempest.api.network.test_ports.PortsTestJSON.test_show_port [1.204s] ... ok",
+        "Ran 1250 tests in 2534.224s",
+        "OK",
+        "+ sudo systemctl restart devstack@n-api.service",
+        "+ echo 'Waiting for nova-api to start'",
+        "Waiting for nova-api to start",
+        "Started Devstack devstack@n-api.service.",
+        "INFO nova.api.openstack.requestlog [None req-1] 10.0.0.5 GET /compute/v2.1/servers status: 200",
+        "DEBUG oslo_concurrency.lockutils [-] Lock compute_resources acquired",
+        "[  OK  ] Reached target Multi-User System.",
+        "Cloning into '/opt/stack/nova'...",
+        "Receiving objects: 100% (4521/4521), 12.04 MiB | 20.05 MiB/s, done.",
+        "HEAD is now at 0a1b2c3 Merge change",
+        "npm notice New minor version of npm available",
+        "added 313 packages in 9s",
+        "PASS src/sum.test.js",
+        "[INFO] Building citriage 1.0",
+        "BUILD SUCCESSFUL in 42s",
+        "test_sum (tests.test_math.MathTest.test_sum) ... ok",
+        "collected 27 items",
+        "tests/test_a.py ......                                                   [ 22%]",
+        "Finished: SUCCESS",
+        "Uploading artifacts...",
+    )
+)
+
+
 def compile_pattern(pattern: str, multiline: bool = False) -> Any:
     """Compile a pattern with RE2; an invalid or unsupported one raises InvalidSignature.
 
@@ -73,6 +115,19 @@ def compile_pattern(pattern: str, multiline: bool = False) -> Any:
         raise InvalidSignature(f"pattern {pattern!r} is not valid RE2: {_reason(exc)}") from exc
     if regex.search(b"") is not None:
         raise InvalidSignature(f"pattern {pattern!r} matches an empty line, so it would match every line")
+    for probe in _EMPTY_PROBES:
+        found = regex.search(probe)
+        if found is not None and found.start() == found.end():
+            raise InvalidSignature(
+                f"pattern {pattern!r} can match an empty string (at {probe.decode()!r}), so it would match "
+                "every line; anchor it to the text it is about"
+            )
+    hits = sum(1 for line in _ORDINARY_LINES if regex.search(line) is not None)
+    if hits * 2 > len(_ORDINARY_LINES):
+        raise InvalidSignature(
+            f"pattern {pattern!r} matches {hits} of {len(_ORDINARY_LINES)} ordinary log lines; a signature "
+            "must describe one problem, not most of a log"
+        )
     return regex
 
 
