@@ -113,3 +113,29 @@ def test_pinned_adapter_never_resolves_a_host_it_was_not_given():
     # And the other is refused rather than resolved again
     with pytest.raises(FetchRefused, match="no checked address"):
         adapter.build_connection_pool_key_attributes(unpinned, True)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",
+        "64:ff9b::a00:1",
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::",
+        "::ffff:127.0.0.1",
+        "::127.0.0.1",
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(address):
+    # Given an allowed host whose name resolves to an IPv6 address carrying a private IPv4 one
+    policy = UrlPolicy(FetchSettings(log_hosts=["logs.example.org"]), resolve=lambda host, port: [address])
+    # Then it is refused like the IPv4 address itself
+    with pytest.raises(FetchRefused, match="non-public address"):
+        policy.check("https://logs.example.org/x/")
+
+
+def test_a_public_nat64_address_is_allowed():
+    policy = UrlPolicy(
+        FetchSettings(log_hosts=["logs.example.org"]), resolve=lambda h, p: ["64:ff9b::808:808"]
+    )
+    assert policy.check("https://logs.example.org/x/") == ["64:ff9b::808:808"]

@@ -91,10 +91,39 @@ class UrlPolicy:
         if self._allow_private:
             return addresses
         for address in addresses:
-            ip = ipaddress.ip_address(address)
-            if not ip.is_global or ip.is_multicast:
+            if not is_public(ipaddress.ip_address(address)):
                 raise FetchRefused(f"{url}: {host} resolves to non-public address {address}")
         return addresses
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it: NAT64 (RFC 6052,
+# and the local-use prefix of RFC 8215).
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, when it carries one: IPv4-mapped and
+    -compatible forms, 6to4 (2002::/16), Teredo's client, NAT64."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in net for net in _NAT64) or (int(ip) >> 32 == 0 and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global unicast address, and so is any IPv4 address it carries (127.0.0.1 written as
+    64:ff9b::7f00:1 or 2002:7f00:1:: is loopback all the same)."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    inner = embedded_ipv4(ip)
+    return inner is None or (inner.is_global and not inner.is_multicast)
 
 
 def _literal_address(host: str) -> list[str]:
