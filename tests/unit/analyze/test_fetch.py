@@ -139,3 +139,22 @@ def test_a_public_nat64_address_is_allowed():
         FetchSettings(log_hosts=["logs.example.org"]), resolve=lambda h, p: ["64:ff9b::808:808"]
     )
     assert policy.check("https://logs.example.org/x/") == ["64:ff9b::808:808"]
+
+
+def test_credentials_in_a_run_url_are_never_kept_or_echoed():
+    from citriage.models import RunEvent
+
+    run = RunEvent(
+        source="generic",
+        job="j",
+        build_id="1",
+        log_url="https://ci:s3cret@logs.example.org/b/1/",
+        web_url="http://u:p@ci.example.org/job/1",
+    )
+    assert run.log_url == "https://logs.example.org/b/1/" and run.web_url == "http://ci.example.org/job/1"
+    assert "s3cret" not in run.model_dump_json()
+    # And a URL met later (a redirect's Location) is echoed without them
+    policy = UrlPolicy(FetchSettings(log_hosts=["logs.example.org"]), resolve=lambda h, p: ["8.8.8.8"])
+    with pytest.raises(FetchRefused) as refused:
+        policy.check("https://admin:hunter2@other.example.org/x/")
+    assert "hunter2" not in str(refused.value) and "other.example.org" in str(refused.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -48,6 +49,19 @@ def parse_time(value: object) -> object:
     return value
 
 
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@")
+
+
+def without_credentials(url: str) -> str:
+    """A URL with any `user:password@` taken out: credentials belong in the CI tokens secret, and
+    a URL is echoed in notes, mails and logs."""
+    return _USERINFO.sub(r"\g<scheme>", url)
+
+
+def _drop_credentials(value: object) -> object:
+    return without_credentials(value) if isinstance(value, str) else value
+
+
 class RunEvent(BaseModel):
     """A finished CI build to analyze: what a webhook or a sweep normalises its input to.
 
@@ -75,6 +89,7 @@ class RunEvent(BaseModel):
     end_time: datetime | None = None
 
     _normalise_times = field_validator("start_time", "end_time", mode="before")(parse_time)
+    _no_credentials = field_validator("log_url", "web_url", "change_url", mode="before")(_drop_credentials)
 
     @property
     def run_id(self) -> str:

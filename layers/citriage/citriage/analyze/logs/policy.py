@@ -22,6 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from citriage.config import FetchSettings
 from citriage.errors import FetchRefused
+from citriage.models.run import without_credentials
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -74,6 +75,7 @@ class UrlPolicy:
         """
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
+        url = without_credentials(url)  # a redirect's Location may carry some: never echo them
         if parts.scheme not in ("http", "https") or not host:
             raise FetchRefused(f"{url}: only http(s) URLs with a host can be fetched")
         try:
