@@ -9,7 +9,7 @@ PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 
 	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: lock demo screenshots test lint typecheck validate unit contract conformance conformance-tools integration e2e bench build deploy clean schemas
+.PHONY: lock demo screenshots test lint typecheck validate unit contract hostile conformance conformance-tools integration e2e bench build deploy clean schemas
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ demo: $(VENV)/.installed
 	$(BIN)/citriage demo --events events --out out
 
 ## make test: lint, types, template validation, unit + integration + e2e tests.
-test: lint typecheck validate unit contract conformance integration e2e
+test: lint typecheck validate unit contract conformance hostile integration e2e
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -78,6 +78,10 @@ conformance-tools: $(RUNNERS)/.installed tests/conformance/js/node_modules/.inst
 
 conformance: $(VENV)/.installed conformance-tools
 	CONFORMANCE_REQUIRED=1 $(BIN)/pytest -q tests/conformance
+
+## Hostile input: slow and broken log servers on loopback, fuzzed webhook payloads.
+hostile: $(VENV)/.installed
+	$(BIN)/pytest -q tests/hostile
 
 contract: $(VENV)/.installed
 	$(BIN)/pytest -q tests/contract

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from citriage import keys
-from citriage.errors import BadRequest, IntakeInProgress, PayloadTooLarge, Unauthorized
+from citriage.errors import BadRequest, IntakeInProgress, PayloadTooLarge, Unauthorized, validation_summary
 from citriage.intake.sources import get_source
 from citriage.models import RunEvent
 from citriage.ports import Dedupe, KeySource, Queue
@@ -51,11 +52,11 @@ class WebhookService:
             # No key configured means no request can be trusted, not that all are.
             raise Unauthorized(f"no key is configured for source {source.name}")
         source.verify(headers, body, key, query)
+        payload = parse_json(body)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest(f"body is not JSON: {exc}") from exc
-        runs = source.normalize(payload)
+            runs = source.normalize(payload)
+        except ValidationError as exc:
+            raise BadRequest(f"not a usable {source.name} payload: {validation_summary(exc)}") from None
         outcome = WebhookOutcome(accepted=[], duplicates=[])
         delivery = source.delivery_id(headers)
         delivery_key = keys.intake_delivery(source.name, delivery) if delivery and runs else None
@@ -75,6 +76,19 @@ class WebhookService:
         if delivery_key:
             self._dedupe.complete(delivery_key)
         return outcome
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON; anything else, nested too deeply, or holding an integer of
+    thousands of digits is a BadRequest that says so (never a 500)."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from exc
+    except RecursionError:
+        raise BadRequest("body is not usable JSON: it is nested too deeply") from None
+    except ValueError as exc:
+        raise BadRequest(f"body is not usable JSON: {str(exc)[:120]}") from None
 
 
 def run_dedupe_key(run: RunEvent) -> str:

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class SourceName(StrEnum):
@@ -34,18 +34,48 @@ class TestStatus(StrEnum):
 
 
 def parse_time(value: object) -> object:
-    """Zuul sends times as epoch floats or as strings; normalise both to aware datetimes."""
+    """Zuul sends times as epoch floats or as strings; normalise both to aware datetimes. A time
+    out of range (1e300, a year 99999) is a ValueError, which pydantic reports as invalid."""
     if value is None or value == "":
         return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(float(value), tz=UTC)
-        except ValueError:
-            pass
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if isinstance(value, str):
+            if len(value) > 64:
+                raise ValueError("too long for a time")
+            try:
+                return datetime.fromtimestamp(float(value), tz=UTC)
+            except ValueError:
+                pass
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"not a time in range: {exc}") from None
+    return value
+
+
+# What a run's text fields may hold: they become keys, mail headers and paths, and DynamoDB keys
+# stop at 2 KB. Control characters (a CR/LF makes a header, a NUL ends a string) are refused.
+_MAX_LENGTHS = {
+    "source": 32,
+    "job": 256,
+    "build_id": 512,
+    "log_url": 2048,
+    "web_url": 2048,
+    "change_url": 2048,
+}
+_MAX_OTHER = 512
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _plain_text(value: object, info: ValidationInfo) -> object:
+    if isinstance(value, str):
+        limit = _MAX_LENGTHS.get(info.field_name or "", _MAX_OTHER)
+        if len(value) > limit:
+            raise ValueError(f"at most {limit} characters")
+        if _CONTROL.search(value):
+            raise ValueError("control characters (CR, LF, NUL, ...) are not allowed")
     return value
 
 
@@ -90,6 +120,23 @@ class RunEvent(BaseModel):
 
     _normalise_times = field_validator("start_time", "end_time", mode="before")(parse_time)
     _no_credentials = field_validator("log_url", "web_url", "change_url", mode="before")(_drop_credentials)
+    _plain = field_validator(
+        "source",
+        "job",
+        "build_id",
+        "result",
+        "log_url",
+        "web_url",
+        "tenant",
+        "pipeline",
+        "project",
+        "branch",
+        "change",
+        "patchset",
+        "change_url",
+        "buildset_id",
+        mode="after",
+    )(_plain_text)
 
     @property
     def run_id(self) -> str:
