@@ -98,3 +98,37 @@ def test_subscription_store_round_trips(stack):
     assert store.list() == [sub]
     store.delete("a@example.org")
     assert store.list() == []
+
+
+def test_a_report_too_big_for_an_item_is_shortened_stored_and_read_back(stack):
+    # Given a run of 60,000 failures, 40,000 notes and long texts (well over DynamoDB's 400 KB)
+    from citriage.adapters.aws.dynamodb import RunStore
+    from citriage.models import Classification, Failure, RunEvent, RunReport, TestCounts, Verdict
+
+    frames = "  frame\n" * 40
+    failures = [
+        Failure(
+            test_id=f"tempest.api.compute.servers.test_{n}.ServersTestJSON.test_case_{n}",
+            classification=Classification.NEW if n % 7 == 0 else Classification.KNOWN,
+            details=f"Traceback (most recent call last):\n{frames}ValueError: case {n} broke",
+        )
+        for n in range(60_000)
+    ]
+    report = RunReport(
+        run=RunEvent(source="zuul", job="huge", build_id="h1", log_url="https://logs.example.org/h1/"),
+        verdict=Verdict.FAILED_NEW,
+        tests=TestCounts(total=70_000, passed=10_000, failed=60_000),
+        failures=failures,
+        notes=[f"note {n}: something about file {n} could not be read" for n in range(40_000)],
+    )
+    store = RunStore(boto3.resource("dynamodb").Table(stack.env["RUNS_TABLE"]))
+    # When it is stored (it used to fail on every attempt) and read back
+    store.put_report(report)
+    stored = store.get_report("zuul:h1")
+    # Then verdict and counts are the run's, every failure is listed or counted, new ones first
+    assert stored is not None
+    assert (stored.verdict, stored.tests) == (report.verdict, report.tests)
+    assert len(stored.failures) + sum(stored.omitted_failures.values()) == 60_000
+    assert stored.failures[0].classification is Classification.NEW
+    assert stored.omitted_failures["known"] > 0
+    assert stored.notes[-1].startswith("The stored report was shortened to fit the run store")

@@ -112,6 +112,10 @@ class RunReport(BaseModel):
     logs_read: bool = Field(
         default=True, description="False when the run's logs or CI API could not be read (the notes say why)"
     )
+    omitted_failures: dict[str, int] = Field(
+        default_factory=dict,
+        description="Failures not listed, by classification, when a stored report had to be shortened",
+    )
     analyzed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -122,6 +126,38 @@ class RunReport(BaseModel):
     def failures_by(self, classification: Classification) -> list[Failure]:
         """The failures with one classification, in report order."""
         return [f for f in self.failures if f.classification is classification]
+
+    def shortened(self, level: int) -> RunReport:
+        """This report with less in it, more at each level (1-4), to fit a store's item size: long
+        texts first, then the failures past the first N (new ones kept first; the rest counted in
+        `omitted_failures`), notes, log hits and components. Verdict and counts never change."""
+        keep_text, keep_failures, keep_notes = {
+            1: (2000, 5000, 500),
+            2: (200, 1000, 200),
+            3: (120, 300, 100),
+        }.get(level, (80, 50, 30))
+        order = {Classification.NEW: 0, Classification.KNOWN: 1, Classification.INFRA: 2}
+        ranked = sorted(self.failures, key=lambda f: order[f.classification])
+        listed = [
+            f.model_copy(update={"details": f.details[-keep_text:], "output": {}, "evidence": f.evidence[:1]})
+            for f in ranked[:keep_failures]
+        ]
+        omitted = dict(self.omitted_failures)
+        for failure in ranked[keep_failures:]:
+            omitted[failure.classification.value] = omitted.get(failure.classification.value, 0) + 1
+        note = (
+            f"The stored report was shortened to fit the run store: failure texts cut to {keep_text} "
+            f"characters{f', {sum(omitted.values())} failures not listed' if omitted else ''}."
+        )
+        return self.model_copy(
+            update={
+                "failures": listed,
+                "omitted_failures": omitted,
+                "notes": [*self.notes[:keep_notes], note],
+                "log_hits": self.log_hits[: keep_notes // 10],
+                "components": dict(list(self.components.items())[: keep_notes * 2]),
+            }
+        )
 
 
 class RunAnalyzed(BaseModel):

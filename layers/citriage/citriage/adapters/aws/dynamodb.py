@@ -19,7 +19,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from citriage import keys
-from citriage.errors import InvalidSignature
+from citriage.errors import CitriageError, InvalidSignature
 from citriage.known_issues.signatures import check_signature
 from citriage.models import KnownIssue, RunReport, SignatureStats, Subscription, SweepCursor
 from citriage.notify.history import MAX_RECORD_BYTES, RunRecord, sort_stamp
@@ -116,12 +116,16 @@ class RunStore:
     def put_report(self, report: RunReport) -> None:
         """Store (or overwrite) a run's report."""
         payload = gzip.compress(report.model_dump_json().encode("utf-8"), mtime=0)
-        if len(payload) > MAX_REPORT_BYTES:
-            trimmed = report.model_copy(deep=True)
-            for failure in trimmed.failures:
-                failure.details = failure.details[:200]
-            trimmed.notes.append("Failure details were shortened to fit the run store.")
-            payload = gzip.compress(trimmed.model_dump_json().encode("utf-8"), mtime=0)
+        level = 0
+        while len(payload) > MAX_REPORT_BYTES:
+            # A DynamoDB item stops at 400 KB: a report that would not fit is shortened, with a note,
+            # rather than failing every attempt to store it.
+            level += 1
+            payload = gzip.compress(report.shortened(level).model_dump_json().encode("utf-8"), mtime=0)
+            if level >= 4 and len(payload) > MAX_REPORT_BYTES:
+                raise CitriageError(
+                    f"the report of {report.run_id} does not fit the run store even shortened"
+                )
         when = (report.run.end_time or report.analyzed_at).isoformat()
         self._table.put_item(
             Item={
