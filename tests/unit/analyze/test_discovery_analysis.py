@@ -277,3 +277,37 @@ def test_a_tree_with_only_html_results_says_so(tmp_path):
     report = analyze(tmp_path)
     assert report.verdict is Verdict.NO_RESULTS
     assert any("Only HTML results were found (testr_results.html)" in n for n in report.notes)
+
+
+def test_a_tree_listing_thousands_of_result_files_reads_a_bounded_number(tmp_path):
+    # Given a tree whose listing holds 1,000 JUnit files
+    from citriage.analyze.logs.readers import MAX_RESULT_FILES
+
+    results = tmp_path / "test-results"
+    results.mkdir()
+    for n in range(1000):
+        (results / f"junit-{n:04d}.xml").write_text(
+            f'<testsuite><testcase classname="t" name="case{n}"/></testsuite>'
+        )
+    opened: list[str] = []
+    tree = LocalLogTree(tmp_path, FetchBudget(1 << 26, 1 << 28))
+    original = tree.open
+
+    def counting_open(path, tail_bytes=0):
+        opened.append(path)
+        return original(path, tail_bytes)
+
+    tree.open = counting_open  # type: ignore[method-assign]
+    report = analyze_run(
+        run_event(log_url=tmp_path.as_uri()),
+        tree,
+        SignatureSet([], datetime.now(UTC).date()),
+        InfraRuleSet(load_builtin_rules()),
+    )
+    # Then at most the cap of them is opened, and the report says how many were skipped
+    assert len([p for p in opened if p.endswith(".xml")]) == MAX_RESULT_FILES
+    assert report.tests.total == MAX_RESULT_FILES
+    assert (
+        f"Read the first {MAX_RESULT_FILES} of 1000 junit result files; the rest were skipped."
+        in report.notes
+    )

@@ -142,6 +142,9 @@ def read_fallback(tree: LogTree, found: Discovery, kind: str, ctx: ReadContext) 
     return _read_kind(tree, paths, kind, found.probe, ctx) if reader and paths else ResultsRead()
 
 
+# At most this many result files of one format, and component files, are read in one run.
+MAX_RESULT_FILES = 200
+MAX_COMPONENT_FILES = 20
 # Formats told apart by their content, whatever a file is called.
 _SNIFFED = frozenset({ResultKind.JUNIT, ResultKind.SUBUNIT})
 _XML_PROLOGUE = re.compile(
@@ -174,7 +177,14 @@ def _read_kind(tree: LogTree, paths: list[str], kind: str, probe: bool, ctx: Rea
     runs: list[list[TestResult]] = []
     files: list[str] = []
     suites: list[set[str]] = []
-    for path in dict.fromkeys(paths):
+    unique = list(dict.fromkeys(paths))
+    if len(unique) > MAX_RESULT_FILES:
+        # One webhook must not cost a hundred thousand requests (a manifest can list anything).
+        ctx.notes.append(
+            f"Read the first {MAX_RESULT_FILES} of {len(unique)} {kind} result files; the rest were skipped."
+        )
+        unique = unique[:MAX_RESULT_FILES]
+    for path in unique:
         opened = open_found(tree, path, probe, ctx.notes)
         if opened is None:
             continue
@@ -219,8 +229,8 @@ def read_failed_task(tree: LogTree, found: Discovery, ctx: ReadContext) -> Faile
 
 
 def read_all_components(tree: LogTree, found: Discovery, ctx: ReadContext) -> dict[str, str]:
-    """Component versions from every component file found, earlier files first."""
-    for item in found.components:
+    """Component versions from the component files found (at most MAX_COMPONENT_FILES), earlier first."""
+    for item in found.components[:MAX_COMPONENT_FILES]:
         opened = open_found(tree, item.path, found.probe, ctx.notes)
         if opened is None:
             continue
