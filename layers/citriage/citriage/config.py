@@ -84,6 +84,8 @@ class AnalyzeSettings(_EnvSettings):
 
     runs_table: str
     known_issues_table: str
+    # Where an analysis holds its lease (two deliveries of one run analyse it once).
+    dedupe_table: str
     event_bus_name: str
     # JSON secret of CI API tokens, per source host -> credential (ci_api/credentials.py); unset: anonymous.
     ci_tokens_secret_arn: str | None = None

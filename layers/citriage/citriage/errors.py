@@ -33,6 +33,11 @@ class IntakeInProgress(CitriageError):
     status_code = 409
 
 
+class AnalysisInProgress(CitriageError):
+    """Another worker is analysing this run now: the message goes back to SQS, and its retry
+    finds the stored report."""
+
+
 class UnknownSource(CitriageError):
     """No webhook source of that name (HTTP 404)."""
 

@@ -14,6 +14,11 @@ def intake_delivery(source: str, delivery_id: str) -> str:
     return f"delivery#{source}:{delivery_id}"
 
 
+def analysis(run_id: str) -> str:
+    """Leased by the worker analysing a run: two deliveries of one run analyse it once."""
+    return f"analysis#{run_id}"
+
+
 def run_mail(run_id: str, email: str) -> str:
     """Claimed before a run's mail to one address is sent: one mail a run and address."""
     return f"mail#{run_id}#{email}"

@@ -86,6 +86,7 @@ def analyze_service(
         publisher=EventPublisher(aws.events, settings.event_bus_name),
         history=HistoryStore(aws.table(settings.runs_table), settings.history_ttl_days),
         hit_stats=known_issues,
+        dedupe=DedupeStore(aws.table(settings.dedupe_table)),
     )
 
 

@@ -20,7 +20,7 @@ from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import InvalidSignature
 from citriage.known_issues.signatures import SignatureSet, check_signature
 from citriage.known_issues.yaml_file import load_known_issues_yaml
-from citriage.models import InfraRule, KnownIssue, RunEvent
+from citriage.models import InfraRule, KnownIssue, RunEvent, RunReport, TestCounts, Verdict
 
 from tests.unit.fakes import FakeList
 
@@ -384,3 +384,45 @@ def test_specific_patterns_are_accepted():
         r"(?i)\berror 42\b",
     ):
         check_signature(issue("OK-1", pattern))
+
+
+def test_two_deliveries_of_one_run_analyse_it_once_and_count_its_hits_once():
+    from citriage.analyze.service import AnalyzeService
+    from citriage.errors import AnalysisInProgress
+
+    from tests.unit.fakes import FakeDedupe, FakePublisher, FakeReports
+
+    class CountingAnalyzer:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def analyze(self, run, deadline=None):
+            self.calls += 1
+            return RunReport(run=run, verdict=Verdict.FAILED_KNOWN, tests=TestCounts(total=1, failed=1))
+
+    class Hits:
+        def __init__(self) -> None:
+            self.counted = 0
+
+        def record_hits(self, report):
+            self.counted += 1
+            return {}
+
+    class History:
+        def record(self, report):
+            return None
+
+    analyzer, hits, dedupe, reports = CountingAnalyzer(), Hits(), FakeDedupe(), FakeReports()
+    service = AnalyzeService(analyzer, reports, FakePublisher(), History(), hits, dedupe)  # type: ignore[arg-type]
+    run = RunEvent(source="zuul", job="j", build_id="dup1", log_url="https://logs.example.org/x/")
+    # Given a worker holding the run's analysis lease (it is analysing it right now)
+    assert dedupe.claim("analysis#zuul:dup1", 600)
+    # When a second delivery of the run arrives, it is sent back to come again later
+    with pytest.raises(AnalysisInProgress):
+        service.handle(run)
+    assert analyzer.calls == 0
+    # And once the lease is free, one analysis happens, and a third delivery finds its report
+    dedupe.release("analysis#zuul:dup1")
+    service.handle(run)
+    service.handle(run)
+    assert analyzer.calls == 1 and hits.counted == 1

@@ -10,16 +10,21 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from citriage import keys
 from citriage.analyze.locate import open_run_tree
 from citriage.analyze.logs.readers import ReadContext
 from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.pipeline import RunReading, analyze_run, classify_run
 from citriage.config import FetchSettings, LayoutSettings
-from citriage.errors import FetchRefused
+from citriage.errors import AnalysisInProgress, FetchRefused
 from citriage.known_issues.signatures import SignatureSet, usable_signatures
 from citriage.models import RunEvent, RunReport
-from citriage.ports import HistoryRecorder, HitStats, KnownIssues, Publisher, Reports, TokenSource
+from citriage.ports import Dedupe, HistoryRecorder, HitStats, KnownIssues, Publisher, Reports, TokenSource
+
+# An analysis's lease: longer than the function's timeout (120 s), shorter than the analyze
+# queue's visibility timeout (720 s), so the redelivery of a killed worker's run can take it.
+ANALYSIS_LEASE_SECONDS = 600
 
 
 class Analyzer:
@@ -90,26 +95,43 @@ class AnalyzeService:
         publisher: Publisher,
         history: HistoryRecorder,
         hit_stats: HitStats,
+        dedupe: Dedupe,
     ) -> None:
         self._analyzer = analyzer
         self._reports = reports
         self._publisher = publisher
         self._history = history
         self._hit_stats = hit_stats
+        self._dedupe = dedupe
 
     def handle(self, run: RunEvent, deadline: float | None = None) -> RunReport:
         """Analyse a run once. A redelivered run re-publishes its stored verdict instead
         (the publish may be what failed the first time; notify dedupes its mails)."""
-        stored = self._reports.get_report(run.run_id)
-        if stored is None:
-            stored = self._analyzer.analyze(run, deadline=deadline)
-            self._reports.put_report(stored)
-            # Counted once per stored analysis: a redelivery finds the report and skips this.
-            self._hit_stats.record_hits(stored)
+        stored = self._reports.get_report(run.run_id) or self._analyze_once(run, deadline)
         # Also on a redelivery: the first attempt may have died before recording.
         self._history.record(stored)
         self._publisher.run_analyzed(stored)
         return stored
+
+    def _analyze_once(self, run: RunEvent, deadline: float | None) -> RunReport:
+        """Analyse, store and count a run under a lease: a second delivery arriving meanwhile
+        (SQS is at-least-once) is told to come back, and finds the stored report then."""
+        key = keys.analysis(run.run_id)
+        if not self._dedupe.claim(key, ANALYSIS_LEASE_SECONDS):
+            stored = self._reports.get_report(run.run_id)
+            if stored is not None:
+                return stored
+            raise AnalysisInProgress(f"{run.run_id} is being analysed by another worker")
+        try:
+            report = self._analyzer.analyze(run, deadline=deadline)
+            self._reports.put_report(report)
+            # Counted once per stored analysis: under the lease, and a redelivery finds the report.
+            self._hit_stats.record_hits(report)
+        except BaseException:
+            self._dedupe.release(key)
+            raise
+        self._dedupe.complete(key)
+        return report
 
 
 def analyze_refused(run: RunEvent, reason: str, signatures: SignatureSet, rules: InfraRuleSet) -> RunReport:
