@@ -38,7 +38,9 @@ class WebhookSettings(_EnvSettings):
     dedupe_table: str
     webhook_secret_arn: str
     max_body_bytes: int = Field(default=1_048_576, gt=0)
-    dedupe_ttl_days: int = Field(default=30, gt=0)
+    # As long as the runs they guard are kept (RUN_RETENTION_DAYS): a redelivery later than a
+    # shorter claim would be analysed and mailed again.
+    dedupe_ttl_days: int = Field(default=400, gt=0)
 
 
 class FetchSettings(_EnvSettings):
@@ -214,7 +216,7 @@ class SweepSettings(_EnvSettings):
     dedupe_table: str
     sweep_jobs: list[PeriodicJob] = Field(default_factory=list)
     ci_tokens_secret_arn: str | None = None
-    dedupe_ttl_days: int = Field(default=30, gt=0)
+    dedupe_ttl_days: int = Field(default=400, gt=0)
     # A first sweep (no cursor yet) looks this far back.
     lookback_hours: float = Field(default=24.0, gt=0)
     # Builds finish out of start order: each sweep looks this far behind its cursor again.
