@@ -8,7 +8,7 @@ and its real adapter through the same cases, so neither can drift from what the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -173,6 +173,9 @@ class KnownIssueRepository(Protocol):
 
     def put(self, issue: KnownIssue) -> None:
         """Add or replace a signature (checked first)."""
+
+    def put_many(self, issues: Sequence[KnownIssue]) -> None:
+        """Add or replace many signatures at once (an import)."""
 
     def delete(self, issue_id: str) -> None:
         """Remove a signature."""

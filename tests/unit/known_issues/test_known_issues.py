@@ -156,3 +156,20 @@ def test_replay_with_a_checked_passing_run_and_no_hit_is_good():
 
     [result] = replay([issue("R-3", r"boom \d+")], [report("p2", Verdict.PASSED)], TODAY, read_logs)
     assert result.verdict == "good" and result.good
+
+
+def test_importing_a_thousand_signatures_into_a_file_writes_it_once(tmp_path, monkeypatch):
+    from citriage.known_issues.yaml_file import YamlKnownIssues
+
+    writes = []
+    repository = YamlKnownIssues(tmp_path / "k.yaml", create=True)
+    original = repository._save
+
+    def counting_save(issues):
+        writes.append(len(issues))
+        original(issues)
+
+    monkeypatch.setattr(repository, "_save", counting_save)
+    repository.put_many([issue(f"K-{n}", rf"symptom number {n} seen") for n in range(1000)])
+    assert writes == [1000]
+    assert len(repository.list_with_stats()) == 1000

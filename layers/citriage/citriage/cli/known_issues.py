@@ -47,8 +47,7 @@ def _import(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
     # Every signature is checked before any is written: a bad file changes nothing.
     issues = load_known_issues_yaml(read_input(Path(args.source)), args.source)
     repository = _repository(args, settings, create=True)
-    for issue in issues:
-        repository.put(_looked_up(issue, args))
+    repository.put_many([_looked_up(issue, args) for issue in issues])
     print(f"imported {len(issues)} signature(s)")
     return 0
 

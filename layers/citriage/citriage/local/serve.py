@@ -153,6 +153,13 @@ def _handler(chain: HandlerChain, lock: threading.Lock) -> type[BaseHTTPRequestH
     return WebhookHandler
 
 
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, with a listen backlog for a CI's bursts (socketserver's default is 5)."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def _read_keys(path: Path) -> dict[str, str]:
     data = json.loads(path.read_text("utf-8"))
     if not isinstance(data, dict) or not all(isinstance(v, str) and v for v in data.values()):
@@ -181,7 +188,7 @@ def serve(
         stack = aws.provision(options.sender, hosts, options.out_dir.resolve(), keys)
         seed_tables(stack.env, AwsClients(), options.known_issues, options.subscriptions)
         chain = HandlerChain(stack)
-        httpd = ThreadingHTTPServer((options.host, options.port), _handler(chain, threading.Lock()))
+        httpd = _Server((options.host, options.port), _handler(chain, threading.Lock()))
         cleanup.callback(httpd.server_close)
         worker = QueueWorker(chain, options.poll_seconds, lambda line: print(line, flush=True))
         worker.start()

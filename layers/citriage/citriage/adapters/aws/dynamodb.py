@@ -10,7 +10,7 @@ import base64
 import gzip
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -221,6 +221,11 @@ class KnownIssueStore:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+    def put_many(self, issues: Sequence[KnownIssue]) -> None:
+        """Add or replace signatures (each an UpdateItem: it keeps its hit statistics)."""
+        for issue in issues:
+            self.put(issue)
 
     def delete(self, issue_id: str) -> None:
         """Remove a signature."""
