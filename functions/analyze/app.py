@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -56,9 +56,12 @@ def analyze_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     run = RunEvent.model_validate_json(record.body)
     report = service().handle(run, deadline=time.monotonic() + left)
     # One metric, its verdict a dimension (not a metric name per verdict); emitted on its own so
-    # the dimension is not shared with the batch's other metrics.
-    with single_metric(name="RunsAnalyzed", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="Verdict", value=report.verdict.value)
+    # the dimension is not shared with the batch's other metrics. EphemeralMetrics, unlike
+    # single_metric, honours POWERTOOLS_METRICS_DISABLED (local mode prints no EMF lines).
+    metric = EphemeralMetrics()
+    metric.add_dimension(name="Verdict", value=report.verdict.value)
+    metric.add_metric(name="RunsAnalyzed", unit=MetricUnit.Count, value=1)
+    metric.flush_metrics()
     logger.info(
         "run analyzed",
         run_id=report.run_id,

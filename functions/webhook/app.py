@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.config import WebhookSettings
@@ -48,8 +48,11 @@ def receive(source: str) -> Response[str]:
 def refuse(exc: CitriageError) -> Response[str]:
     """Map domain errors to their HTTP status; the message says what is wrong, never a secret."""
     status = getattr(exc, "status_code", 500)
-    with single_metric(name="WebhookRefused", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="Status", value=str(status))
+    # On its own (EphemeralMetrics), so the status dimension is not shared with other metrics.
+    metric = EphemeralMetrics()
+    metric.add_dimension(name="Status", value=str(status))
+    metric.add_metric(name="WebhookRefused", unit=MetricUnit.Count, value=1)
+    metric.flush_metrics()
     logger.warning("webhook refused", status=status, reason=str(exc))
     body = json.dumps({"message": str(exc)})
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)

@@ -28,3 +28,5 @@ def test_demo_keeps_what_was_there_and_writes_a_run_folder(tmp_path):
     [folder] = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert folder.name.startswith("demo-") and len(list(folder.glob("*.eml"))) == 6
     assert f"under {folder}/" in done.stdout
+    # and its output is the summary table, with no metric records (EMF) among the lines
+    assert '"_aws"' not in done.stdout

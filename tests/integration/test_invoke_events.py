@@ -74,6 +74,33 @@ def test_analyze_then_notify_events_succeed(keyed_stack):
     assert notified == {"batchItemFailures": []}
 
 
+def emf_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_an_analysed_run_is_counted_once_with_its_verdict_as_a_dimension(keyed_stack, capsys, monkeypatch):
+    # Given metrics enabled, as in AWS
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    # When the sample analyze event is handled
+    load_handler("analyze")(load("analyze-sqs.json"), LambdaContext("AnalyzeFunction"))
+    # Then one EMF record counts the run, its verdict a dimension of that record alone
+    [record] = [r for r in emf_lines(capsys.readouterr().out) if "RunsAnalyzed" in r]
+    [directive] = record["_aws"]["CloudWatchMetrics"]
+    assert [m["Name"] for m in directive["Metrics"]] == ["RunsAnalyzed"] and record["RunsAnalyzed"] == [1.0]
+    assert "Verdict" in directive["Dimensions"][0] and record["Verdict"]
+
+
+def test_no_metric_is_printed_when_metrics_are_disabled(keyed_stack, capsys, monkeypatch):
+    # Given metrics disabled, as local mode (demo, serve) runs
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    # When a run is analysed and a webhook refused
+    load_handler("analyze")(load("analyze-sqs.json"), LambdaContext("AnalyzeFunction"))
+    unsigned = dict(load("webhook-zuul.json"), headers={"content-type": "application/json"})
+    assert load_handler("webhook")(unsigned, LambdaContext("WebhookFunction"))["statusCode"] == 401
+    # Then no EMF record reaches stdout
+    assert emf_lines(capsys.readouterr().out) == []
+
+
 def test_sweep_event_sweeps_the_configured_jobs(keyed_stack, monkeypatch):
     end = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
     build = {
