@@ -6,6 +6,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from citriage.analyze.logs.fetch import HttpLogTree
 from citriage.analyze.logs.streams import CHUNK
 from citriage.analyze.parsers.jenkins import read_json
 from citriage.errors import FetchFailed, FetchRefused
@@ -13,6 +14,24 @@ from citriage.ports import LogTree
 
 # CI API listings (jobs, artifacts) are small; a bigger one is refused rather than parsed.
 MAX_API_JSON_BYTES = 8 * 1024 * 1024
+
+
+class ApiRunTree:
+    """A run read through its CI's API, as a LogTree: paths are API paths under `api`, a person
+    reads the run on its web page, and the tree cannot list itself (its layout probes it)."""
+
+    def __init__(self, api: HttpLogTree, web_url: str) -> None:
+        self._api = api
+        self._web_url = web_url
+        self.budget = api.budget
+
+    def listing(self, notes: list[str]) -> list[str] | None:
+        """None: this tree cannot list itself (its layout lists or probes it)."""
+        return None
+
+    def url_for(self, path: str) -> str:
+        """Where a person reads the run: its page on the CI."""
+        return self._web_url
 
 
 def get_json(tree: LogTree, path: str, notes: list[str]) -> Any | None:

@@ -17,7 +17,7 @@ import zipfile
 from functools import partial
 from typing import Any, BinaryIO
 
-from citriage.analyze.ci_api.common import concatenated, get_json
+from citriage.analyze.ci_api.common import ApiRunTree, concatenated, get_json
 from citriage.analyze.logs.fetch import HttpLogTree
 from citriage.analyze.logs.layouts import Discovery, FoundFile, ResultKind
 from citriage.analyze.logs.streams import CHUNK, FetchBudget
@@ -70,7 +70,7 @@ class _ZipMember(io.RawIOBase):
         super().close()
 
 
-class GitHubRun:
+class GitHubRun(ApiRunTree):
     """One workflow run attempt, read through the API as a LogTree."""
 
     def __init__(
@@ -81,9 +81,8 @@ class GitHubRun:
         if not sep or not rest.strip("/").isdigit() or rest.strip("/") != run_id or not attempt.isdigit():
             raise FetchRefused(f"{run.log_url}: not the API URL of workflow run {run.build_id}")
         self._run_id, self._attempt = run_id, attempt
-        self._web_url = run.web_url or run.log_url
-        self._api = HttpLogTree(f"{prefix}/actions/", settings, budget, headers=github_api_headers(token))
-        self.budget = budget
+        api = HttpLogTree(f"{prefix}/actions/", settings, budget, headers=github_api_headers(token))
+        super().__init__(api, run.web_url or run.log_url)
         self._jobs: list[dict[str, Any]] | None = None
         self._zips: dict[str, zipfile.ZipFile | None] = {}
         self._artifact_ids: dict[str, int] | None = None
@@ -92,14 +91,6 @@ class GitHubRun:
     def root(self) -> str:
         """The run's API URL."""
         return self._api.url_for(f"runs/{self._run_id}")
-
-    def listing(self, notes: list[str]) -> list[str] | None:
-        """None: this tree cannot list itself (its layout lists or probes it)."""
-        return None
-
-    def url_for(self, path: str) -> str:
-        """Where a person reads the run: its page on GitHub."""
-        return self._web_url
 
     def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
         """A virtual file of the run (see the module's docstring), or an API path."""

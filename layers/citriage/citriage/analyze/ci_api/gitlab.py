@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import BinaryIO
 
-from citriage.analyze.ci_api.common import concatenated, get_json
+from citriage.analyze.ci_api.common import ApiRunTree, concatenated, get_json
 from citriage.analyze.logs.fetch import HttpLogTree
 from citriage.analyze.logs.layouts import Discovery, FoundFile, ResultKind
 from citriage.analyze.logs.streams import FetchBudget
@@ -36,7 +36,7 @@ def _pipeline_api(log_url: str) -> tuple[str, str]:
     return prefix + "/", pipeline_id
 
 
-class GitLabPipelineRun:
+class GitLabPipelineRun(ApiRunTree):
     """One pipeline, read through the project's API as a LogTree."""
 
     def __init__(
@@ -48,22 +48,13 @@ class GitLabPipelineRun:
         token: str | None,
     ) -> None:
         project_api, self._pipeline = _pipeline_api(log_url)
-        self._web_url = web_url or log_url
-        self._api = HttpLogTree(project_api, settings, budget, headers=gitlab_api_headers(token))
-        self.budget = budget
+        api = HttpLogTree(project_api, settings, budget, headers=gitlab_api_headers(token))
+        super().__init__(api, web_url or log_url)
 
     @property
     def root(self) -> str:
         """The pipeline's API URL."""
         return self._api.url_for(f"pipelines/{self._pipeline}")
-
-    def listing(self, notes: list[str]) -> list[str] | None:
-        """None: this tree cannot list itself (its layout lists or probes it)."""
-        return None
-
-    def url_for(self, path: str) -> str:
-        """Where a person reads the pipeline: its page on GitLab."""
-        return self._web_url
 
     def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
         """`failed-jobs.log`: the failed jobs' traces one after the other; other paths: the API."""
