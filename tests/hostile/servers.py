@@ -22,24 +22,25 @@ def _read_request(conn: socket.socket) -> None:
         data += chunk
 
 
-def drip_body(conn: socket.socket, seconds: float = 20) -> None:
-    """Headers at once, then one byte a second, never finishing the body."""
+def _drip(conn: socket.socket, head: bytes, byte: bytes, seconds: float) -> None:
+    """Read the request, send `head` at once, then `byte` once a second for `seconds`."""
     _read_request(conn)
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n")
+    conn.sendall(head)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        conn.sendall(b"x")
+        conn.sendall(byte)
         time.sleep(1)
+
+
+def drip_body(conn: socket.socket, seconds: float = 20) -> None:
+    """Headers at once, then one byte a second, never finishing the body."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n"
+    _drip(conn, head, b"x", seconds)
 
 
 def drip_headers(conn: socket.socket, seconds: float = 20) -> None:
     """The status line, then a header byte a second: the headers never end."""
-    _read_request(conn)
-    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        conn.sendall(b"a")
-        time.sleep(1)
+    _drip(conn, b"HTTP/1.1 200 OK\r\nX-Slow: ", b"a", seconds)
 
 
 def black_hole(conn: socket.socket, seconds: float = 20) -> None:

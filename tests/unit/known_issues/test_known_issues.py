@@ -35,6 +35,23 @@ def report(build: str, verdict: Verdict, job: str = "tempest-full", failures=Non
     )
 
 
+def add_args(path, issue_id: str) -> list[str]:
+    """`known-issues add` into the YAML file `path`, with every field but the pattern."""
+    number = issue_id.rsplit("-", 1)[1]
+    return [
+        "known-issues",
+        "add",
+        "--file",
+        str(path),
+        "--id",
+        issue_id,
+        "--title",
+        "T",
+        "--bug-url",
+        f"https://b/{number}",
+    ]
+
+
 def test_export_reads_back_the_same_signatures():
     issues = [
         issue("B-2", r"b (\d+)", tests=["t.*"], message="b {1}", multiline=True),
@@ -47,18 +64,7 @@ def test_export_reads_back_the_same_signatures():
 
 def test_yaml_file_add_list_remove_through_the_cli(tmp_path, capsys):
     path = tmp_path / "known.yaml"
-    args = [
-        "known-issues",
-        "add",
-        "--file",
-        str(path),
-        "--id",
-        "Y-1",
-        "--title",
-        "T",
-        "--bug-url",
-        "https://b/1",
-    ]
+    args = add_args(path, "Y-1")
     assert main([*args, "--pattern", r"disk (\S+) vanished", "--message", "disk {1}"]) == 0
     assert main(["known-issues", "list", "--file", str(path)]) == 0
     assert "Y-1 [product] hits=0 runs=0 last=never  T" in capsys.readouterr().out
@@ -69,18 +75,7 @@ def test_yaml_file_add_list_remove_through_the_cli(tmp_path, capsys):
 
 def test_cli_add_refuses_a_message_naming_a_missing_group(tmp_path, capsys):
     path = tmp_path / "known.yaml"
-    args = [
-        "known-issues",
-        "add",
-        "--file",
-        str(path),
-        "--id",
-        "Y-2",
-        "--title",
-        "T",
-        "--bug-url",
-        "https://b/2",
-    ]
+    args = add_args(path, "Y-2")
     assert main([*args, "--pattern", "no groups", "--message", "{volume}"]) == 2
     assert "uses {volume} but the pattern has no such capture group" in capsys.readouterr().err
     assert not path.exists()
