@@ -10,17 +10,10 @@ import pytest
 from botocore.exceptions import ClientError
 from citriage.adapters.aws.clients import AwsClients
 from citriage.adapters.aws.ses import SesTransport
-from citriage.models import MailMessage
+
+from tests.unit.mail_fakes import MESSAGE
 
 pytestmark = pytest.mark.integration
-MESSAGE = MailMessage(
-    subject="s",
-    html="<p>h</p>",
-    text="t",
-    sender="c@example.org",
-    recipients=["x@example.org"],
-    run_id="zuul:1",
-)
 
 
 @contextmanager

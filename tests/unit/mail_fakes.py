@@ -10,6 +10,7 @@ from citriage.models import (
     Failure,
     InfraFinding,
     KnownIssueRef,
+    MailMessage,
     RunEvent,
     RunReport,
     TestCounts,
@@ -21,6 +22,15 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 VOLUME_TEST = "tempest.api.volume.test_volumes_actions.VolumesActionsTest.test_attach_detach_volume[id-1]"
 PORT_TEST = "tempest.api.network.test_ports.PortsTestJSON.test_create_port[id-2]"
 DNS_TEST = "tempest.api.compute.servers.test_server_actions.ServerActionsTestJSON.test_rebuild[id-3]"
+# A minimal mail, for the tests of the transports.
+MESSAGE = MailMessage(
+    subject="s",
+    html="<p>h</p>",
+    text="t",
+    sender="c@example.org",
+    recipients=["x@example.org"],
+    run_id="zuul:1",
+)
 LP = KnownIssueRef(
     id="LP-1929710", bug_url="https://bugs.launchpad.net/cinder/+bug/1929710", title="Volume attach times out"
 )

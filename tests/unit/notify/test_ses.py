@@ -5,17 +5,9 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 from citriage.adapters.aws.ses import SesTransport
-from citriage.models import MailMessage
 from citriage.notify.ses_events import suppressions_from_ses_event
 
-MESSAGE = MailMessage(
-    subject="s",
-    html="<p>h</p>",
-    text="t",
-    sender="c@example.org",
-    recipients=["x@example.org"],
-    run_id="zuul:1",
-)
+from tests.unit.mail_fakes import MESSAGE
 
 
 def error(code: str) -> ClientError:
