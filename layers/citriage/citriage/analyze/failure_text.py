@@ -220,7 +220,7 @@ def _carries(first_line: str, given: str) -> bool:
     return bool(sep and rest) and message.startswith(rest)
 
 
-def exception_line(text: str, junit_message: str | None = None, junit_type: str | None = None) -> str:
+def exception_line(text: str, junit_message: str | None = None) -> str:
     """The line that says what went wrong, the way the test's ecosystem writes it:
 
     1. a Python traceback in the text: its last exception line (unittest-xml-reporting, nose2,
@@ -230,9 +230,6 @@ def exception_line(text: str, junit_message: str | None = None, junit_type: str 
        `org.opentest4j.AssertionFailedError: ...`);
     3. pytest's long form: its first `E` line;
     4. the text's first non-blank line (JavaScript, Java and Go put the message first).
-
-    `junit_type` is accepted for writers that keep the type apart; the message alone is what
-    such writers (Robot Framework) show as the failure, so it is not prefixed.
     """
     lines = [line for line in text.splitlines() if not line.startswith(MARKER_PREFIX)]
     python = _python_exception(lines)

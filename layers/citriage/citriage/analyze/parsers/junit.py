@@ -67,12 +67,10 @@ def _case(elem: Element, suite: str | None) -> TestResult:
         # exception line is found in the body alone: an empty body's message is the writer's own.
         body_text = bounded("\n".join(b for b in bodies if b))
         details = body_text or "\n".join(h for h in heads if h)
-        given, kind = (
-            (first_failure.get("message"), first_failure.get("type"))
-            if first_failure is not None
-            else (None, None)
-        )
-        message = exception_line(body_text, given, kind) or exception_line(details) or None
+        # The type is not prefixed: writers that keep it apart (Robot Framework) show the
+        # message alone as the failure.
+        given = first_failure.get("message") if first_failure is not None else None
+        message = exception_line(body_text, given) or exception_line(details) or None
         return TestResult(
             test_id=test_id,
             status=status,
