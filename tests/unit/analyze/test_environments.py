@@ -2,8 +2,9 @@
 
 import pytest
 from citriage.analyze.environments import file_environments
-from citriage.analyze.parsers.subunit import merge_results
 from citriage.models import TestResult, TestStatus
+
+from tests.results import tally
 
 
 @pytest.mark.parametrize(
@@ -34,19 +35,24 @@ def test_environments_come_from_place_name_or_suite(paths, suites, expected):
     assert file_environments(paths, suites) == expected
 
 
-def result(test_id, status, env=None):
-    return TestResult(
-        test_id=test_id, status=status, env=env, details="boom" if status is TestStatus.FAILED else ""
-    )
+def result(test_id, status):
+    return TestResult(test_id=test_id, status=status, details="boom" if status is TestStatus.FAILED else "")
 
 
 def test_a_pass_in_one_environment_never_erases_a_failure_in_another():
-    merged = merge_results(
-        [[result("t.a", TestStatus.FAILED, "py311")], [result("t.a", TestStatus.PASSED, "py312")]]
+    read = tally(
+        [
+            (".tox/py311/junit.xml", [result("t.a", TestStatus.FAILED)]),
+            (".tox/py312/junit.xml", [result("t.a", TestStatus.PASSED)]),
+        ]
     )
-    assert sorted((r.env, r.status.value) for r in merged) == [("py311", "failed"), ("py312", "passed")]
+    assert [(r.env, r.status.value) for r in read.failed] == [("py311", "failed")]
+    assert (read.tests.total, read.tests.passed, read.tests.failed) == (2, 1, 1)
 
 
 def test_a_rerun_in_the_same_environment_is_the_later_word():
-    merged = merge_results([[result("t.a", TestStatus.FAILED)], [result("t.a", TestStatus.PASSED)]])
-    assert [(r.env, r.status.value) for r in merged] == [(None, "passed")]
+    read = tally(
+        [(".stestr/0", [result("t.a", TestStatus.FAILED)]), (".stestr/1", [result("t.a", TestStatus.PASSED)])]
+    )
+    assert read.failed == []
+    assert (read.tests.total, read.tests.passed) == (1, 1)

@@ -2,9 +2,9 @@
 
 import io
 
-from citriage.analyze.parsers.subunit import parse_subunit
 from citriage.models import TestStatus
 
+from tests.results import read_subunit
 from tests.subunit_writer import subunit_stream
 
 TRACEBACK = "Traceback (most recent call last):\n  File 'x.py'\nAssertionError: 2 != 3"
@@ -21,7 +21,7 @@ def test_reads_statuses_tracebacks_and_durations():
     )
     notes: list[str] = []
     # When it is parsed
-    results = {r.test_id: r for r in parse_subunit(io.BytesIO(data), "s", notes)}
+    results = {r.test_id: r for r in read_subunit(io.BytesIO(data), "s", notes)}
     # Then each test has its status, the failure its traceback, and durations come from timestamps
     assert results["t.a.test_ok"].status is TestStatus.PASSED
     assert results["t.a.test_ok"].duration == 1.5
@@ -34,7 +34,7 @@ def test_reads_statuses_tracebacks_and_durations():
 
 def test_test_without_end_is_interrupted_not_passed():
     data = subunit_stream([("t.a.test_ok", "success", ""), ("t.a.test_hung", "inprogress", "")])
-    results = {r.test_id: r for r in parse_subunit(io.BytesIO(data), "s", [])}
+    results = {r.test_id: r for r in read_subunit(io.BytesIO(data), "s", [])}
     assert results["t.a.test_hung"].status is TestStatus.INTERRUPTED
 
 
@@ -44,13 +44,13 @@ def test_truncated_stream_keeps_failures_recorded_before_the_cut():
     ]
     full = subunit_stream(tests)
     notes: list[str] = []
-    results = {r.test_id: r for r in parse_subunit(io.BytesIO(full[: len(full) - 7]), "s.subunit", notes)}
+    results = {r.test_id: r for r in read_subunit(io.BytesIO(full[: len(full) - 7]), "s.subunit", notes)}
     assert results["t.a.test_1"].status is TestStatus.FAILED
     assert "AssertionError" in results["t.a.test_1"].details
     assert any("s.subunit" in note for note in notes)
 
 
 def test_garbage_and_empty_input_give_no_results_and_no_crash():
-    assert parse_subunit(io.BytesIO(b""), "empty", []) == []
+    assert read_subunit(io.BytesIO(b""), "empty", []) == []
     notes: list[str] = []
-    assert parse_subunit(io.BytesIO(b"\x00\xffnot subunit at all\n" * 100), "junk", notes) == []
+    assert read_subunit(io.BytesIO(b"\x00\xffnot subunit at all\n" * 100), "junk", notes) == []

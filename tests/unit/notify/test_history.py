@@ -112,6 +112,16 @@ def test_record_keeps_what_judging_needs():
     assert not record.passed_test(VOLUME_TEST) and record.passed_test(PORT_TEST)
 
 
+def test_a_run_with_unlisted_failures_never_counts_an_unlisted_test_as_passed():
+    # Given a run whose report lists one failure and groups 2,000 more it could not list
+    report = make_report([failure(VOLUME_TEST, Classification.KNOWN)]).model_copy(
+        update={"omitted_failures": {"new": 2000}}
+    )
+    record = RunRecord.from_report(report)
+    # Then a test it does not list is not taken for a pass (it may be one of the 2,000)
+    assert not record.passed_test(PORT_TEST)
+
+
 def test_mail_shows_the_history_lines_of_a_stored_sequence():
     # Given 41 runs passing the port test, two of them failing the volume test, then a run failing both
     history = run_sequence("." * 30 + "....K.....K", test_id=PORT_TEST)

@@ -7,12 +7,12 @@ from importlib import resources
 import jinja2
 import pytest
 from citriage.errors import CitriageError
-from citriage.models import Classification, Subscription, Verdict
+from citriage.models import Classification, FailureGroup, KnownIssueRef, Subscription, Verdict
 from citriage.notify.audience import NotifyPolicy, audience
 from citriage.notify.digest import build_digest
 from citriage.notify.history import RunRecord, judge_issue, judge_test
 from citriage.notify.render import MailRenderer, site_loader
-from citriage.notify.view import MailContext, MailView
+from citriage.notify.view import MailContext, MailView, build_view
 
 from tests.unit.mail_fakes import DNS_TEST, PORT_TEST, T0, VOLUME_TEST, failure, make_report
 
@@ -29,7 +29,7 @@ def full_context(report, previous_failures=()):
         tests_history={
             f.test_id: judge_test(f.test_id, records, 20)
             for f in report.failures
-            if f.test_id in records[0].failed
+            if f.test_id in records[0].failed and not records[0].failed_truncated
         },
         issues_history={"LP-1929710": judge_issue("LP-1929710", records, 20)},
         history_runs=2,
@@ -45,9 +45,40 @@ def reports():
         failure(DNS_TEST, Classification.INFRA),
     ]
     yield make_report(mixed)
+    yield make_report(mixed).model_copy(
+        update={"unlisted": UNLISTED, "omitted_failures": {"new": 1200, "known": 40}}
+    )
     yield make_report([failure(DNS_TEST, Classification.INFRA)])
     yield make_report([], verdict=Verdict.NO_RESULTS, total=0)
     yield make_report([])
+
+
+UNLISTED = [
+    FailureGroup(
+        classification=Classification.NEW, count=1200, message="E: timeout after 3s", examples=["t.a", "t.b"]
+    ),
+    FailureGroup(
+        classification=Classification.KNOWN,
+        count=40,
+        known_issue=KnownIssueRef(
+            id="LP-1929710", bug_url="https://bugs.example.org/1929710", title="attach"
+        ),
+        examples=["t.c"],
+    ),
+]
+
+
+def test_failures_past_the_listed_ones_are_in_the_mail_by_group():
+    # Given a run with more failures than a report lists, the rest grouped
+    report = make_report([failure(PORT_TEST)]).model_copy(update={"unlisted": UNLISTED})
+    view = build_view(report)
+    mail = MailRenderer().render_view("junit", view, view.subject, "c@example.org", ["x@example.org"], "r")
+    # Then both parts say how many more, by group, with the known issue linked and examples
+    assert "AND 1240 MORE FAILURES, NOT LISTED ONE BY ONE" in mail.text
+    assert "* 1200 new: E: timeout after 3s\n    e.g. t.a, t.b" in mail.text
+    assert "* 40 known (LP-1929710 https://bugs.example.org/1929710)" in mail.text
+    assert "And 1240 more failures, not listed one by one" in mail.html
+    assert 'href="https://bugs.example.org/1929710"' in mail.html
 
 
 def assert_never_blank(text: str) -> None:
@@ -67,8 +98,6 @@ def test_every_packaged_template_renders_every_verdict(kind, kind_of_context):
             context = full_context(report, [failure(PORT_TEST)]).model_copy(
                 update={"kind": "run" if kind_of_context == "full" else "fixed"}
             )
-        from citriage.notify.view import build_view
-
         view = build_view(report, context)
         # When rendered with StrictUndefined
         mail = renderer.render_view(

@@ -7,7 +7,8 @@ unrelated assertion failure; that would hide real regressions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import cache
 
@@ -15,11 +16,13 @@ from citriage.analyze.failure_text import exception_line, for_report, for_report
 from citriage.analyze.matching.compiled import Hit, ItemT
 from citriage.analyze.matching.engine import PatternSet
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
+from citriage.analyze.tally import CompactFailure, TextJudge, TextJudgement
 from citriage.known_issues.signatures import SignatureSet
 from citriage.models import (
     Classification,
     Evidence,
     Failure,
+    FailureGroup,
     InfraFinding,
     IssueCategory,
     KnownIssue,
@@ -121,52 +124,14 @@ def classify_failure(
     failure-4. the test was interrupted and the CI reported an infrastructure result -> infra;
     failure-5. otherwise -> new.
     """
-    text = result.details
-    # The exception line is matched as a line of its own too: pytest prints it as `E   Error: ...`
-    # in its text, and a signature is written for the exception as the runner reports it.
-    message = result.message if result.message and result.message not in text.splitlines() else ""
-    for hit in search_failure_text(signatures, f"{message}\n{text}" if message else text, "traceback"):
-        if hit.item.applies_to_test(result.test_id):
-            return _known(result, hit, "failure-1")
-    for stream, captured in sorted(result.output.items()):
-        for hit in search_failure_text(signatures.scoped_to(stream), captured, stream):
-            if hit.item.applies_to_test(result.test_id):
-                return _known(result, hit, "failure-1")
-    rule_hits = search_failure_text(rules, text, "traceback")
-    if rule_hits:
-        return _failure(
-            result,
-            Classification.INFRA,
-            [
-                Evidence(
-                    kind="infra_rule",
-                    matched_by=h.item.id,
-                    file=h.file,
-                    line=h.line,
-                    excerpt=h.excerpt,
-                    message=f"{h.item.category}: {h.item.description}" if h.item.description else None,
-                    rule="failure-2",
-                )
-                for h in rule_hits
-            ],
-        )
-    for log_hit in log_hits:
-        if log_hit.item.tests and log_hit.item.applies_to_test(result.test_id):
-            return _known(result, log_hit, "failure-3")
+    by_text = _by_own_text(result, signatures, rules)
+    if by_text is not None:
+        return by_text
+    log_hit = scoped_log_hit(result.test_id, log_hits)
+    if log_hit is not None:
+        return _known(result, log_hit, "failure-3")
     if result.status is TestStatus.INTERRUPTED and ci_infra is not None:
-        return _failure(
-            result,
-            Classification.INFRA,
-            [
-                Evidence(
-                    kind="ci_result",
-                    matched_by=ci_infra.rule,
-                    excerpt=ci_infra.excerpt,
-                    message="the test never finished and the CI reported an infrastructure result",
-                    rule="failure-4",
-                )
-            ],
-        )
+        return _failure(result, Classification.INFRA, [_ci_evidence(ci_infra)])
     # The exception line says what went wrong; captured output only when there is no text at all.
     why = failure_message(result) or next(
         (first for t in result.output.values() if (first := exception_line(t))), ""
@@ -184,6 +149,91 @@ def classify_failure(
             )
         ],
     )
+
+
+def _by_own_text(result: TestResult, signatures: SignatureSet, rules: InfraRuleSet) -> Failure | None:
+    """failure-1 and failure-2: what the failure's own text (and captured output) says."""
+    text = result.details
+    # The exception line is matched as a line of its own too: pytest prints it as `E   Error: ...`
+    # in its text, and a signature is written for the exception as the runner reports it.
+    message = result.message if result.message and result.message not in text.splitlines() else ""
+    for hit in search_failure_text(signatures, f"{message}\n{text}" if message else text, "traceback"):
+        if hit.item.applies_to_test(result.test_id):
+            return _known(result, hit, "failure-1")
+    for stream, captured in sorted(result.output.items()):
+        for hit in search_failure_text(signatures.scoped_to(stream), captured, stream):
+            if hit.item.applies_to_test(result.test_id):
+                return _known(result, hit, "failure-1")
+    rule_hits = search_failure_text(rules, text, "traceback")
+    if not rule_hits:
+        return None
+    return _failure(
+        result,
+        Classification.INFRA,
+        [
+            Evidence(
+                kind="infra_rule",
+                matched_by=h.item.id,
+                file=h.file,
+                line=h.line,
+                excerpt=h.excerpt,
+                message=f"{h.item.category}: {h.item.description}" if h.item.description else None,
+                rule="failure-2",
+            )
+            for h in rule_hits
+        ],
+    )
+
+
+def scoped_log_hit(test_id: str, log_hits: Sequence[Hit[KnownIssue]]) -> Hit[KnownIssue] | None:
+    """failure-3: a hit in the run's logs of a signature scoped to this test by `tests`."""
+    return next((h for h in log_hits if h.item.tests and h.item.applies_to_test(test_id)), None)
+
+
+def _ci_evidence(ci_infra: InfraFinding) -> Evidence:
+    """failure-4's evidence: the CI's infrastructure result."""
+    return Evidence(
+        kind="ci_result",
+        matched_by=ci_infra.rule,
+        excerpt=ci_infra.excerpt,
+        message="the test never finished and the CI reported an infrastructure result",
+        rule="failure-4",
+    )
+
+
+def text_judge(signatures: SignatureSet, rules: InfraRuleSet) -> TextJudge:
+    """A judge of failures by their own text (failure-1, failure-2), for the failures a run keeps
+    compact; judgements are shared, so a million failures of one cause hold one."""
+    shared: dict[tuple[Classification, str, str], TextJudgement] = {}
+
+    def judge(result: TestResult) -> TextJudgement | None:
+        failure = _by_own_text(result, signatures, rules)
+        if failure is None:
+            return None
+        first = failure.evidence[0]
+        judged = TextJudgement(
+            failure.classification, first.matched_by or "", first.rule or "", failure.known_issue
+        )
+        return shared.setdefault((judged.classification, judged.matched_by, judged.rule), judged)
+
+    return judge
+
+
+def judge_compact(
+    failure: CompactFailure, log_hits: Sequence[Hit[KnownIssue]], ci_infra: InfraFinding | None
+) -> TextJudgement:
+    """A compact failure's classification by the same precedence as `classify_failure`."""
+    if failure.judged is not None:
+        return failure.judged
+    log_hit = scoped_log_hit(failure.test_id, log_hits)
+    if log_hit is not None:
+        classification = (
+            Classification.INFRA if log_hit.item.category is IssueCategory.INFRA else Classification.KNOWN
+        )
+        return TextJudgement(classification, log_hit.item.id, "failure-3", log_hit.item.ref())
+    if failure.status is TestStatus.INTERRUPTED and ci_infra is not None:
+        return TextJudgement(Classification.INFRA, ci_infra.rule, "failure-4")
+    return TextJudgement(Classification.NEW, "", "failure-5")
 
 
 def ci_result_finding(run: RunEvent, rules: InfraRuleSet | None = None) -> InfraFinding | None:
@@ -243,12 +293,55 @@ def job_failure(
     return Failure(test_id=test_id, classification=Classification.NEW, evidence=evidence)
 
 
+# Groups of unlisted failures a report keeps; the rest are one group per classification.
+MAX_GROUPS = 50
+_NUMBERS = re.compile(r"0x[0-9a-fA-F]+|[0-9a-fA-F]{8,}|\d+")
+
+
+def group_unlisted(
+    compact: Iterable[CompactFailure], log_hits: Sequence[Hit[KnownIssue]], ci_infra: InfraFinding | None
+) -> list[FailureGroup]:
+    """The failures kept compact, classified and grouped by classification, cause and exception
+    line (numbers and ids made alike): new ones first, then the largest groups."""
+    groups: dict[tuple[Classification, str, str], FailureGroup] = {}
+    for failure in compact:
+        judged = judge_compact(failure, log_hits, ci_infra)
+        shape = _NUMBERS.sub("#", failure.message or "")
+        group = groups.get((judged.classification, judged.matched_by, shape))
+        if group is None:
+            group = groups[(judged.classification, judged.matched_by, shape)] = FailureGroup(
+                classification=judged.classification,
+                count=0,
+                message=failure.message,
+                known_issue=judged.known_issue,
+                matched_by=judged.matched_by or None,
+            )
+        group.count += 1
+        if len(group.examples) < 3:
+            group.examples.append(failure.test_id)
+    order = {Classification.NEW: 0, Classification.KNOWN: 1, Classification.INFRA: 2}
+    ranked = sorted(groups.values(), key=lambda g: (order[g.classification], -g.count))
+    kept, rest = ranked[:MAX_GROUPS], ranked[MAX_GROUPS:]
+    for classification in order:
+        others = [g for g in rest if g.classification is classification]
+        if others:
+            kept.append(
+                FailureGroup(
+                    classification=classification,
+                    count=sum(g.count for g in others),
+                    examples=[g.examples[0] for g in others[:3]],
+                )
+            )
+    return kept
+
+
 def explain_verdict(
     run: RunEvent,
     results_found: bool,
     failures: Sequence[Failure],
     infra: Sequence[InfraFinding],
     logs_read: bool = True,
+    unlisted: Sequence[FailureGroup] = (),
 ) -> tuple[Verdict, str]:
     """The run's verdict and a sentence saying which rule decided it. Precedence, first that applies:
 
@@ -259,15 +352,21 @@ def explain_verdict(
        results were read) -> passed; unreadable logs are never a pass;
     verdict-5. no failure, and an infrastructure finding (CI result or log line) -> infra;
     verdict-6. otherwise -> no_results: nothing was read that says what happened.
+
+    `unlisted` are the failures past those listed in full; they count like the listed ones.
     """
-    if failures:
+    if failures or unlisted:
         new = [f.test_id for f in failures if f.classification is Classification.NEW]
+        new += [t for g in unlisted if g.classification is Classification.NEW for t in g.examples[:1]]
+        new_count = len(new) + sum(g.count - 1 for g in unlisted if g.classification is Classification.NEW)
         if new:
-            more = f" and {len(new) - 1} more" if len(new) > 1 else ""
+            more = f" and {new_count - 1} more" if new_count > 1 else ""
             return Verdict.FAILED_NEW, f"verdict-1: {new[0]}{more} failed and nothing known explains it"
-        if all(f.classification is Classification.INFRA for f in failures):
-            return Verdict.INFRA, f"verdict-2: all {len(failures)} failure(s) are infrastructure"
-        issues = sorted({f.known_issue.id for f in failures if f.known_issue})
+        total = len(failures) + sum(g.count for g in unlisted)
+        explained: list[Failure | FailureGroup] = [*failures, *unlisted]
+        if all(f.classification is Classification.INFRA for f in explained):
+            return Verdict.INFRA, f"verdict-2: all {total} failure(s) are infrastructure"
+        issues = sorted({f.known_issue.id for f in explained if f.known_issue})
         return Verdict.FAILED_KNOWN, (
             f"verdict-3: every failure is explained by a known issue or the infrastructure"
             f" ({', '.join(issues) or 'infrastructure rules'})"

@@ -23,13 +23,14 @@ from citriage.analyze.classify import (
     ci_says_passed,
     classify_failure,
     explain_verdict,
+    group_unlisted,
     job_failure,
+    text_judge,
 )
 from citriage.analyze.locate import layout_for
 from citriage.analyze.logs.layouts import Discovery, ResultKind
 from citriage.analyze.logs.readers import (
     ReadContext,
-    ResultsRead,
     open_found,
     read_all_components,
     read_failed_task,
@@ -42,6 +43,7 @@ from citriage.analyze.matching.engine import LineScanner
 from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.parsers.console import parse_tempest_console, strip_console_prefix
 from citriage.analyze.parsers.zuul_json import FailedTask
+from citriage.analyze.tally import CompactFailure, ResultsRead, ResultTally
 from citriage.config import LayoutSettings
 from citriage.errors import FetchFailed, FetchRefused
 from citriage.known_issues.signatures import SignatureSet
@@ -54,7 +56,6 @@ from citriage.models import (
     LogHit,
     RunEvent,
     RunReport,
-    TestCounts,
     TestResult,
     TestStatus,
 )
@@ -70,20 +71,6 @@ MAX_ERROR_LINES = 3
 def _may_be_error_line(text: str) -> bool:
     """A cheap test that rules out most lines before _ERROR_LINE's regex decides."""
     return text.startswith(("ERROR", "Error: ")) or "FAILED!" in text or "stack.sh failed" in text
-
-
-def count_tests(results: Iterable[TestResult]) -> TestCounts:
-    """Totals of a result list; interrupted tests count as failed."""
-    counts = TestCounts()
-    for result in results:
-        counts.total += 1
-        if result.status is TestStatus.PASSED:
-            counts.passed += 1
-        elif result.status is TestStatus.SKIPPED:
-            counts.skipped += 1
-        else:
-            counts.failed += 1
-    return counts
 
 
 class _ConsoleScan:
@@ -200,12 +187,16 @@ def settle_results(
 ) -> ResultsRead:
     """Stage 4: the results to judge: a result file's, else the console's tempest results, else a
     separate tempest console log's; with none, a note says what was looked for."""
-    if read.results:
+    if read.found:
         return read
     if console.results and console.name:
-        return ResultsRead(console.results, [console.name])
+        tally = ResultTally(ctx.judge)
+        sink = tally.file(console.name)
+        for result in console.results:
+            sink.add(result)
+        return tally.settle()
     read = read_fallback(tree, found, ResultKind.TEMPEST_CONSOLE, ctx)
-    if not read.results:
+    if not read.found:
         _note_no_results(tree, found, console.found, ctx.notes)
     return read
 
@@ -239,16 +230,14 @@ def read_run(
         found = discover(run, tree, layout, ctx.notes)
         # Kept as each stage ends: a tree that fails later keeps what was read before.
         reading.results = read_test_results(tree, found, ctx)
-        reading.console = scan_console(
-            tree, found, signatures, rules, parse_tests=not reading.results.results
-        )
+        reading.console = scan_console(tree, found, signatures, rules, parse_tests=not reading.results.found)
         reading.results = settle_results(reading.results, reading.console, tree, found, ctx)
-        reading.failed_task = read_job_record(run, tree, found, ctx, bool(reading.results.results))
+        reading.failed_task = read_job_record(run, tree, found, ctx, reading.results.found)
     except (FetchFailed, FetchRefused) as exc:
         reading.logs_read = False
         ctx.notes.append(f"Logs unavailable: {exc}")
         return reading
-    if not reading.results.results and tree.budget.refusals:
+    if not reading.results.found and tree.budget.refusals:
         # A refused request may have held the results: what was read cannot be judged a pass.
         reading.logs_read = False
         ctx.notes.append(f"Logs unavailable: {tree.budget.refusals[0]}")
@@ -270,7 +259,7 @@ def analyze_run(
     """
     notes = tree.budget.notes
     job_signatures = signatures.for_job(run.job)
-    ctx = ReadContext(notes)
+    ctx = ReadContext(notes, judge=text_judge(job_signatures, rules))
     reading = read_run(run, tree, job_signatures, rules, layout or LayoutSettings(), ctx)
     return classify_run(run, reading, ctx, job_signatures, rules)
 
@@ -280,36 +269,45 @@ def classify_run(
 ) -> RunReport:
     """Stage 6: each failure classified, the verdict decided (docs/classification.md), the report."""
     notes = ctx.notes
-    results = reading.results.results
+    read = reading.results
     console = reading.console
     infra = list(console.infra)
     ci_infra = ci_result_finding(run, rules) or ctx.ci_infra
     if ci_infra is not None:
         infra.insert(0, ci_infra)
     failures = [
-        classify_failure(result, signatures, rules, console.known_hits, ci_infra)
-        for result in results
-        if result.status in (TestStatus.FAILED, TestStatus.INTERRUPTED)
+        classify_failure(result, signatures, rules, console.known_hits, ci_infra) for result in read.failed
     ]
-    if not failures and not infra and reading.logs_read and ci_says_passed(run) is False:
-        extra = job_failure(run, bool(results), console.known_hits, console.error_lines)
+    unlisted = group_unlisted(read.compact, console.known_hits, ci_infra)
+    if read.compact:
+        notes.append(
+            f"{read.tests.failed} tests failed: the first {len(failures)} are listed in full, "
+            f"the other {len(read.compact)} grouped by cause and message."
+        )
+    if not failures and not unlisted and not infra and reading.logs_read and ci_says_passed(run) is False:
+        extra = job_failure(run, read.found, console.known_hits, console.error_lines)
         task = reading.failed_task
         if task is not None and (extra is None or extra.classification is Classification.NEW):
             extra = _task_failure(run, task, signatures, rules)
         failures = [extra] if extra else []
-    verdict, verdict_reason = explain_verdict(run, bool(results), failures, infra, reading.logs_read)
+    verdict, verdict_reason = explain_verdict(run, read.found, failures, infra, reading.logs_read, unlisted)
     log_hits = unexplained_log_hits(console.known_hits, failures)
-    _note_interrupted(failures, notes)
+    _note_interrupted(failures, read.compact, notes)
+    omitted: dict[str, int] = {}
+    for group in unlisted:
+        omitted[group.classification.value] = omitted.get(group.classification.value, 0) + group.count
     return RunReport(
         run=run,
         verdict=verdict,
-        tests=count_tests(results),
+        tests=read.tests,
         failures=failures,
+        unlisted=unlisted,
+        omitted_failures=omitted,
         infra=infra,
         log_hits=log_hits,
         notes=notes,
         components=ctx.components,
-        results_file=", ".join(reading.results.files[:5]) or None,
+        results_file=", ".join(read.files[:5]) or None,
         verdict_reason=verdict_reason,
         logs_read=reading.logs_read,
         analyzed_at=datetime.now(UTC),
@@ -375,7 +373,8 @@ def _task_failure(run: RunEvent, task: FailedTask, signatures: SignatureSet, rul
     return failure
 
 
-def _note_interrupted(failures: list[Failure], notes: list[str]) -> None:
-    interrupted = sum(1 for f in failures if f.status is TestStatus.INTERRUPTED)
+def _note_interrupted(failures: list[Failure], compact: list[CompactFailure], notes: list[str]) -> None:
+    statuses = [f.status for f in failures] + [f.status for f in compact]
+    interrupted = statuses.count(TestStatus.INTERRUPTED)
     if interrupted:
         notes.append(f"{interrupted} test(s) started but never finished: the job was cut off under them.")

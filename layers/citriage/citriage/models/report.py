@@ -74,6 +74,18 @@ class Failure(BaseModel):
     )
 
 
+class FailureGroup(BaseModel):
+    """Failures not listed one by one (a run failing more tests than a report lists in full):
+    how many share a classification, a cause and an exception line."""
+
+    classification: Classification
+    count: int
+    message: str | None = Field(default=None, description="The exception line of the first of them")
+    known_issue: KnownIssueRef | None = None
+    matched_by: str | None = Field(default=None, description="The signature or rule that explained them")
+    examples: list[str] = Field(default_factory=list, description="A few of their test ids")
+
+
 class LogHit(BaseModel):
     """A known issue seen in a log line that explains no failure: context, not an explanation."""
 
@@ -114,7 +126,13 @@ class RunReport(BaseModel):
     )
     omitted_failures: dict[str, int] = Field(
         default_factory=dict,
-        description="Failures not listed, by classification, when a stored report had to be shortened",
+        description=(
+            "Failures not listed, by classification: past the ones kept in full, or cut to fit a store"
+        ),
+    )
+    unlisted: list[FailureGroup] = Field(
+        default_factory=list,
+        description="The failures past the ones kept in full, grouped by cause and message",
     )
     analyzed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
@@ -126,6 +144,10 @@ class RunReport(BaseModel):
     def failures_by(self, classification: Classification) -> list[Failure]:
         """The failures with one classification, in report order."""
         return [f for f in self.failures if f.classification is classification]
+
+    def count(self, classification: Classification) -> int:
+        """How many failures have one classification, listed or not."""
+        return len(self.failures_by(classification)) + self.omitted_failures.get(classification.value, 0)
 
     def shortened(self, level: int) -> RunReport:
         """This report with less in it, more at each level (1-4), to fit a store's item size: long
@@ -155,6 +177,10 @@ class RunReport(BaseModel):
                 "omitted_failures": omitted,
                 "notes": [*self.notes[:keep_notes], note],
                 "log_hits": self.log_hits[: keep_notes // 10],
+                "unlisted": [
+                    g.model_copy(update={"examples": g.examples[:1]})
+                    for g in self.unlisted[: keep_notes // 2]
+                ],
                 "components": dict(list(self.components.items())[: keep_notes * 2]),
             }
         )
@@ -187,9 +213,9 @@ class RunAnalyzed(BaseModel):
             build_id=report.run.build_id,
             verdict=report.verdict,
             tests=report.tests,
-            new=len(report.failures_by(Classification.NEW)),
-            known=len(report.failures_by(Classification.KNOWN)),
-            infra=len(report.failures_by(Classification.INFRA)),
+            new=report.count(Classification.NEW),
+            known=report.count(Classification.KNOWN),
+            infra=report.count(Classification.INFRA),
             log_url=report.run.log_url,
             change_url=report.run.change_url,
             project=report.run.project,

@@ -68,7 +68,8 @@ class RunRecord(BaseModel):
                 )
                 for f in failures
             },
-            failed_truncated=len(report.failures) > MAX_RECORDED_FAILURES,
+            # A test the report does not list may still have failed (unlisted, or cut to fit a store).
+            failed_truncated=len(report.failures) > MAX_RECORDED_FAILURES or bool(report.omitted_failures),
             duration_seconds=report.run.duration_seconds,
             infra_categories=sorted({i.category for i in report.infra}),
         )

@@ -128,6 +128,17 @@ class FixedView(BaseModel):
     tests: list[str]
 
 
+class UnlistedView(BaseModel):
+    """Failures past those listed one by one, of one cause and exception line."""
+
+    count: int
+    classification: str
+    message: str
+    bug_id: str
+    bug_url: str
+    examples: list[str]
+
+
 class MailView(BaseModel):
     """Everything a mail template may use. Templates render with StrictUndefined."""
 
@@ -159,6 +170,9 @@ class MailView(BaseModel):
     known: list[FailureView]
     infra_failures: list[FailureView]
     infra: list[InfraView]
+    unlisted: list[UnlistedView] = Field(
+        default_factory=list, description="Failures not listed one by one, grouped (a run failing thousands)"
+    )
     log_hits: list[LogHitView] = Field(
         default_factory=list, description="Known issues seen in the logs that explain no failure"
     )
@@ -357,6 +371,17 @@ def build_view(report: RunReport, context: MailContext | None = None) -> MailVie
                 log_link=log_link(run.log_url, i.file, i.line),
             )
             for i in report.infra
+        ],
+        unlisted=[
+            UnlistedView(
+                count=g.count,
+                classification=g.classification.value,
+                message=_or_unknown(g.message),
+                bug_id=_or_unknown(g.known_issue and g.known_issue.id),
+                bug_url=_or_unknown(g.known_issue and g.known_issue.bug_url),
+                examples=g.examples,
+            )
+            for g in report.unlisted
         ],
         log_hits=[
             LogHitView(

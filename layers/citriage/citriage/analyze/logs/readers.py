@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from citriage.analyze.components import merge_components, read_components
-from citriage.analyze.environments import file_environments
 from citriage.analyze.logs.layouts import Discovery, ResultKind
 from citriage.analyze.logs.listing import try_open
 from citriage.analyze.logs.streams import iter_lines
@@ -21,8 +20,9 @@ from citriage.analyze.parsers.gitlab import parse_gitlab_test_report
 from citriage.analyze.parsers.jenkins import parse_jenkins_test_report, read_json
 from citriage.analyze.parsers.junit import parse_junit
 from citriage.analyze.parsers.openqa import INFRA_RESULTS, parse_openqa_details
-from citriage.analyze.parsers.subunit import merge_results, parse_subunit
+from citriage.analyze.parsers.subunit import stream_subunit
 from citriage.analyze.parsers.zuul_json import FailedTask, find_failed_task
+from citriage.analyze.tally import ResultsRead, ResultTally, TextJudge
 from citriage.models import InfraFinding, TestResult
 from citriage.ports import LogTree
 
@@ -34,41 +34,50 @@ class ReadContext:
     notes: list[str]
     ci_infra: InfraFinding | None = None
     components: dict[str, str] = field(default_factory=dict)
+    # Judges the text of failures kept compact as they are read (citriage.analyze.tally).
+    judge: TextJudge | None = None
 
 
-ResultReader = Callable[[BinaryIO, str, ReadContext], list[TestResult]]
+# A reader hands each result to `emit` as it parses it; what it keeps meanwhile is bounded.
+Emit = Callable[[TestResult], None]
+ResultReader = Callable[[BinaryIO, str, ReadContext, Emit], None]
 
 
-def _subunit(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
-    return parse_subunit(stream, name, ctx.notes)
+def _subunit(stream: BinaryIO, name: str, ctx: ReadContext, emit: Emit) -> None:
+    stream_subunit(stream, name, ctx.notes, emit)
 
 
-def _junit(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
-    return parse_junit(stream, name, ctx.notes)
+def _junit(stream: BinaryIO, name: str, ctx: ReadContext, emit: Emit) -> None:
+    for result in parse_junit(stream, name, ctx.notes):
+        emit(result)
 
 
-def _tempest_console(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
-    return parse_tempest_console(iter_lines(stream))
+def _tempest_console(stream: BinaryIO, name: str, ctx: ReadContext, emit: Emit) -> None:
+    # The console is read under its byte cap, which bounds what the parser keeps.
+    for result in parse_tempest_console(iter_lines(stream)):
+        emit(result)
 
 
-def _jenkins(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+def _jenkins(stream: BinaryIO, name: str, ctx: ReadContext, emit: Emit) -> None:
     document = read_json(stream, name, ctx.notes)
-    return [] if document is None else parse_jenkins_test_report(document, name, ctx.notes)
+    for result in [] if document is None else parse_jenkins_test_report(document, name, ctx.notes):
+        emit(result)
 
 
-def _gitlab(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+def _gitlab(stream: BinaryIO, name: str, ctx: ReadContext, emit: Emit) -> None:
     document = read_json(stream, name, ctx.notes)
     results = [] if document is None else parse_gitlab_test_report(document, name, ctx.notes)
     if document is not None and not results:
         ctx.notes.append("The pipeline has no test report (no job publishes artifacts:reports:junit).")
-    return results
+    for result in results:
+        emit(result)
 
 
-def _openqa(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
+def _openqa(stream: BinaryIO, name: str, ctx: ReadContext, emit: Emit) -> None:
     document = read_json(stream, name, ctx.notes)
     job = None if document is None else parse_openqa_details(document, name, ctx.notes)
     if job is None:
-        return []
+        return
     if job.result in INFRA_RESULTS:
         reason = job.reason or "no reason given"
         ctx.ci_infra = InfraFinding(
@@ -81,7 +90,8 @@ def _openqa(stream: BinaryIO, name: str, ctx: ReadContext) -> list[TestResult]:
         ctx.notes.append(f"openQA says: {job.reason[:300]}")
     wanted = ("DISTRI", "VERSION", "FLAVOR", "ARCH", "BUILD", "MACHINE")
     merge_components(ctx.components, {k: job.settings[k] for k in wanted if k in job.settings}, ctx.notes)
-    return job.modules
+    for module in job.modules:
+        emit(module)
 
 
 READERS: Mapping[str, ResultReader] = {
@@ -107,14 +117,6 @@ def open_found(
     return None
 
 
-@dataclass
-class ResultsRead:
-    """The results of a run and the files they came from."""
-
-    results: list[TestResult] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-
 def read_results(
     tree: LogTree, found: Discovery, ctx: ReadContext, skip: frozenset[str] = frozenset()
 ) -> ResultsRead:
@@ -130,7 +132,7 @@ def read_results(
             ctx.notes.append(f"No reader for {kind} results; skipped {', '.join(paths[:3])}.")
             continue
         read = _read_kind(tree, paths, kind, found.probe, ctx)
-        if read.results:
+        if read.found:
             return read
     return ResultsRead()
 
@@ -174,9 +176,7 @@ def sniff_format(stream: BinaryIO) -> tuple[ResultKind | None, str]:
 
 
 def _read_kind(tree: LogTree, paths: list[str], kind: str, probe: bool, ctx: ReadContext) -> ResultsRead:
-    runs: list[list[TestResult]] = []
-    files: list[str] = []
-    suites: list[set[str]] = []
+    tally = ResultTally(ctx.judge)
     unique = list(dict.fromkeys(paths))
     if len(unique) > MAX_RESULT_FILES:
         # One webhook must not cost a hundred thousand requests (a manifest can list anything).
@@ -189,6 +189,7 @@ def _read_kind(tree: LogTree, paths: list[str], kind: str, probe: bool, ctx: Rea
         if opened is None:
             continue
         name, stream = opened
+        sink = tally.file(name)
         with stream:
             reader = READERS.get(kind)
             if kind in _SNIFFED:
@@ -197,20 +198,12 @@ def _read_kind(tree: LogTree, paths: list[str], kind: str, probe: bool, ctx: Rea
                     ctx.notes.append(f"Skipped {name}: {what}.")
                     continue
                 reader = READERS[sniffed]
-            results = reader(stream, name, ctx) if reader else []
-        if not results:
+            if reader:
+                reader(stream, name, ctx, sink.add)
+        if not sink.count:
             ctx.notes.append(f"{name}: no test results in it.")
-            continue
-        runs.append(results)
-        files.append(name)
-        suites.append({r.env for r in results if r.env})
-    if not runs:
-        return ResultsRead()
     # Each file's environment replaces what a reader put in `env` (a JUnit suite's name).
-    for results, env in zip(runs, file_environments(files, suites), strict=True):
-        for result in results:
-            result.env = env
-    return ResultsRead(merge_results(runs), files)
+    return tally.settle()
 
 
 def read_failed_task(tree: LogTree, found: Discovery, ctx: ReadContext) -> FailedTask | None:

@@ -9,6 +9,7 @@ The test id is `classname.name` (just `name` when there is no class name).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError
 
@@ -86,14 +87,14 @@ def _case(elem: Element, suite: str | None) -> TestResult:
     )
 
 
-def parse_junit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestResult]:
-    """Test results from a JUnit XML stream.
+def parse_junit(stream: BinaryIO, name: str, notes: list[str]) -> Iterator[TestResult]:
+    """Test results from a JUnit XML stream, each yielded as its case ends.
 
     Elements are dropped as soon as they are read, so memory stays bounded by one test case.
     DTD entities are refused (no billion laughs, no external entities); invalid or truncated
     XML keeps the cases read before the damage and adds a note.
     """
-    results: list[TestResult] = []
+    count = 0
     stack: list[Element] = []
     try:
         for event, elem in iterparse(stream, events=("start", "end"), forbid_dtd=False):
@@ -107,16 +108,14 @@ def parse_junit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestResul
                 continue
             if not any(_local(e.tag) == "testcase" for e in stack):
                 suite = next((e.get("name") for e in reversed(stack) if _local(e.tag) == "testsuite"), None)
-                results.append(_case(elem, (suite or "").strip() or None))
+                count += 1
+                yield _case(elem, (suite or "").strip() or None)
             if stack:
                 stack[-1].remove(elem)
     except DefusedXmlException as exc:
-        notes.append(
-            f"{name}: refused to expand XML entities ({type(exc).__name__}); kept {len(results)} tests."
-        )
+        notes.append(f"{name}: refused to expand XML entities ({type(exc).__name__}); kept {count} tests.")
     except ParseError as exc:
-        if not results and "no element found: line 1, column 0" in str(exc):
+        if not count and "no element found: line 1, column 0" in str(exc):
             notes.append(f"{name} is empty.")
         else:
-            notes.append(f"{name} is not valid XML ({exc}); kept the {len(results)} tests read before it.")
-    return results
+            notes.append(f"{name} is not valid XML ({exc}); kept the {count} tests read before it.")

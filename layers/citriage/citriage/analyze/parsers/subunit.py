@@ -1,9 +1,14 @@
-"""subunit v2 streams (what stestr and tempest write), read with python-subunit."""
+"""subunit v2 streams (what stestr and tempest write), read with python-subunit.
+
+A test's result is handed on as soon as its final status arrives, so what the parser holds is
+the tests in progress, never the whole run.
+"""
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -38,11 +43,13 @@ class _TestRecord:
 
 
 class _Collector(testtools.StreamResult):
-    """Gathers status events per test id, in the order tests were first seen."""
+    """Gathers status events per test id, and hands each test on when it ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, emit: Callable[[TestResult], None]) -> None:
         super().__init__()
+        self.emit = emit
         self.tests: dict[str, _TestRecord] = {}
+        self.lost = False
         self.parser_errors: list[str] = []
         self.non_subunit_bytes = 0
 
@@ -82,6 +89,17 @@ class _Collector(testtools.StreamResult):
             record.lost = True
         if file_name and file_bytes:
             record.attachments.setdefault(file_name, BoundedText()).add(bytes(file_bytes))
+        if test_status in _STATUS:
+            # Attachments come before the status that ends a test (testtools sends them first).
+            self.emit(_result(test_id, self.tests.pop(test_id)))
+            self.lost = self.lost or record.lost
+
+    def unfinished(self) -> None:
+        """Hand on the tests that never ended: the stream was cut off under them."""
+        for test_id, record in self.tests.items():
+            self.lost = self.lost or record.lost
+            self.emit(_result(test_id, record))
+        self.tests.clear()
 
 
 _V1_LOST = b"lost connection during test"
@@ -120,13 +138,33 @@ def _texts(record: _TestRecord) -> tuple[str, dict[str, str]]:
     return text, attached
 
 
-def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestResult]:
-    """Read a subunit v2 stream into test results.
+def _result(test_id: str, record: _TestRecord) -> TestResult:
+    status = _STATUS.get(record.status or "", TestStatus.INTERRUPTED)
+    if record.lost:
+        status = TestStatus.INTERRUPTED
+    duration: float | None = None
+    if record.start and record.end:
+        duration = max(0.0, (record.end - record.start).total_seconds())
+    text, output = _texts(record) if status is not TestStatus.PASSED else ("", {})
+    failed = status in (TestStatus.FAILED, TestStatus.INTERRUPTED)
+    return TestResult(
+        test_id=test_id,
+        status=status,
+        duration=duration,
+        details=text,
+        message=(exception_line(text) or None) if failed and text else None,
+        output=output if failed else {},
+        tags=sorted(record.tags),
+    )
 
-    Tests that started but never ended (the job was killed) come back as INTERRUPTED. A cut or
+
+def stream_subunit(stream: BinaryIO, name: str, notes: list[str], emit: Callable[[TestResult], None]) -> None:
+    """Read a subunit stream (v2, or stestr's v1), handing each test's result to `emit` as it ends.
+
+    Tests that started but never ended (the job was killed) come last, as INTERRUPTED. A cut or
     corrupt stream keeps every test recorded before the damage and adds a note.
     """
-    collector = _Collector()
+    collector = _Collector(emit)
     collector.startTestRun()
     try:
         if _looks_like_v1(stream):
@@ -138,56 +176,13 @@ def parse_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestRes
     except Exception as exc:  # a hostile stream must not lose what was already read
         notes.append(f"{name}: subunit stream could not be read to the end ({type(exc).__name__}).")
     collector.stopTestRun()
+    collector.unfinished()
     if collector.parser_errors:
         notes.append(
             f"{name}: subunit stream is damaged or truncated ({collector.parser_errors[0][:120]}); "
             "kept the tests recorded before it."
         )
-    if any(record.lost for record in collector.tests.values()):
+    if collector.lost:
         notes.append(f"{name}: subunit v1 stream ends in the middle of a test; kept what came before.")
     if collector.non_subunit_bytes:
         notes.append(f"{name}: skipped {collector.non_subunit_bytes} bytes that are not subunit v2.")
-    results = []
-    for test_id, record in collector.tests.items():
-        status = _STATUS.get(record.status or "", TestStatus.INTERRUPTED)
-        if record.lost:
-            status = TestStatus.INTERRUPTED
-        duration: float | None = None
-        if record.start and record.end:
-            duration = max(0.0, (record.end - record.start).total_seconds())
-        text, output = _texts(record) if status is not TestStatus.PASSED else ("", {})
-        failed = status in (TestStatus.FAILED, TestStatus.INTERRUPTED)
-        results.append(
-            TestResult(
-                test_id=test_id,
-                status=status,
-                duration=duration,
-                details=text,
-                message=(exception_line(text) or None) if failed and text else None,
-                output=output if failed else {},
-                tags=sorted(record.tags),
-            )
-        )
-    return results
-
-
-def merge_results(runs: list[list[TestResult]]) -> list[TestResult]:
-    """Merge the results of several streams of one job (workers, stestr runs and re-runs,
-    stestr's partial `tmp*` stream of a run that was cut off) into one result per test and
-    environment: a test that ran in two environments keeps both results.
-
-    Within one environment, a finished result beats an interrupted one; among finished results
-    the later stream wins (a re-run of a failure is the later word on it).
-    """
-    merged: dict[tuple[str | None, str], TestResult] = {}
-    for results in runs:
-        for result in results:
-            key = (result.env, result.test_id)
-            seen = merged.get(key)
-            if (
-                seen is None
-                or seen.status is TestStatus.INTERRUPTED
-                or result.status is not TestStatus.INTERRUPTED
-            ):
-                merged[key] = result
-    return list(merged.values())
