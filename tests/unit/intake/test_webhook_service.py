@@ -5,7 +5,7 @@ import json
 import pytest
 from citriage.errors import BadRequest, PayloadTooLarge, Unauthorized, UnknownSource
 from citriage.intake.sources.auth import sign_hmac_sha256
-from citriage.intake.webhook import WebhookService
+from citriage.intake.webhook import MAX_RUNS_PER_MESSAGE, WebhookService
 
 from tests.unit.fakes import FakeDedupe, FakeKeys, FakeQueue
 
@@ -162,3 +162,26 @@ def test_intake_killed_before_enqueueing_is_409_until_its_lease_runs_out_then_ac
     assert service(queue, dedupe).receive("zuul", signed(body), body).accepted == ["zuul:b1", "zuul:b2"]
     again = service(queue, dedupe).receive("zuul", signed(body), body)
     assert again.accepted == [] and len(queue.sent) == 2
+
+
+def test_a_message_with_more_builds_than_the_cap_is_a_400_and_enqueues_nothing():
+    # Given a signed buildset of 501 finished builds (one more than a message may carry)
+    builds = [
+        {
+            "job_name": f"job-{n}",
+            "uuid": f"u{n}",
+            "result": "FAILURE",
+            "log_url": f"https://logs/{n}/",
+            "end_time": 1.0,
+        }
+        for n in range(MAX_RUNS_PER_MESSAGE + 1)
+    ]
+    queue = FakeQueue()
+    body = json.dumps(payload(builds)).encode()
+    # When it is received, then it is refused with the reason, and nothing is queued
+    with pytest.raises(BadRequest, match="501 finished builds in one message; at most 500"):
+        service(queue, max_body=10_000_000).receive("zuul", signed(body), body)
+    assert queue.sent == []
+    # And a buildset of exactly the cap is taken whole
+    body = json.dumps(payload(builds[:MAX_RUNS_PER_MESSAGE])).encode()
+    assert len(service(queue, max_body=10_000_000).receive("zuul", signed(body), body).accepted) == 500

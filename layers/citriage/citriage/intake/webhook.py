@@ -14,6 +14,9 @@ from citriage.intake.sources import get_source
 from citriage.models import RunEvent
 from citriage.ports import Dedupe, KeySource, Queue
 
+# Runs one webhook message may carry (a Zuul buildset's finished builds, an openQA group).
+MAX_RUNS_PER_MESSAGE = 500
+
 
 class WebhookOutcome(BaseModel):
     """What a webhook request led to (the 202 response body)."""
@@ -57,6 +60,12 @@ class WebhookService:
             runs = source.normalize(payload)
         except ValidationError as exc:
             raise BadRequest(f"not a usable {source.name} payload: {validation_summary(exc)}") from None
+        if len(runs) > MAX_RUNS_PER_MESSAGE:
+            # Each run is a claim and a send: one request must not cost thousands of them.
+            raise BadRequest(
+                f"{len(runs)} finished builds in one message; at most {MAX_RUNS_PER_MESSAGE} are taken "
+                "(send the buildset in parts)"
+            )
         outcome = WebhookOutcome(accepted=[], duplicates=[])
         delivery = source.delivery_id(headers)
         delivery_key = keys.intake_delivery(source.name, delivery) if delivery and runs else None
