@@ -9,7 +9,7 @@ PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 
 	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: lock demo screenshots test lint typecheck validate unit contract hostile conformance conformance-tools integration e2e bench build deploy clean schemas
+.PHONY: lock demo screenshots test lint typecheck validate unit contract hostile conformance conformance-tools integration e2e bench load build deploy clean schemas
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -104,6 +104,9 @@ screenshots: demo
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
+
+load: $(VENV)/.installed
+	$(BIN)/python bench/load.py
 
 build: $(TOOLS)/.installed
 	@test -n "$(PY313_DIR)" || { echo "make build needs python3.13 (the Lambda runtime) on PATH or under pyenv"; exit 1; }

@@ -25,7 +25,7 @@ class RecordingChain:
 @pytest.fixture
 def served():
     chain = RecordingChain()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(chain, threading.Lock()))  # type: ignore[arg-type]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(chain, lambda: None))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     host, port = server.server_address[:2]

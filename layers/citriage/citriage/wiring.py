@@ -128,7 +128,8 @@ def mail_transports(settings: NotifySettings, aws: AwsClients) -> list[MailTrans
         elif name is MailTransportName.FILE:
             if not settings.mail_out_dir:
                 raise ValueError("MAIL_TRANSPORTS has 'file' but MAIL_OUT_DIR is not set")
-            transports.append(FileTransport(Path(settings.mail_out_dir)))
+            # Local modes: a mail retried after a crash is delivered once.
+            transports.append(FileTransport(Path(settings.mail_out_dir), once=True))
     if not transports:
         raise ValueError("MAIL_TRANSPORTS names no transport")
     return transports

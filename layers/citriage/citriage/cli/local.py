@@ -30,6 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
             known_issues=existing(args.known_issues, "events/known-issues.yaml"),
             subscriptions=existing(args.subscriptions, "events/subscriptions.yaml"),
             keys_file=Path(args.keys) if args.keys else None,
+            state_dir=None if args.no_state else Path(args.state or Path(args.out) / "state"),
         )
     )
 
@@ -64,4 +65,11 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--keys", metavar="FILE", help='JSON {"<source>": "<key>"} to use instead of random webhook keys'
     )
+    state = serve.add_mutually_exclusive_group()
+    state.add_argument(
+        "--state",
+        metavar="DIR",
+        help="keep tables, queues and keys here across restarts (default <out>/state)",
+    )
+    state.add_argument("--no-state", action="store_true", help="keep everything in memory: lost when stopped")
     serve.set_defaults(func=_serve)

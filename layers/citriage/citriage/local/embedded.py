@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import queue
 import secrets
 import threading
 import time
@@ -90,21 +91,43 @@ class LocalStack:
     ci_tokens: dict[str, object] = field(default_factory=dict)
 
 
+# A WSGI application wrapper: `serve --state` passes every request through its snapshot gate.
+WsgiWrapper = Callable[[Any], Any]
+
+
 class EmbeddedAws:
     """A moto server on 127.0.0.1 with the resources template.yaml declares."""
 
-    def __init__(self, port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415  # moto is only needed in local mode
-
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    def __init__(self, port: int = 0, wrap: WsgiWrapper | None = None) -> None:
+        self._port = port
+        self._wrap = wrap
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
         self.endpoint = ""
 
     def start(self) -> str:
         """Start the server and point boto3 (in this process) at it."""
+        # moto is only needed in local mode.
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server  # noqa: PLC0415
+
         # The embedded server's per-request access log would drown the caller's output.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(
+            "127.0.0.1",
+            self._port,
+            self._wrap(app) if self._wrap else app,
+            True,
+            request_handler=MotoRequestHandler,
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="citriage-aws", daemon=True)
+        self._thread.start()
+        host, port = self._server.server_address[:2]
         self.endpoint = f"http://{host}:{port}"
         os.environ.update(
             {
@@ -120,7 +143,11 @@ class EmbeddedAws:
 
     def stop(self) -> None:
         """Stop the server."""
-        self._server.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
 
     def provision(
         self,
@@ -152,14 +179,9 @@ class EmbeddedAws:
             },
         )
         create_email_identity(aws, sender)
-        env |= {
-            # The local log server listens on loopback; only this embedded mode allows it.
-            "ALLOW_PRIVATE_ADDRESSES": "true",
-            "MAIL_TRANSPORTS": "ses,file" if mail_out_dir else "ses",
-        }
-        if mail_out_dir:
-            env["MAIL_OUT_DIR"] = str(mail_out_dir)
-        os.environ.update(env)
+        # The local log server listens on loopback; only this embedded mode allows it.
+        env["ALLOW_PRIVATE_ADDRESSES"] = "true"
+        _set_mail_out(env, mail_out_dir)
         return LocalStack(
             self.endpoint,
             env,
@@ -168,6 +190,32 @@ class EmbeddedAws:
             keys,
             tokens,
         )
+
+    def resume(self, saved: Mapping[str, Any], log_hosts: list[str], mail_out_dir: Path | None) -> LocalStack:
+        """The stack of a restored state (`serve --state`), re-pointed at this endpoint and at
+        this start's log hosts and mail directory; the functions' environment is set."""
+        old = str(saved["endpoint"])
+        env = {k: v.replace(old, self.endpoint) for k, v in saved["env"].items()}
+        env["LOG_HOSTS"] = ",".join(log_hosts)
+        _set_mail_out(env, mail_out_dir)
+        return LocalStack(
+            self.endpoint,
+            env,
+            str(saved["analyze_queue_url"]).replace(old, self.endpoint),
+            str(saved["notify_queue_url"]).replace(old, self.endpoint),
+            dict(saved["webhook_keys"]),
+            dict(saved.get("ci_tokens") or {}),
+        )
+
+
+def _set_mail_out(env: dict[str, str], mail_out_dir: Path | None) -> None:
+    """Mail through SES, and also as files when there is a directory; then the functions'
+    environment (this process's) is set."""
+    env["MAIL_TRANSPORTS"] = "ses,file" if mail_out_dir else "ses"
+    env.pop("MAIL_OUT_DIR", None)
+    if mail_out_dir:
+        env["MAIL_OUT_DIR"] = str(mail_out_dir)
+    os.environ.update(env)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -261,15 +309,37 @@ def sqs_event(messages: Sequence[Mapping[str, Any]], queue_url: str) -> dict[str
     }
 
 
-class HandlerChain:
-    """Drives the real handlers: webhook -> analyze queue -> analyze -> bus -> notify queue -> notify."""
+class HandlerPool:
+    """Instances of one function, each handling one request at a time, as Lambda's concurrent
+    execution environments do: a request holds one instance, never the others (the handler
+    module keeps per-request state, Powertools' resolver)."""
 
-    def __init__(self, stack: LocalStack, root: Path | None = None) -> None:
+    def __init__(self, name: str, size: int, root: Path | None = None) -> None:
+        self._idle: queue.Queue[Handler] = queue.Queue()
+        for _ in range(size):
+            self._idle.put(load_handler(name, root))
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Invoke an idle instance (waiting for one when all are busy)."""
+        handler = self._idle.get()
+        try:
+            return handler(event, context)
+        finally:
+            self._idle.put(handler)
+
+
+class HandlerChain:
+    """Drives the real handlers: webhook -> analyze queue -> analyze -> bus -> notify queue -> notify.
+
+    `webhooks` instances of the webhook and unsubscribe functions take requests concurrently.
+    """
+
+    def __init__(self, stack: LocalStack, root: Path | None = None, webhooks: int = 1) -> None:
         self.stack = stack
-        self.webhook = load_handler("webhook", root)
+        self.webhook = HandlerPool("webhook", webhooks, root)
         self.analyze = load_handler("analyze", root)
         self.notify = load_handler("notify", root)
-        self.unsubscribe = load_handler("unsubscribe", root)
+        self.unsubscribe = HandlerPool("unsubscribe", 1, root)
         self._sqs = AwsClients().sqs
 
     def post(

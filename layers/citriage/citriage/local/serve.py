@@ -1,9 +1,13 @@
 """`citriage serve`: the webhook routes on localhost, over the embedded AWS endpoint, with the
 queue worker running in-process, so a CI can be pointed at a laptop (no AWS account, no Docker).
 
-`POST /hooks/{source}` goes to the real webhook handler exactly as API Gateway would deliver it;
-a background thread works the analyze and notify queues with the real handlers; mail is written
-as `.eml` and `.html` files under the output directory. `GET /healthz` answers 200.
+`POST /hooks/{source}` goes to the real webhook handler exactly as API Gateway would deliver it
+(several at once, each on its own instance of the function); a background thread works the
+analyze and notify queues with the real handlers; mail is written as `.eml` and `.html` files
+under the output directory. `GET /healthz` answers 200.
+
+With a state directory (the default, `<out>/state`) the tables, queues and keys survive a
+restart, and a 202 is only answered once the queued run is on disk (citriage.local.state).
 """
 
 from __future__ import annotations
@@ -15,18 +19,22 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from citriage.adapters.aws.clients import AwsClients
-from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
+from citriage.adapters.aws.dynamodb import DedupeStore
+from citriage.local.embedded import EmbeddedAws, HandlerChain, LocalStack, serve_directory
+from citriage.local.state import StateKeeper, release_in_flight
 from citriage.wiring import seed_tables
 
 # Bodies larger than this are refused before they are read (the webhook's own limit is lower).
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
+# Webhook requests handled at once (instances of the webhook function).
+WEBHOOK_INSTANCES = 4
 SERVE_ENV = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
@@ -45,6 +53,8 @@ class ServeOptions:
     poll_seconds: float = 1.0
     # JSON object source -> key, so a CI configured once keeps working across restarts.
     keys_file: Path | None = None
+    # Where tables, queues and keys are kept across restarts; None keeps them in memory only.
+    state_dir: Path | None = None
 
 
 @dataclass
@@ -59,11 +69,18 @@ class ServeInfo:
 class QueueWorker(threading.Thread):
     """Works the analyze and notify queues until stopped, as Lambda's SQS pollers would."""
 
-    def __init__(self, chain: HandlerChain, poll_seconds: float, report: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        chain: HandlerChain,
+        poll_seconds: float,
+        report: Callable[[str], None],
+        commit: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(name="citriage-queue-worker", daemon=True)
         self._chain = chain
         self._poll = poll_seconds
         self._report = report
+        self._commit = commit
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -71,6 +88,8 @@ class QueueWorker(threading.Thread):
         while not self.stopping.is_set():
             try:
                 analysed, notified = self._chain.run_pending()
+                if self._commit and (analysed or notified):
+                    self._commit()
             except Exception as exc:  # the worker must outlive one bad round; it says why
                 self._report(f"queue worker: {type(exc).__name__}: {exc}")
             else:
@@ -79,7 +98,7 @@ class QueueWorker(threading.Thread):
             self.stopping.wait(self._poll)
 
 
-def _handler(chain: HandlerChain, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+def _handler(chain: HandlerChain, commit: Callable[[], None]) -> type[BaseHTTPRequestHandler]:
     class WebhookHandler(BaseHTTPRequestHandler):
         """The HTTP API's routes, handed to the real webhook handler."""
 
@@ -98,8 +117,9 @@ def _handler(chain: HandlerChain, lock: threading.Lock) -> type[BaseHTTPRequestH
                 self._reply(404, {"message": "not found; webhooks are POST /hooks/<source>"})
 
         def _unsubscribe(self, method: str, query: str, body: bytes) -> None:
-            with lock:
-                status, page = chain.unsubscribe_request(method, dict(parse_qsl(query)), body)
+            status, page = chain.unsubscribe_request(method, dict(parse_qsl(query)), body)
+            if status < 300:
+                commit()
             data = page.encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -131,9 +151,10 @@ def _handler(chain: HandlerChain, lock: threading.Lock) -> type[BaseHTTPRequestH
             body = self.rfile.read(length)
             headers = dict(self.headers.items())
             query = dict(parse_qsl(parts.query))
-            # The handler module keeps per-request state (Powertools' resolver): one at a time.
-            with lock:
-                status, response = chain.post(segments[1], body, headers, query)
+            status, response = chain.post(segments[1], body, headers, query)
+            if status < 300:
+                # What was accepted is on disk before the CI hears so.
+                commit()
             self._reply(status, response)
 
         def _reply(self, status: int, document: dict[str, Any]) -> None:
@@ -175,7 +196,9 @@ def serve(
     """Run until interrupted (or `stop` is set); returns the exit status."""
     os.environ.update(SERVE_ENV)
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    aws = EmbeddedAws()
+    state = StateKeeper(options.state_dir) if options.state_dir else None
+    saved = state.load() if state else None
+    aws = EmbeddedAws(wrap=state.gate.wrap if state else None)
     aws.start()
     with ExitStack() as cleanup:
         cleanup.callback(aws.stop)
@@ -185,12 +208,18 @@ def serve(
             log_server = cleanup.enter_context(serve_directory(options.serve_logs))
             hosts.append(log_server)
         keys = _read_keys(options.keys_file) if options.keys_file else None
-        stack = aws.provision(options.sender, hosts, options.out_dir.resolve(), keys)
+        stack = _stack(aws, saved, options, hosts, keys)
         seed_tables(stack.env, AwsClients(), options.known_issues, options.subscriptions)
-        chain = HandlerChain(stack)
-        httpd = _Server((options.host, options.port), _handler(chain, threading.Lock()))
+        commit: Callable[[], None] = _nothing if state is None else state.commit
+        if state is not None:
+            state.stack = asdict(stack)
+            state.start()
+            cleanup.callback(state.stop)
+            commit()
+        chain = HandlerChain(stack, webhooks=WEBHOOK_INSTANCES)
+        httpd = _Server((options.host, options.port), _handler(chain, commit))
         cleanup.callback(httpd.server_close)
-        worker = QueueWorker(chain, options.poll_seconds, lambda line: print(line, flush=True))
+        worker = QueueWorker(chain, options.poll_seconds, lambda line: print(line, flush=True), commit)
         worker.start()
         cleanup.callback(worker.join)
         cleanup.callback(worker.stopping.set)
@@ -213,6 +242,36 @@ def serve(
             stopping.wait()
         print("stopping", flush=True)
     return 0
+
+
+def _nothing() -> None:
+    """No state directory: nothing to commit."""
+
+
+def _stack(
+    aws: EmbeddedAws,
+    saved: dict[str, Any] | None,
+    options: ServeOptions,
+    hosts: list[str],
+    keys: dict[str, str] | None,
+) -> LocalStack:
+    """The stack: resumed from the state directory, or provisioned afresh."""
+    out_dir = options.out_dir.resolve()
+    if saved is None:
+        return aws.provision(options.sender, hosts, out_dir, keys)
+    stack = aws.resume(saved, hosts, out_dir)
+    if keys and any(stack.webhook_keys.get(source) != key for source, key in keys.items()):
+        print(f"note: the webhook keys kept in {options.state_dir} are used, not those of --keys", flush=True)
+    # What the killed process had started and not finished is nobody's now: its messages are
+    # visible again and its leases (intake, analysis, mail) end, so the retries go ahead at once.
+    released = release_in_flight()
+    ended = DedupeStore(AwsClients().table(stack.env["DEDUPE_TABLE"])).end_pending_leases()
+    print(
+        f"resumed from {options.state_dir}: {released} unfinished message(s) requeued, "
+        f"{ended} unfinished claim(s) released",
+        flush=True,
+    )
+    return stack
 
 
 def _print_banner(info: ServeInfo, options: ServeOptions) -> None:

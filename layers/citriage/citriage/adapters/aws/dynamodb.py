@@ -102,6 +102,32 @@ class DedupeStore:
         """Give a claim back (the work it guarded failed and must be retried)."""
         self._table.delete_item(Key={"key": key})
 
+    def end_pending_leases(self) -> int:
+        """End every pending lease now, so that a retry takes its claim at once; returns how
+        many. For local mode's restart only: the one process that held them is gone, and
+        nothing would complete them. (It scans the table; no Lambda calls it.)"""
+        ended = 0
+        request: dict[str, Any] = {
+            "FilterExpression": "#s = :pending",
+            "ProjectionExpression": "#k",
+            "ExpressionAttributeNames": {"#s": "state", "#k": "key"},
+            "ExpressionAttributeValues": {":pending": "pending"},
+        }
+        while True:
+            page = self._table.scan(**request)
+            for item in page.get("Items", []):
+                self._table.update_item(
+                    Key={"key": item["key"]},
+                    UpdateExpression="SET #l = :zero",
+                    ConditionExpression="#s = :pending",
+                    ExpressionAttributeNames={"#s": "state", "#l": "lease_until"},
+                    ExpressionAttributeValues={":pending": "pending", ":zero": 0},
+                )
+                ended += 1
+            if "LastEvaluatedKey" not in page:
+                return ended
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
 
 class RunStore:
     """Analysed runs: one item per run holding its report, indexed by job and time.
