@@ -210,6 +210,28 @@ def test_compiled_matcher_is_cached_and_rebuilt_when_signatures_change():
     assert [h.item.id for h in changed.search_text("cache test gamma")] == ["K-1"]
 
 
+def test_matcher_cache_is_bounded_by_the_memory_re2_may_use(monkeypatch):
+    # Given a cache with room for what RE2 may use for three small matchers
+    monkeypatch.setattr(
+        compiled, "MATCHER_CACHE_BYTES", 3 * (compiled.SET_MIN_MEM + compiled.SET_MEM_PER_PATTERN)
+    )
+    # When ten signature lists (ten edits of one signature) are compiled in turn
+    for edit in range(10):
+        SignatureSet([issue("B-1", rf"bounded cache edit {edit} x")], TODAY)
+        # Then what it keeps never passes the bound, and the newest is always there
+        assert compiled.matcher_cache_bytes() <= compiled.MATCHER_CACHE_BYTES
+        assert matcher_cache_info()[1][-1] == compiled.fingerprint([(rf"bounded cache edit {edit} x", False)])
+    assert matcher_cache_info()[0] == 3
+    # And a big list's Sets may use more than a small one's, up to the cap
+    small = compiled.matcher_for([("small one", False)])
+    big = compiled.matcher_for([(f"big list {n} [a-z]+", False) for n in range(5000)])
+    assert small.max_mem == compiled.SET_MIN_MEM + compiled.SET_MEM_PER_PATTERN
+    assert big.max_mem == compiled.SET_MAX_MEM
+    assert matcher_cache_info()[1][-1] == compiled.fingerprint(
+        [(f"big list {n} [a-z]+", False) for n in range(5000)]
+    )
+
+
 def test_set_too_big_for_its_memory_is_split_into_shards(monkeypatch):
     # Given so little memory for a Set that 2,000 patterns do not fit in one
     monkeypatch.setattr(compiled, "SET_MAX_MEM", 1 << 20)

@@ -23,13 +23,18 @@ from citriage.ports import Patterned
 MAX_EXCERPT = 500
 
 
-# The combined automaton may use this much memory (RE2's default, 8 MB, is too small for
-# thousands of patterns). When a Set still does not fit, it is split into shards.
+# The memory a combined automaton (an RE2 Set) may use: RE2 enforces it, for the program and
+# the lazily built DFA together. RE2's default, 8 MB, is too small for thousands of patterns, so
+# a Set gets SET_MIN_MEM plus SET_MEM_PER_PATTERN for each pattern, up to SET_MAX_MEM. When a
+# Set does not compile within it, it is split into shards; when its DFA runs out at match time,
+# the patterns are located one by one (slower, still linear).
 SET_MAX_MEM = 256 << 20
+SET_MIN_MEM = 8 << 20
+SET_MEM_PER_PATTERN = 256 << 10
 
-
-# How many compiled matchers a warm process keeps (one per distinct signature list).
-MATCHER_CACHE_SIZE = 8
+# The compiled matchers a warm process keeps (one per distinct signature list), bounded by the
+# memory RE2 may use for them: the sum of their Sets' limits. The newest is always kept.
+MATCHER_CACHE_BYTES = 512 << 20
 
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -181,7 +186,9 @@ class _Shard:
 
     def __init__(self, indices: Sequence[int], patterns: Sequence[str], multiline: bool) -> None:
         self.indices = list(indices)
-        rset = re2.Set.SearchSet(_options(multiline=multiline, max_mem=SET_MAX_MEM))
+        # What RE2 may use for this Set, at most: what the matcher cache counts.
+        self.max_mem = min(SET_MAX_MEM, SET_MIN_MEM + SET_MEM_PER_PATTERN * len(self.indices))
+        rset = re2.Set.SearchSet(_options(multiline=multiline, max_mem=self.max_mem))
         for index in self.indices:
             rset.Add(_anchored_per_line(patterns[index]))
         # The empty pattern matches every text: a result without it means RE2 gave up (its
@@ -220,6 +227,8 @@ class _Matcher:
         self.single = _shards([i for i, (_, m) in enumerate(patterns) if not m], texts, multiline=False)
         self.multi = _shards([i for i, (_, m) in enumerate(patterns) if m], texts, multiline=True)
         self.has_multiline = bool(self.multi)
+        # An upper bound of the memory RE2 uses for this matcher's Sets.
+        self.max_mem = sum(shard.max_mem for shard in [*self.single, *self.multi])
 
     def which(self, data: bytes, multiline: bool) -> tuple[set[int], bool]:
         """Pattern indices that match somewhere in `data`, and whether the Set answered.
@@ -257,11 +266,17 @@ def matcher_for(patterns: Sequence[tuple[str, bool]]) -> _Matcher:
     if matcher is None:
         matcher = _Matcher(patterns)
         _MATCHERS[key] = matcher
-        while len(_MATCHERS) > MATCHER_CACHE_SIZE:
+        # The least recently used go first; the newest stays whatever it costs.
+        while len(_MATCHERS) > 1 and matcher_cache_bytes() > MATCHER_CACHE_BYTES:
             _MATCHERS.popitem(last=False)
     else:
         _MATCHERS.move_to_end(key)
     return matcher
+
+
+def matcher_cache_bytes() -> int:
+    """The memory RE2 may use, at most, for the matchers this process keeps."""
+    return sum(matcher.max_mem for matcher in _MATCHERS.values())
 
 
 def matcher_cache_info() -> tuple[int, list[str]]:
