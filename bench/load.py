@@ -123,10 +123,19 @@ class Post:
     seconds: float = 0.0
 
 
+# A burst spreads over this many jobs (each job's history is read when its mail is made).
+JOBS = 50
+
+
 def body_of(run: int, log_server: str) -> bytes:
-    """The generic source's report of one failing build (the bundled example, numbered)."""
-    template = (EVENTS / "generic" / "build-failed.json").read_text()
-    return template.replace("${LOG_SERVER}", log_server).replace("/981", f"/{run}").encode()
+    """The generic source's report of one failing build (the bundled example, numbered), of one
+    of JOBS jobs."""
+    document = json.loads(
+        (EVENTS / "generic" / "build-failed.json").read_text().replace("${LOG_SERVER}", log_server)
+    )
+    document["build_id"] = document["build_id"].replace("/981", f"/{run}")
+    document["job"] = f"{document['job']}-{run % JOBS}"
+    return json.dumps(document).encode()
 
 
 def run_id_of(run: int) -> str:
