@@ -10,7 +10,7 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -20,10 +20,11 @@ from citriage.adapters.aws.clients import AwsClients
 from citriage.analyze.service import AnalyzeService
 from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
 from citriage.models import RunEvent
+from citriage.tracing import handler_tracer
 from citriage.wiring import analyze_service
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 # Failed records go back to SQS one by one, also when all of a batch fails (no invocation error).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

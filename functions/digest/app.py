@@ -6,16 +6,17 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.config import NotifySettings
 from citriage.notify.digest import DigestService, DigestTrigger
+from citriage.tracing import handler_tracer
 from citriage.wiring import digest_service
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -15,10 +15,11 @@ from citriage.adapters.aws.clients import AwsClients
 from citriage.config import NotifySettings
 from citriage.models import RunAnalyzedEnvelope
 from citriage.notify.service import NotifyService
+from citriage.tracing import handler_tracer
 from citriage.wiring import notify_service
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 

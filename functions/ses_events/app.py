@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,10 +13,11 @@ from citriage.adapters.aws.clients import AwsClients
 from citriage.adapters.aws.dynamodb import SuppressionStore
 from citriage.config import SesEventsSettings
 from citriage.notify.ses_events import suppressions_from_ses_event
+from citriage.tracing import handler_tracer
 from citriage.wiring import suppression_store
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 
 

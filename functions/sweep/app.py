@@ -5,16 +5,17 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.config import SweepSettings
 from citriage.intake.sweep import Sweeper
+from citriage.tracing import handler_tracer
 from citriage.wiring import sweeper
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 
 

@@ -7,7 +7,7 @@ import json
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -16,10 +16,11 @@ from citriage.adapters.aws.clients import AwsClients
 from citriage.config import WebhookSettings
 from citriage.errors import CitriageError
 from citriage.intake.webhook import WebhookService
+from citriage.tracing import handler_tracer
 from citriage.wiring import webhook_service
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 

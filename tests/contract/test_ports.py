@@ -152,6 +152,18 @@ def test_known_issues_list_what_was_stored(known_issues):
     assert known_issues.port.list([]) == [issue]
 
 
+def test_known_issues_version_moves_when_a_signature_is_stored(known_issues):
+    first = known_issues.port.version()
+    assert known_issues.port.version() == first
+    known_issues.add(KnownIssue(id="LP-7", title="t", bug_url="https://bugs/7", pattern="disk full"))
+    second = known_issues.port.version()
+    assert second is not None and second != first
+    known_issues.add(KnownIssue(id="LP-8", title="t", bug_url="https://bugs/8", pattern="oom killer"))
+    assert known_issues.port.version() not in (first, second)
+    # The version is no signature: the list holds the two stored, nothing else
+    assert sorted(i.id for i in known_issues.port.list([])) == ["LP-7", "LP-8"]
+
+
 def test_subscriptions_list_what_was_stored(subscriptions):
     assert subscriptions.port.list() == []
     subscription = Subscription(email="dev@example.org", jobs=["tempest-*"], verdicts=[Verdict.FAILED_NEW])

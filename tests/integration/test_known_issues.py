@@ -266,3 +266,41 @@ def test_site_infra_rules_from_s3_override_the_builtin_pack(aws):
     assert rules.search_text("No space left on device") == []
     assert [h.item.id for h in rules.search_text("squid: connection refused")] == ["site-proxy"]
     assert rules.for_result("NODE_FAILURE") is not None
+
+
+def test_a_warm_analyzer_reads_the_signatures_again_only_after_they_change(stack, log_server):
+    # Given the analyze function's service, warm, and the Scans it makes of the known-issues table
+    aws = AwsClients()
+    service = analyze_service(
+        AnalyzeSettings.from_env(stack.env), FetchSettings.from_env(stack.env), LayoutSettings(), aws
+    )
+    table = stack.env["KNOWN_ISSUES_TABLE"]
+    scans: list[str] = []
+    aws.table(table).meta.client.meta.events.register(
+        "provide-client-params.dynamodb.Scan", lambda params, **_: scans.append(params["TableName"])
+    )
+    store = KnownIssueStore(aws.table(table))
+    store.put(KnownIssue(id="LP-1", title="t", bug_url="https://bugs/1", pattern="never in these logs"))
+
+    def analyse(build: str) -> RunReport:
+        run = RunEvent(
+            source="zuul",
+            job="tempest-full",
+            build_id=build,
+            result="FAILURE",
+            log_url=f"{log_server}/tempest-known/",
+        )
+        return service.handle(run)
+
+    # When three runs are analysed with no change to the signatures
+    for build in ("v1", "v2", "v3"):
+        analyse(build)
+    # Then the table was read whole once
+    assert scans.count(table) == 1
+    # And after a signature is added, the next run reads it again, and is judged with it
+    store.put(
+        KnownIssue(id="LP-2", title="t2", bug_url="https://bugs/2", pattern=r"failed to reach in-use status")
+    )
+    report = analyse("v4")
+    assert scans.count(table) == 2
+    assert "LP-2" in {f.known_issue.id for f in report.failures if f.known_issue}

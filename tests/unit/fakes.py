@@ -79,6 +79,10 @@ class FakeList:
     def list(self, problems=None):  # type: ignore[no-untyped-def]
         return list(self.items)
 
+    def version(self) -> str | None:
+        """Changes whenever the items do (None while there are none), like the table's item."""
+        return repr(self.items) if self.items else None
+
 
 class FakeTransport:
     def __init__(self, fail_for: set[str] | None = None) -> None:

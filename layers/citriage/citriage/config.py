@@ -228,3 +228,9 @@ class SweepSettings(_EnvSettings):
     max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 
     _parse_jobs = field_validator("sweep_jobs", mode="before")(_json_list)
+
+
+class TracingSettings(_EnvSettings):
+    """Whether the handlers trace with X-Ray (the template's Tracing parameter sets it)."""
+
+    powertools_trace_disabled: bool = False

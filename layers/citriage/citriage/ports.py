@@ -8,9 +8,9 @@ and its real adapter through the same cases, so neither can drift from what the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from citriage.analyze.logs.layouts import Discovery
@@ -155,6 +155,13 @@ class KnownIssues(Protocol):
         """Every signature; with `problems`, malformed ones are skipped and described there."""
 
 
+class VersionedKnownIssues(KnownIssues, Protocol):
+    """A signature source that says when its signatures changed (the known-issues table)."""
+
+    def version(self) -> str | None:
+        """A value that changes whenever the signatures do (None: never changed)."""
+
+
 class HitStats(Protocol):
     """Where per-signature hit statistics are kept (the known-issues table)."""
 
@@ -254,3 +261,16 @@ class MailTransport(Protocol):
 
     def send(self, message: MailMessage, recipient: str) -> str:
         """Deliver; return an id or path for the log."""
+
+
+TracedF = TypeVar("TracedF", bound=Callable[..., Any])
+
+
+class HandlerTracer(Protocol):
+    """The tracing decorators the Lambda handlers use (citriage.tracing)."""
+
+    def capture_lambda_handler(self, *, capture_response: bool) -> Callable[[TracedF], TracedF]:
+        """Trace the Lambda entry point."""
+
+    def capture_method(self, *, capture_response: bool) -> Callable[[TracedF], TracedF]:
+        """Trace one method as a subsegment."""

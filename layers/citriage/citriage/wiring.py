@@ -8,6 +8,7 @@ reads AWS_ENDPOINT_URL, so the same wiring serves AWS and the embedded local end
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from citriage.adapters.aws.clients import AwsClients
 from citriage.adapters.aws.dynamodb import (
@@ -20,18 +21,8 @@ from citriage.adapters.aws.dynamodb import (
     SuppressionStore,
 )
 from citriage.adapters.aws.events import EventPublisher
-from citriage.adapters.aws.s3 import read_s3_text
 from citriage.adapters.aws.secrets import SecretKeys
-from citriage.adapters.aws.ses import SesTransport
 from citriage.adapters.aws.sqs import RunQueue
-from citriage.analyze.matching.infra_rules import (
-    InfraRuleSet,
-    load_builtin_rules,
-    load_site_rules,
-    merge_rules,
-    parse_rules_yaml,
-)
-from citriage.analyze.service import Analyzer, AnalyzeService
 from citriage.config import (
     AnalyzeSettings,
     FetchSettings,
@@ -44,22 +35,25 @@ from citriage.config import (
     WebhookSettings,
 )
 from citriage.errors import read_input
-from citriage.intake.sweep import JsonApi, Sweeper
-from citriage.intake.webhook import WebhookService
-from citriage.known_issues.signatures import KnownIssueList
-from citriage.known_issues.yaml_file import load_known_issues_yaml
-from citriage.models import InfraRule
-from citriage.notify.audience import NotifyPolicy, load_subscriptions_yaml
-from citriage.notify.digest import DigestService
-from citriage.notify.render import MailRenderer, site_loader
-from citriage.notify.service import NotifyService
-from citriage.notify.transports import FileTransport
-from citriage.notify.unsubscribe import UnsubscribeLinks, UnsubscribeService
-from citriage.ports import MailTransport
+
+# Each builder imports the modules of its own service when it runs, so a handler loads what it
+# uses and no more (a cold start of the webhook function never imports analysis or Jinja2).
+if TYPE_CHECKING:
+    from citriage.analyze.matching.infra_rules import InfraRuleSet
+    from citriage.analyze.service import Analyzer, AnalyzeService
+    from citriage.intake.sweep import Sweeper
+    from citriage.intake.webhook import WebhookService
+    from citriage.notify.digest import DigestService
+    from citriage.notify.render import MailRenderer
+    from citriage.notify.service import NotifyService
+    from citriage.notify.unsubscribe import UnsubscribeLinks, UnsubscribeService
+    from citriage.ports import MailTransport
 
 
 def webhook_service(settings: WebhookSettings, aws: AwsClients) -> WebhookService:
     """The webhook intake over Secrets Manager, DynamoDB and SQS."""
+    from citriage.intake.webhook import WebhookService
+
     return WebhookService(
         keys=SecretKeys(settings.webhook_secret_arn),
         dedupe=DedupeStore(aws.table(settings.dedupe_table), settings.dedupe_ttl_days),
@@ -72,9 +66,13 @@ def analyze_service(
     settings: AnalyzeSettings, fetch: FetchSettings, layout: LayoutSettings, aws: AwsClients
 ) -> AnalyzeService:
     """The analyzer over DynamoDB and EventBridge."""
+    from citriage.analyze.service import Analyzer, AnalyzeService
+    from citriage.known_issues.versioned import ReadOncePerVersion
+
     known_issues = KnownIssueStore(aws.table(settings.known_issues_table))
     analyzer = Analyzer(
-        known_issues=known_issues,
+        # A warm function reads the table whole only when the signatures changed.
+        known_issues=ReadOncePerVersion(known_issues),
         rules=infra_rules(settings.infra_rules, aws),
         fetch=fetch,
         layout=layout,
@@ -95,6 +93,16 @@ def local_analyzer(
 ) -> Analyzer:
     """`citriage analyze`: the Lambda's analysis with signatures from a YAML file and no AWS at all
     (site rules from a file or directory only); log trees may be local directories."""
+    from citriage.analyze.matching.infra_rules import (
+        InfraRuleSet,
+        load_builtin_rules,
+        load_site_rules,
+        merge_rules,
+    )
+    from citriage.analyze.service import Analyzer
+    from citriage.known_issues.signatures import KnownIssueList
+    from citriage.known_issues.yaml_file import load_known_issues_yaml
+
     issues = []
     if known_issues_file:
         issues = load_known_issues_yaml(read_input(known_issues_file), str(known_issues_file))
@@ -111,6 +119,16 @@ def local_analyzer(
 
 def infra_rules(location: str | None, aws: AwsClients) -> InfraRuleSet:
     """The built-in infrastructure rules with a site's file, directory or S3 object applied by id."""
+    from citriage.adapters.aws.s3 import read_s3_text
+    from citriage.analyze.matching.infra_rules import (
+        InfraRuleSet,
+        load_builtin_rules,
+        load_site_rules,
+        merge_rules,
+        parse_rules_yaml,
+    )
+    from citriage.models import InfraRule
+
     site: list[InfraRule] = []
     if location and location.startswith("s3://"):
         site = parse_rules_yaml(read_s3_text(aws.s3, location), location)
@@ -121,6 +139,9 @@ def infra_rules(location: str | None, aws: AwsClients) -> InfraRuleSet:
 
 def mail_transports(settings: NotifySettings, aws: AwsClients) -> list[MailTransport]:
     """The configured transports: `ses`, `file` (needs MAIL_OUT_DIR), or both."""
+    from citriage.adapters.aws.ses import SesTransport
+    from citriage.notify.transports import FileTransport
+
     transports: list[MailTransport] = []
     for name in settings.mail_transports:
         if name is MailTransportName.SES:
@@ -137,6 +158,9 @@ def mail_transports(settings: NotifySettings, aws: AwsClients) -> list[MailTrans
 
 def notify_service(settings: NotifySettings, aws: AwsClients) -> NotifyService:
     """The notifier over DynamoDB and the configured mail transports."""
+    from citriage.notify.audience import NotifyPolicy
+    from citriage.notify.service import NotifyService
+
     return NotifyService(
         reports=RunStore(aws.table(settings.runs_table)),
         subscriptions=SubscriptionStore(aws.table(settings.subscriptions_table)),
@@ -153,12 +177,16 @@ def notify_service(settings: NotifySettings, aws: AwsClients) -> NotifyService:
 
 def unsubscribe_links(settings: NotifySettings) -> UnsubscribeLinks:
     """Signed one-click links when the API URL and the signing secret are set; else none."""
+    from citriage.notify.unsubscribe import UnsubscribeLinks
+
     keys = SecretKeys(settings.unsubscribe_secret_arn) if settings.unsubscribe_secret_arn else None
     return UnsubscribeLinks(settings.public_api_url, keys)
 
 
 def unsubscribe_service(settings: UnsubscribeSettings, aws: AwsClients) -> UnsubscribeService:
     """The unsubscribe route over the subscriptions table and the signing secret."""
+    from citriage.notify.unsubscribe import UnsubscribeService
+
     return UnsubscribeService(
         SubscriptionStore(aws.table(settings.subscriptions_table)),
         SecretKeys(settings.unsubscribe_secret_arn),
@@ -167,6 +195,8 @@ def unsubscribe_service(settings: UnsubscribeSettings, aws: AwsClients) -> Unsub
 
 def mail_renderer(settings: NotifySettings, aws: AwsClients) -> MailRenderer:
     """The packaged templates, under the site's own from a directory or S3 when configured."""
+    from citriage.notify.render import MailRenderer, site_loader
+
     s3 = aws.s3 if settings.mail_templates_s3_uri else None
     return MailRenderer(
         site=site_loader(settings.mail_templates_dir, s3=s3, s3_uri=settings.mail_templates_s3_uri)
@@ -175,6 +205,8 @@ def mail_renderer(settings: NotifySettings, aws: AwsClients) -> MailRenderer:
 
 def digest_service(settings: NotifySettings, aws: AwsClients) -> DigestService:
     """The digest sender: the notifier's tables, transports and templates."""
+    from citriage.notify.digest import DigestService
+
     return DigestService(
         records=HistoryStore(aws.table(settings.runs_table)),
         subscriptions=SubscriptionStore(aws.table(settings.subscriptions_table)),
@@ -194,6 +226,8 @@ def suppression_store(settings: SesEventsSettings, aws: AwsClients) -> Suppressi
 
 def sweeper(settings: SweepSettings, aws: AwsClients) -> Sweeper:
     """The periodic-job sweeper over the CI APIs, DynamoDB (dedupe and cursors) and SQS."""
+    from citriage.intake.sweep import JsonApi, Sweeper
+
     table = aws.table(settings.dedupe_table)
     tokens = SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None
     needs_jenkins = any(job.kind == "jenkins" for job in settings.sweep_jobs)
@@ -228,6 +262,9 @@ def seed_tables(
     """Load a known-issues YAML file and a subscriptions YAML file into the tables that `env` (the
     functions' environment) names; returns how many of each were stored. Every item is checked
     before any is written."""
+    from citriage.known_issues.yaml_file import load_known_issues_yaml
+    from citriage.notify.audience import load_subscriptions_yaml
+
     issues = load_known_issues_yaml(read_input(known_issues), str(known_issues)) if known_issues else []
     subs = load_subscriptions_yaml(subscriptions.read_text("utf-8")) if subscriptions else []
     if issues:

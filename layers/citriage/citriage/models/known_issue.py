@@ -24,7 +24,9 @@ class KnownIssue(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=128)
+    id: str = Field(
+        min_length=1, max_length=128, pattern=r"^[^#]", description="Ids starting with # are citriage's own"
+    )
     title: str = Field(min_length=1)
     bug_url: str = Field(min_length=1)
     pattern: str = Field(min_length=1, max_length=4096)

@@ -103,9 +103,8 @@ class DedupeStore:
         self._table.delete_item(Key={"key": key})
 
     def end_pending_leases(self) -> int:
-        """End every pending lease now, so that a retry takes its claim at once; returns how
-        many. For local mode's restart only: the one process that held them is gone, and
-        nothing would complete them. (It scans the table; no Lambda calls it.)"""
+        """End every pending lease now, so a retry takes its claim at once; returns how many. Only
+        for local mode's restart, when the one process that held them is gone (a Scan)."""
         ended = 0
         request: dict[str, Any] = {
             "FilterExpression": "#s = :pending",
@@ -188,11 +187,29 @@ def _decode_report(item: dict[str, Any]) -> RunReport:
 _STATS_FIELDS = frozenset(SignatureStats.model_fields)
 
 
+# The known-issues table's own item: a counter every change of the signatures through citriage
+# increments, so analyses read the whole table only when it moved.
+VERSION_ID = "#version"
+
+
 class KnownIssueStore:
-    """Known-issue signatures, one item per signature id, with their hit statistics."""
+    """Known-issue signatures, one item per signature id, with their hit statistics, and a
+    version item that every put and delete bumps."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
+
+    def version(self) -> str | None:
+        """The signatures' version (None before any change through citriage): one GetItem."""
+        item = self._table.get_item(Key={"id": VERSION_ID}).get("Item")
+        return None if item is None else str(item.get("version"))
+
+    def _changed(self) -> None:
+        self._table.update_item(
+            Key={"id": VERSION_ID},
+            UpdateExpression="ADD version :one SET changed_at = :now",
+            ExpressionAttributeValues={":one": 1, ":now": datetime.now(UTC).isoformat()},
+        )
 
     def list_with_stats(self, problems: list[str] | None = None) -> list[tuple[KnownIssue, SignatureStats]]:
         """Every stored signature with its hit statistics.
@@ -202,6 +219,8 @@ class KnownIssueStore:
         """
         issues = []
         for item in _scan(self._table):
+            if item.get("id") == VERSION_ID:
+                continue
             data = _from_dynamo(item)
             try:
                 stats = SignatureStats.model_validate({k: v for k, v in data.items() if k in _STATS_FIELDS})
@@ -230,6 +249,10 @@ class KnownIssueStore:
 
     def put(self, issue: KnownIssue) -> None:
         """Store a signature after checking it (RE2 pattern, message groups); keeps its statistics."""
+        self._put_one(issue)
+        self._changed()
+
+    def _put_one(self, issue: KnownIssue) -> None:
         check_signature(issue)
         data = _to_dynamo(issue.model_dump(mode="json", exclude_none=True))
         keys = [k for k in data if k != "id"]
@@ -251,16 +274,23 @@ class KnownIssueStore:
     def put_many(self, issues: Sequence[KnownIssue]) -> None:
         """Add or replace signatures (each an UpdateItem: it keeps its hit statistics)."""
         for issue in issues:
-            self.put(issue)
+            self._put_one(issue)
+        if issues:
+            self._changed()
 
     def delete(self, issue_id: str) -> None:
         """Remove a signature."""
         self._table.delete_item(Key={"id": issue_id})
+        self._changed()
 
     def record_hits(self, report: RunReport) -> dict[str, int]:
         """Count the failures each known issue explained in one analysed run, atomically
         (UpdateItem ADD/SET); returns the counts. A signature deleted meanwhile is not recreated."""
         counts = Counter(f.known_issue.id for f in report.failures if f.known_issue is not None)
+        # The failures a report groups instead of listing were explained too.
+        for group in report.unlisted:
+            if group.known_issue is not None:
+                counts[group.known_issue.id] += group.count
         when = report.analyzed_at.isoformat()
         for issue_id, hits in sorted(counts.items()):
             try:
