@@ -18,12 +18,12 @@ from citriage.adapters.aws.dynamodb import (
     CursorStore,
     DedupeStore,
     HistoryStore,
-    KnownIssueStore,
     RunStore,
     SubscriptionStore,
     SuppressionStore,
 )
 from citriage.adapters.aws.events import EventPublisher
+from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.adapters.aws.secrets import SecretKeys
 from citriage.adapters.aws.ses import SesTransport
 from citriage.adapters.aws.sqs import RunQueue

@@ -10,7 +10,8 @@ from email.message import Message
 
 import boto3
 import pytest
-from citriage.adapters.aws.dynamodb import KnownIssueStore, SubscriptionStore, SuppressionStore
+from citriage.adapters.aws.dynamodb import SubscriptionStore, SuppressionStore
+from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
 from citriage.known_issues.yaml_file import load_known_issues_yaml

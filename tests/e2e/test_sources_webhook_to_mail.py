@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 import requests
-from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore, SubscriptionStore
+from citriage.adapters.aws.dynamodb import RunStore, SubscriptionStore
+from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.local.embedded import EmbeddedAws, HandlerChain, LocalStack

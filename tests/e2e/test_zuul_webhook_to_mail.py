@@ -13,7 +13,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore, SubscriptionStore
+from citriage.adapters.aws.dynamodb import RunStore, SubscriptionStore
+from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.local.embedded import REGION, HandlerChain, LocalStack

@@ -3,7 +3,7 @@
 import boto3
 import pytest
 from citriage.adapters.aws.clients import AwsClients
-from citriage.adapters.aws.dynamodb import KnownIssueStore
+from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
 from citriage.errors import InvalidSignature
 from citriage.known_issues.yaml_file import load_known_issues_yaml

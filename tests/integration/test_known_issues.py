@@ -8,7 +8,8 @@ import boto3
 import pytest
 import requests
 from citriage.adapters.aws.clients import AwsClients
-from citriage.adapters.aws.dynamodb import KnownIssueStore, RunStore
+from citriage.adapters.aws.dynamodb import RunStore
+from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.cli.main import main
 from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
 from citriage.known_issues.yaml_file import load_known_issues_yaml

@@ -5,7 +5,8 @@ import time
 
 import boto3
 import pytest
-from citriage.adapters.aws.dynamodb import DedupeStore, KnownIssueStore, RunStore, SubscriptionStore
+from citriage.adapters.aws.dynamodb import DedupeStore, RunStore, SubscriptionStore
+from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.errors import InvalidSignature
 from citriage.models import (
     Classification,
