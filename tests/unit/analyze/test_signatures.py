@@ -448,3 +448,27 @@ def test_two_deliveries_of_one_run_analyse_it_once_and_count_its_hits_once():
     service.handle(run)
     service.handle(run)
     assert analyzer.calls == 1 and hits.counted == 1
+
+
+def test_multiline_matches_a_few_lines_apart_are_all_found_whatever_the_blocks():
+    # Given a multiline signature that matches at lines 3 and 9 (within one matching window)
+    oom = issue("OOM", r"Out of memory\n(?:.*\n){0,3}.*Killed process", multiline=True)
+    sigs = SignatureSet([oom], TODAY)
+    lines = [
+        "boot",
+        "x",
+        "Out of memory",
+        "a",
+        "Killed process 1",
+        "y",
+        "z",
+        "w",
+        "Out of memory",
+        "Killed process 2",
+    ]
+    # When the lines are scanned as one block, and fed one by one
+    scanner = sigs.scanner("job-output.txt")
+    scanner.feed_block("\n".join(lines).encode(), 1)
+    # Then both are found, the same either way
+    assert [h.line for h in scanner.hits] == [3, 9]
+    assert scan(sigs, lines) == [("OOM", 3), ("OOM", 9)]

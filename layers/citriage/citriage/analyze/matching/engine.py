@@ -299,17 +299,21 @@ class LineScanner(Generic[ItemT]):
             end = joined.line_end(last - 1)
             in_window, _ = self._matcher.which(joined.data[starts[first] : end], multiline=True)
             for index in wanted:
-                if index not in in_window or index in self._saturated:
+                if index not in in_window:
                     continue
-                match = self._matcher.regexes[index].search(joined.data, starts[first], end)
-                if match is None:
-                    continue
-                line_index = joined.line_index(match.start())
-                key = (index, joined.first_line + line_index)
-                if key in self._seen_multiline:
-                    continue
-                self._seen_multiline.add(key)
-                hits.append(self._hit(index, joined, line_index, match))
+                # Every match in the window, not only its first: a second one a few lines after
+                # another (seen in the window before) must not depend on where a block began.
+                pos = starts[first]
+                while index not in self._saturated:
+                    match = self._matcher.regexes[index].search(joined.data, pos, end)
+                    if match is None:
+                        break
+                    line_index = joined.line_index(match.start())
+                    pos = joined.line_end(line_index) + 1
+                    key = (index, joined.first_line + line_index)
+                    if key not in self._seen_multiline:
+                        self._seen_multiline.add(key)
+                        hits.append(self._hit(index, joined, line_index, match))
             if last == total:
                 break
         return hits
