@@ -26,7 +26,7 @@ from citriage.analyze.classify import (
     job_failure,
     text_judge,
 )
-from citriage.analyze.console_scan import ConsoleScan, _ConsoleScan
+from citriage.analyze.console_scan import ConsoleScan, scan_console_stream
 from citriage.analyze.locate import layout_for
 from citriage.analyze.logs.layouts import Discovery, ResultKind
 from citriage.analyze.logs.readers import (
@@ -37,10 +37,8 @@ from citriage.analyze.logs.readers import (
     read_fallback,
     read_results,
 )
-from citriage.analyze.logs.streams import iter_lines
 from citriage.analyze.matching.compiled import Hit
 from citriage.analyze.matching.infra_rules import InfraRuleSet
-from citriage.analyze.parsers.console import parse_tempest_console
 from citriage.analyze.parsers.zuul_json import FailedTask
 from citriage.analyze.tally import CompactFailure, ResultsRead, ResultTally
 from citriage.config import LayoutSettings
@@ -50,7 +48,6 @@ from citriage.models import (
     Classification,
     Evidence,
     Failure,
-    InfraFinding,
     KnownIssue,
     LogHit,
     RunEvent,
@@ -104,29 +101,10 @@ def scan_console(
     if console is None:
         return ConsoleScan()
     name, stream = console
-    scan = _ConsoleScan(name, signatures, rules)
-    results: list[TestResult] = []
     with stream:
-        lines = scan.lines(iter_lines(stream))
-        if parse_tests:
-            results = parse_tempest_console(lines, prefixed=False)
-        else:
-            for _ in lines:
-                pass
-    notes.extend(note for note in scan.known.notes + scan.infra.notes if note not in notes)
-    return ConsoleScan(
-        found=True,
-        name=name,
-        known_hits=scan.known.hits,
-        infra=[
-            InfraFinding(
-                rule=h.item.id, category=h.item.category, file=h.file, line=h.line, excerpt=h.excerpt
-            )
-            for h in scan.infra.hits
-        ],
-        error_lines=scan.error_lines,
-        results=results,
-    )
+        scan, scan_notes = scan_console_stream(name, stream, signatures, rules, parse_tests)
+    notes.extend(note for note in scan_notes if note not in notes)
+    return scan
 
 
 def settle_results(

@@ -8,7 +8,15 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import BinaryIO
+
+_inflater: ModuleType
+try:
+    # ISA-L's inflate: zlib's format and interface, about three times as fast.
+    from isal import isal_zlib as _inflater
+except ImportError:  # a platform without its wheel: zlib does the same, slower
+    _inflater = zlib
 
 CHUNK = 256 * 1024
 
@@ -161,7 +169,7 @@ def _inflate(chunks: Iterator[bytes], name: str, budget: FetchBudget) -> Iterato
     Concatenated members (as `gzip -c a b` or pigz make) are decoded one after the other,
     without ever holding more than one input chunk and one output chunk in memory.
     """
-    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    decoder = _inflater.decompressobj(16 + zlib.MAX_WBITS)
     member_started = False
     try:
         for chunk in chunks:
@@ -172,14 +180,14 @@ def _inflate(chunks: Iterator[bytes], name: str, budget: FetchBudget) -> Iterato
                         if data.strip(b"\0"):
                             budget.note(f"{name}: ignored bytes after the end of the gzip data.")
                         return
-                    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    decoder = _inflater.decompressobj(16 + zlib.MAX_WBITS)
                 member_started = True
                 # max_length bounds what one call may inflate, so a bomb cannot balloon memory.
                 out = decoder.decompress(data, CHUNK)
                 if out:
                     yield out
                 data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
-    except zlib.error as exc:
+    except (zlib.error, _inflater.error) as exc:
         budget.note(f"{name}: gzip data is corrupt ({exc}); kept what was read before it.")
         return
     if member_started and not decoder.eof:

@@ -30,6 +30,11 @@ _RULE = re.compile(r"^-{4,}$")
 _SUMMARY_END = re.compile(r"^(?:Totals|={10,}\s*$|Sum of execute time)")
 
 
+def is_summary_start(line: str) -> bool:
+    """Whether a line (without Zuul's columns) starts stestr's failure summary."""
+    return bool(_SUMMARY_START.match(line))
+
+
 def strip_console_prefix(line: str) -> str:
     """The line without Zuul's timestamp and host columns."""
     return _ZUUL_PREFIX.sub("", line, count=1)
