@@ -49,8 +49,10 @@ class FetchSettings(_EnvSettings):
     log_hosts: list[str] = Field(default_factory=list)
     allow_private_addresses: bool = False
     max_file_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
-    max_run_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
-    # A console over max_file_bytes is read head and tail: jobs die at the end of their logs.
+    # A console is scanned whole up to this (its time is bounded by the deadlines below); one
+    # over it is read head and tail: jobs die at the end of their logs.
+    max_console_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    max_run_bytes: int = Field(default=2048 * 1024 * 1024, gt=0)
     console_tail_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)

@@ -124,10 +124,10 @@ def test_truncated_subunit_still_reports_failures_before_the_cut(tmp_path):
 
 
 def test_gzip_bomb_gets_a_report_with_a_note(tmp_path):
-    # Given a console that is a gzip bomb (64 MiB of zeros) and a cap of 2 MiB per file
+    # Given a console that is a gzip bomb (64 MiB of zeros) and a cap of 2 MiB per console
     (tmp_path / "job-output.txt.gz").write_bytes(gzip.compress(b"\0" * (64 * 1024 * 1024), 9))
     # When analyzed
-    report = analyze(tmp_path, budget=FetchBudget(2 * 1024 * 1024, 8 * 1024 * 1024))
+    report = analyze(tmp_path, budget=FetchBudget(2 << 20, 8 << 20, max_console_bytes=2 << 20))
     # Then the report exists, read only the capped part, and says so
     assert report.verdict is Verdict.NO_RESULTS
     assert any("job-output.txt.gz" in n and "first 2 MiB" in n for n in report.notes)

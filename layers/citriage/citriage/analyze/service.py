@@ -67,6 +67,7 @@ class Analyzer:
             self._fetch.max_file_bytes,
             self._fetch.max_run_bytes,
             console_tail_bytes=self._fetch.console_tail_bytes,
+            max_console_bytes=self._fetch.max_console_bytes,
             progress=progress,
             run_deadline=min(
                 time.monotonic() + self._fetch.max_run_seconds,

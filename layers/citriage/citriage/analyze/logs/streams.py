@@ -37,8 +37,10 @@ class FetchBudget:
     # Requests the fetch policy refused (a host not configured, a private address): with no
     # results read, such a run was not read at all, and is never judged a pass.
     refusals: list[str] = field(default_factory=list)
-    # A console over the file cap is read head and tail: this much of its end.
+    # A console over its cap is read head and tail: this much of its end.
     console_tail_bytes: int = 16 * 1024 * 1024
+    # A console (a file read head-and-tail) is read whole up to this, not max_file_bytes.
+    max_console_bytes: int = 1024 * 1024 * 1024
     # No file is opened after this time (time.monotonic()): the run's own deadline, from the
     # Lambda's remaining time; a download under way is cut off at it.
     run_deadline: float = float("inf")
@@ -79,7 +81,8 @@ class CappedStream(io.RawIOBase):
         self._chunks = raw
         self._name = name
         self._budget = budget
-        self._limit = min(budget.max_file_bytes, budget.remaining_run_bytes)
+        cap = budget.max_console_bytes if tail_bytes else budget.max_file_bytes
+        self._limit = min(cap, budget.remaining_run_bytes)
         self._tail_bytes = tail_bytes
         self._read = 0
         self._newlines = 0
