@@ -38,6 +38,18 @@ SIGNATURES = SignatureSet(
     ],
     date(2026, 12, 5),
 )
+# Without a multiline signature the pass skips, unread, the blocks a set over the raw lines
+# (each `^` tolerant of Zuul's columns) says cannot hold a hit or an error line.
+SINGLE_LINE = SignatureSet(
+    [
+        *(i for i in SIGNATURES.items if not i.multiline),
+        KnownIssue(id="S-6", title="t", bug_url="https://b/6", pattern=r"^kernel: Killed process (\d+)"),
+        KnownIssue(id="S-7", title="t", bug_url="https://b/7", pattern=r"(?i)^no space|^\s*something in"),
+        KnownIssue(id="S-8", title="t", bug_url="https://b/8", pattern=r"(?:^|\s)got code"),
+        KnownIssue(id="S-9", title="t", bug_url="https://b/9", pattern=r"[^x]^?unit failed$"),
+    ],
+    date(2026, 12, 5),
+)
 RULES = InfraRuleSet(load_builtin_rules())
 BODIES = [
     "DEBUG nova.compute.manager [req-1] took 0.2 seconds",
@@ -114,9 +126,9 @@ def console(seed: int, lines: int) -> bytes:
     return bytes(out)
 
 
-def reference(data: bytes, parse_tests: bool):
+def reference(data: bytes, parse_tests: bool, signatures: SignatureSet = SIGNATURES):
     """The simple pass: every line read, stripped, fed and checked on its own."""
-    known, infra = SIGNATURES.scanner(NAME), RULES.scanner(NAME)
+    known, infra = signatures.scanner(NAME), RULES.scanner(NAME)
     errors: list[tuple[int, str]] = []
     texts: list[str] = []
     number = 0
@@ -141,8 +153,8 @@ def reference(data: bytes, parse_tests: bool):
     )
 
 
-def block_wise(data: bytes, parse_tests: bool):
-    scan, _ = scan_console_stream(NAME, io.BufferedReader(io.BytesIO(data)), SIGNATURES, RULES, parse_tests)
+def block_wise(data: bytes, parse_tests: bool, signatures: SignatureSet = SIGNATURES):
+    scan, _ = scan_console_stream(NAME, io.BufferedReader(io.BytesIO(data)), signatures, RULES, parse_tests)
     return (
         [(h.item.id, h.line, h.excerpt, h.captures) for h in scan.known_hits],
         [(f.rule, f.line, f.excerpt) for f in scan.infra],
@@ -169,6 +181,23 @@ def test_the_block_wise_pass_finds_what_the_line_by_line_pass_finds(monkeypatch,
     )
 
 
+@pytest.mark.parametrize("block", [4096, console_scan.CONSOLE_BLOCK])
+@pytest.mark.parametrize("seed", [4, 5])
+def test_blocks_skipped_unread_hold_nothing_the_line_by_line_pass_finds(monkeypatch, block, seed):
+    monkeypatch.setattr(console_scan, "CONSOLE_BLOCK", block)
+    data = console(seed, 3000)
+    expected = reference(data, False, SINGLE_LINE)
+    assert block_wise(data, False, SINGLE_LINE) == expected
+    assert {"S-6", "S-7", "S-8"} <= {k[0] for k in expected[0]}
+    # And blocks were skipped: a console of lines that hold nothing costs no decoding
+    quiet = b"2026-12-05 10:00:00.000000 | controller | all is well\n" * 20_000
+    decoded: list[int] = []
+    monkeypatch.setattr(console_scan, "strip_columns", lambda text: decoded.append(len(text)) or text)
+    # (S-5 names the host column's word: it matches every raw line, so it is left out here)
+    block_wise(quiet, False, SignatureSet([i for i in SINGLE_LINE.items if i.id != "S-5"], date(2026, 12, 5)))
+    assert decoded == []
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -185,3 +214,31 @@ def test_the_block_wise_pass_finds_what_the_line_by_line_pass_finds(monkeypatch,
 )
 def test_edge_consoles_are_read_the_same_way(data):
     assert block_wise(data, True) == reference(data, True)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line"),
+    [
+        (r"^foo", "2026-12-05 10:00:00.000000 | controller | foo bar"),
+        (r"xyz|^foo", "2026-12-05 10:00:00 | foo"),
+        (r"(?i)^FOO$", "2026-12-05 10:00:00.1 | host | foo"),
+        (r"\Afoo", "2026-12-05 10:00:00.000000 | controller | foo"),
+        (r"[^x]^?y", "2026-12-05 10:00:00.000000 | controller | zy"),
+        (r"[[:alpha:]^]oo", "2026-12-05 10:00:00.000000 | controller | foo"),
+    ],
+)
+def test_a_tolerant_pattern_matches_the_line_with_its_columns(pattern, line):
+    import re2
+    from citriage.analyze.console_scan import tolerant
+    from citriage.analyze.matching.compiled import compile_pattern
+
+    # The pattern matches the line without Zuul's columns; its tolerant form, the line with them
+    assert compile_pattern(pattern).search(strip_console_prefix(line).encode())
+    assert re2.compile("(?m)" + tolerant(pattern)).search(line.encode())
+
+
+def test_quoted_text_is_not_rewritten():
+    from citriage.analyze.console_scan import tolerant
+
+    assert tolerant(r"\Q^x\E") is None
+    assert tolerant(r"^+x") is None

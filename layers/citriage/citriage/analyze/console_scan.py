@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
 from citriage.analyze.logs.streams import MAX_LINE, SKIP_MARKER_PREFIX, iter_lines, next_line_after
-from citriage.analyze.matching.compiled import Hit, excerpt_of
+from citriage.analyze.matching.compiled import Hit, Matcher, excerpt_of, matcher_for
 from citriage.analyze.matching.engine import PatternSet
 from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.parsers.console import is_summary_start, parse_tempest_console
+from citriage.errors import InvalidSignature
 from citriage.known_issues.signatures import SignatureSet
 from citriage.models import Evidence, InfraFinding, InfraRule, KnownIssue, TestResult
 
@@ -49,10 +50,10 @@ def strip_columns(block: str) -> str:
     return _ZUUL_COLUMNS.sub("\n", "\n" + block)[1:]
 
 
-def line_blocks(stream: BinaryIO) -> Iterator[tuple[int, str]]:
-    """The stream's lines exactly as `iter_lines` gives them, joined by newlines a block at a
-    time, each block with the number of its first line (a head-and-tail read's marker is
-    followed, not given)."""
+def line_blocks(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """The stream's lines exactly as `iter_lines` gives them (once decoded), joined by newlines a
+    block at a time, each block with the number of its first line (a head-and-tail read's marker
+    is followed, not given)."""
     number = 1
     pending = b""
     while chunk := stream.read(CONSOLE_BLOCK):
@@ -64,33 +65,38 @@ def line_blocks(stream: BinaryIO) -> Iterator[tuple[int, str]]:
             data, pending = data[:whole], data[whole:]
         else:
             data, pending = data[:cut], data[cut:]
-        for first, text, count in _decoded(data, number):
+        for first, lines, count in _parts(data, number):
             number = first + count
-            if text is not None:
-                yield first, text
+            if lines is not None:
+                yield first, lines
     if pending:
-        for first, text, _ in _decoded(pending, number):
-            if text is not None:
-                yield first, text
+        for first, lines, _ in _parts(pending, number):
+            if lines is not None:
+                yield first, lines
 
 
-# (first line number, the lines joined, how many); no text: only where numbering goes on.
-_Part = tuple[int, str | None, int]
+# (first line number, the lines joined, how many); no lines: only where numbering goes on.
+_Part = tuple[int, bytes | None, int]
 
 
-def _decoded(data: bytes, number: int) -> Iterator[_Part]:
+def _may_hold_a_long_line(data: bytes) -> bool:
+    """Whether a line of MAX_LINE bytes or more may be in `data`: one holds a whole half-window."""
+    half = MAX_LINE // 2
+    return any(data.find(b"\n", start, start + half) == -1 for start in range(0, len(data), half))
+
+
+def _parts(data: bytes, number: int) -> Iterator[_Part]:
     """Whole lines of bytes as parts."""
     if not data:
         return
-    if _MARKER in data or max(map(len, data.split(b"\n"))) >= MAX_LINE:
+    if _MARKER in data or (_may_hold_a_long_line(data) and max(map(len, data.split(b"\n"))) >= MAX_LINE):
         # Rare (a marker, an over-long line): the line reader's own way, line by line.
         yield from _line_by_line(data, number)
         return
     if b"\r" in data:
         data = _CARRIAGE_RETURNS.sub(b"\n", data)
-    text = data.decode("utf-8", "replace")
-    text = text[:-1] if text.endswith("\n") else text.rstrip("\r")
-    yield number, text, text.count("\n") + 1
+    data = data[:-1] if data.endswith(b"\n") else data.rstrip(b"\r")
+    yield number, data, data.count(b"\n") + 1
 
 
 def _line_by_line(data: bytes, number: int) -> Iterator[_Part]:
@@ -103,10 +109,10 @@ def _line_by_line(data: bytes, number: int) -> Iterator[_Part]:
             number += 1
             continue
         if lines:
-            yield first, "\n".join(lines), len(lines)
+            yield first, "\n".join(lines).encode(), len(lines)
         lines, first, number = [], jump, jump
     if lines:
-        yield first, "\n".join(lines), len(lines)
+        yield first, "\n".join(lines).encode(), len(lines)
     else:
         # Ended on a marker: the next part starts at the line it named.
         yield number, None, 0
@@ -142,6 +148,86 @@ def _line_at(text: str, start: int) -> str:
     return text[start:] if end == -1 else text[start:end]
 
 
+# Zuul's columns in RE2 syntax, for patterns to tolerate them before a line (Python's \d in a
+# str pattern is any Unicode digit: \p{Nd} in RE2).
+_D = r"\p{Nd}"
+_COLUMNS_RE2 = rf"(?:{_D}{{4}}-{_D}{_D}-{_D}{_D} {_D}{_D}:{_D}{_D}:{_D}{_D}(?:\.{_D}+)? \|(?: [^|\n]*\|)? ?)?"
+# The error-line pattern (_ERROR_LINE), tolerant of the columns.
+_ERROR_GATE = rf"^{_COLUMNS_RE2}(?:ERROR\b|Error: )|fatal: \[[^\]]*\]: FAILED!|\bstack\.sh failed\b"
+
+
+def tolerant(pattern: str) -> str | None:
+    """A pattern that matches a line with Zuul's columns wherever `pattern` matches it without
+    them: each `^` and `\\A` outside a character class may be followed by the columns (what is
+    not anchored finds its text after them anyway). None when the pattern cannot be read so
+    (quoted text with `\\Q`)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            escaped = pattern[i : i + 2]
+            if escaped == "\\Q":
+                return None
+            anchor = _anchor_columns(pattern, i + 2) if escaped == "\\A" else ""
+            if anchor is None:
+                return None
+            out.append(escaped + anchor)
+            i += 2
+        elif c == "[":
+            end = i + 1
+            if end < n and pattern[end] == "^":
+                end += 1
+            if end < n and pattern[end] == "]":
+                end += 1
+            while end < n and pattern[end] != "]":
+                if pattern.startswith("[:", end):
+                    # A POSIX class inside the class ([[:alpha:]^x]): its `]` does not end it.
+                    close = pattern.find(":]", end + 2)
+                    end = close + 2 if close != -1 else end + 1
+                    continue
+                end += 2 if pattern[end] == "\\" else 1
+            out.append(pattern[i : end + 1])
+            i = end + 1
+        elif c == "^":
+            anchor = _anchor_columns(pattern, i + 1)
+            if anchor is None:
+                return None
+            out.append("^" + anchor)
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _anchor_columns(pattern: str, after: int) -> str | None:
+    """What follows an anchor that ends at `after`: the columns; nothing when the anchor is made
+    optional (`^?`, `^*` match with or without it); None when it is repeated (`^+`, `^{2}`)."""
+    following = pattern[after : after + 1]
+    if following in ("?", "*"):
+        return ""
+    if following in ("+", "{"):
+        return None
+    return _COLUMNS_RE2
+
+
+def _gate_for(items: list[KnownIssue | InfraRule]) -> Matcher | None:
+    """One RE2 set, over raw lines, that says which items may hit a block and whether it may
+    hold an error line (its last pattern), a superset of what the exact set says on the block
+    without Zuul's columns; None when some pattern spans lines or cannot be made tolerant (every
+    block is then decoded, stripped and scanned by the exact set)."""
+    if any(getattr(item, "multiline", False) or not item.pattern for item in items):
+        return None
+    rewritten = [tolerant(item.pattern or "") for item in items]
+    if any(pattern is None for pattern in rewritten):
+        return None
+    try:
+        return matcher_for([(pattern or "", False) for pattern in rewritten] + [(_ERROR_GATE, False)])
+    except InvalidSignature:
+        return None
+
+
 class _ConsoleScan:
     """One pass over the console: signature and rule hits, and the job's own error lines."""
 
@@ -149,6 +235,9 @@ class _ConsoleScan:
         # One Set for both: the signatures in scope for the job, and the rules.
         both: PatternSet[KnownIssue | InfraRule] = PatternSet([*signatures.items, *rules.items])
         self.scanner = both.scanner(name)
+        # Gate index i is the set's item i; the last one is the error-line pattern.
+        self._gate = _gate_for(both.items)
+        self._error_index = len(both.items)
         self.name = name
         self.error_lines: list[Evidence] = []
         self._summary_seen = False
@@ -156,13 +245,24 @@ class _ConsoleScan:
     def blocks(self, stream: BinaryIO, want_lines: bool) -> Iterator[list[str]]:
         """Scan the console a block at a time; yield each block's lines without Zuul's columns
         when `want_lines` (a parser reads them), else nothing per block."""
-        for first, text in line_blocks(stream):
-            yield self._block(text, first, want_lines)
+        for first, data in line_blocks(stream):
+            yield self._block(data, first, want_lines)
 
-    def _block(self, raw: str, first: int, want_lines: bool) -> list[str]:
-        text = strip_columns(raw)
-        self.scanner.feed_block(text.encode("utf-8", "replace"), first)
-        self._find_error_lines(text, first)
+    def _block(self, data: bytes, first: int, want_lines: bool) -> list[str]:
+        candidates: set[int] | None = None
+        errors = True
+        if not want_lines and self._gate is not None:
+            found, complete = self._gate.which(data, multiline=False)
+            if complete:
+                if not found:
+                    # Nothing in it could hit, nor be an error line: no need to decode it.
+                    return []
+                errors = self._error_index in found
+                candidates = found - {self._error_index}
+        text = strip_columns(data.decode("utf-8", "replace"))
+        self.scanner.feed_block(text.encode("utf-8", "replace"), first, candidates)
+        if errors:
+            self._find_error_lines(text, first)
         return self._parser_lines(text) if want_lines else []
 
     def _parser_lines(self, text: str) -> list[str]:

@@ -217,7 +217,7 @@ def _shards(indices: Sequence[int], patterns: Sequence[str], multiline: bool) ->
         return _shards(indices[:half], patterns, multiline) + _shards(indices[half:], patterns, multiline)
 
 
-class _Matcher:
+class Matcher:
     """The compiled form of a pattern list: one regex per pattern plus the combined Sets."""
 
     def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
@@ -248,7 +248,7 @@ class _Matcher:
         return found, complete
 
 
-_MATCHERS: OrderedDict[str, _Matcher] = OrderedDict()
+_MATCHERS: OrderedDict[str, Matcher] = OrderedDict()
 
 
 def fingerprint(patterns: Iterable[tuple[str, bool]]) -> str:
@@ -259,12 +259,12 @@ def fingerprint(patterns: Iterable[tuple[str, bool]]) -> str:
     return digest.hexdigest()
 
 
-def matcher_for(patterns: Sequence[tuple[str, bool]]) -> _Matcher:
+def matcher_for(patterns: Sequence[tuple[str, bool]]) -> Matcher:
     """The compiled matcher of a pattern list, from the process-wide cache when it was built before."""
     key = fingerprint(patterns)
     matcher = _MATCHERS.get(key)
     if matcher is None:
-        matcher = _Matcher(patterns)
+        matcher = Matcher(patterns)
         _MATCHERS[key] = matcher
         # The least recently used go first; the newest stays whatever it costs.
         while len(_MATCHERS) > 1 and matcher_cache_bytes() > MATCHER_CACHE_BYTES:

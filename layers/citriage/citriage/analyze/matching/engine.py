@@ -185,13 +185,20 @@ class LineScanner(Generic[ItemT]):
             data = "\n".join(line.replace("\n", " ") for line in lines).encode("utf-8", "replace")
         self.feed_block(data, self._first)
 
-    def feed_block(self, data: bytes, first_line: int) -> None:
-        """Match a block of whole lines (joined by newlines; `first_line` is the first one's number)."""
+    def feed_block(self, data: bytes, first_line: int, candidates: Iterable[int] | None = None) -> None:
+        """Match a block of whole lines (joined by newlines; `first_line` is the first one's number).
+
+        `candidates`, when given, are the only items that may match it (a wider set said so, by
+        the items' indices in the set): they are located without running the set again.
+        """
         self.bytes_scanned += len(data)
         if self._open == 0:
             return
         block = _Block(data, first_line)
-        found, complete = self._matcher.which(data, multiline=False)
+        if candidates is not None:
+            found, complete = set(candidates), True
+        else:
+            found, complete = self._matcher.which(data, multiline=False)
         if not complete:
             self._note_incomplete()
         new_hits: list[tuple[int, int, Hit[ItemT]]] = []
