@@ -223,7 +223,9 @@ def _gate_for(items: list[KnownIssue | InfraRule]) -> Matcher | None:
     if any(pattern is None for pattern in rewritten):
         return None
     try:
-        return matcher_for([(pattern or "", False) for pattern in rewritten] + [(_ERROR_GATE, False)])
+        return matcher_for(
+            [(pattern or "", False) for pattern in rewritten] + [(_ERROR_GATE, False)], sets_only=True
+        )
     except InvalidSignature:
         return None
 

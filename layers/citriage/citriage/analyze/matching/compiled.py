@@ -218,10 +218,14 @@ def _shards(indices: Sequence[int], patterns: Sequence[str], multiline: bool) ->
 
 
 class Matcher:
-    """The compiled form of a pattern list: one regex per pattern plus the combined Sets."""
+    """The compiled form of a pattern list: one regex per pattern plus the combined Sets. With
+    `sets_only`, the Sets alone (a filter that only says which patterns may match; its patterns
+    are derived from ones checked already, so they are not checked again)."""
 
-    def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
-        self.regexes = [compile_pattern(pattern, multiline) for pattern, multiline in patterns]
+    def __init__(self, patterns: Sequence[tuple[str, bool]], sets_only: bool = False) -> None:
+        self.regexes = (
+            [] if sets_only else [compile_pattern(pattern, multiline) for pattern, multiline in patterns]
+        )
         self.names = [dict(rx.groupindex) for rx in self.regexes]
         texts = [pattern for pattern, _ in patterns]
         self.single = _shards([i for i, (_, m) in enumerate(patterns) if not m], texts, multiline=False)
@@ -259,12 +263,16 @@ def fingerprint(patterns: Iterable[tuple[str, bool]]) -> str:
     return digest.hexdigest()
 
 
-def matcher_for(patterns: Sequence[tuple[str, bool]]) -> Matcher:
-    """The compiled matcher of a pattern list, from the process-wide cache when it was built before."""
-    key = fingerprint(patterns)
+def matcher_for(patterns: Sequence[tuple[str, bool]], sets_only: bool = False) -> Matcher:
+    """The compiled matcher of a pattern list, from the process-wide cache when it was built before.
+    A pattern RE2 refuses raises InvalidSignature."""
+    key = fingerprint(patterns) + (":sets" if sets_only else "")
     matcher = _MATCHERS.get(key)
     if matcher is None:
-        matcher = Matcher(patterns)
+        try:
+            matcher = Matcher(patterns, sets_only)
+        except re2.error as exc:
+            raise InvalidSignature(f"a pattern is not valid RE2: {_reason(exc)}") from exc
         _MATCHERS[key] = matcher
         # The least recently used go first; the newest stays whatever it costs.
         while len(_MATCHERS) > 1 and matcher_cache_bytes() > MATCHER_CACHE_BYTES:
