@@ -3,12 +3,15 @@ error lines, and (when no result file was found) tempest's results.
 
 The console is read a block of about `CONSOLE_BLOCK` bytes at a time, never line by line, into
 the lines `iter_lines` would give (bad UTF-8 replaced, trailing carriage returns dropped, lines
-over MAX_LINE split, a head-and-tail read's marker followed): one decode per block, one regex
-substitution drops Zuul's timestamp and host columns from the whole block, one RE2 Set
-scans it for the signatures and the infrastructure rules together (a Set costs per byte, so
-two would cost twice), and substring searches find the few lines that may be error lines before
-the error-line pattern decides on each. What it finds is what a line-by-line pass finds, line
-for line (tests/unit/analyze/test_console_scan.py compares the two).
+over MAX_LINE split, a head-and-tail read's marker followed). A gate, one RE2 Set over the raw
+bytes (each pattern's `^` tolerant of Zuul's columns, plus the error-line pattern), says which
+signatures and rules may hit the block and whether it may hold an error line: a block where
+nothing may is not decoded at all. The others are decoded once, one regex substitution drops
+Zuul's timestamp and host columns from the whole block, the items the gate named are located
+with their exact patterns (signatures and rules together: a Set costs per byte), and substring
+searches find the few lines that may be error lines before the error-line pattern decides on
+each. What it finds is what a line-by-line pass finds, line for line
+(tests/unit/analyze/test_console_scan.py compares the two).
 """
 
 from __future__ import annotations
