@@ -71,6 +71,18 @@ def test_invalid_or_unsupported_regex_is_refused_with_a_clear_message(pattern, r
     assert "is not valid RE2" in message and repr(pattern) in message and reason in message
 
 
+@pytest.mark.parametrize("pattern", [r"\Aboom", r"boom\z", r"(?-m)^boom", r"(?i-m)^boom"])
+def test_anchors_at_a_block_of_lines_are_refused(pattern):
+    # They would match or not depending on where a block of the log began
+    with pytest.raises(InvalidSignature, match="anchors at the start or end of a block of log lines"):
+        compile_pattern(pattern)
+
+
+@pytest.mark.parametrize("pattern", [r"[-Az]boom", r"\\Aboom", r"^boom$", r"(?i)^boom"])
+def test_the_same_letters_as_text_or_line_anchors_are_fine(pattern):
+    assert compile_pattern(pattern) is not None
+
+
 @pytest.mark.parametrize("pattern", ["x*", "^$", r"(?:ERROR)?\s*"])
 def test_pattern_matching_an_empty_line_is_refused(pattern):
     with pytest.raises(InvalidSignature, match="matches an empty line, so it would match every line"):

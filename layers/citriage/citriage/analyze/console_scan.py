@@ -161,9 +161,9 @@ _ERROR_GATE = rf"^{_COLUMNS_RE2}(?:ERROR\b|Error: )|fatal: \[[^\]]*\]: FAILED!|\
 
 def tolerant(pattern: str) -> str | None:
     """A pattern that matches a line with Zuul's columns wherever `pattern` matches it without
-    them: each `^` and `\\A` outside a character class may be followed by the columns (what is
-    not anchored finds its text after them anyway). None when the pattern cannot be read so
-    (quoted text with `\\Q`)."""
+    them: each `^` outside a character class may be followed by the columns (what is not
+    anchored finds its text after them anyway; `\\A` and `\\z` are refused in signatures).
+    None when the pattern cannot be read so (quoted text with `\\Q`)."""
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -172,10 +172,7 @@ def tolerant(pattern: str) -> str | None:
             escaped = pattern[i : i + 2]
             if escaped == "\\Q":
                 return None
-            anchor = _anchor_columns(pattern, i + 2) if escaped == "\\A" else ""
-            if anchor is None:
-                return None
-            out.append(escaped + anchor)
+            out.append(escaped)
             i += 2
         elif c == "[":
             end = i + 1

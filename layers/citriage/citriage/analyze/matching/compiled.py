@@ -108,12 +108,40 @@ _ORDINARY_LINES = tuple(
 )
 
 
+# `\A`, `\z` and turning off `m` anchor at the start or end of a block of lines, which depends on
+# where a block began: a signature must anchor at lines (`^`, `$`).
+_BLOCK_ANCHORS = re.compile(r"\\[Az]|\(\?[a-zA-Z]*-[a-zA-Z]*m")
+
+
+def _block_anchor(pattern: str) -> str | None:
+    """A text anchor of `pattern` outside character classes and escapes, if it has one."""
+    i, n = 0, len(pattern)
+    while i < n:
+        found = _BLOCK_ANCHORS.match(pattern, i)
+        if found:
+            return found.group()
+        if pattern[i] == "\\":
+            i += 2
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 2)
+            i = n if end == -1 else end + 1
+        else:
+            i += 1
+    return None
+
+
 def compile_pattern(pattern: str, multiline: bool = False) -> Any:
     """Compile a pattern with RE2; an invalid or unsupported one raises InvalidSignature.
 
     RE2 refuses what it cannot run in linear time (backreferences, lookaround), and says so.
     The compiled regex matches within one line unless `multiline` is set.
     """
+    anchor = _block_anchor(pattern)
+    if anchor is not None:
+        raise InvalidSignature(
+            f"pattern {pattern!r} uses {anchor!r}, which anchors at the start or end of a block of log "
+            "lines, not of a line; use ^ and $"
+        )
     try:
         regex = re2.compile(_anchored_per_line(pattern), _options(multiline=multiline))
     except re2.error as exc:
