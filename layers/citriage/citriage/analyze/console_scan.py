@@ -26,7 +26,7 @@ from citriage.analyze.logs.streams import MAX_LINE, SKIP_MARKER_PREFIX, iter_lin
 from citriage.analyze.matching.compiled import Hit, Matcher, excerpt_of, matcher_for
 from citriage.analyze.matching.engine import PatternSet
 from citriage.analyze.matching.infra_rules import InfraRuleSet
-from citriage.analyze.parsers.console import is_summary_start, parse_tempest_console
+from citriage.analyze.parsers.console import ZUUL_COLUMNS, is_summary_start, parse_tempest_console
 from citriage.errors import InvalidSignature
 from citriage.known_issues.signatures import SignatureSet
 from citriage.models import Evidence, InfraFinding, InfraRule, KnownIssue, TestResult
@@ -43,7 +43,7 @@ CONSOLE_BLOCK = 1 << 20
 # Zuul's timestamp and host columns after each newline of a block ("2026-11-20 10:00:01.123456 |
 # controller | "), as parsers.console.strip_console_prefix drops them from a line. Searched from
 # the newline: a pattern that starts with a literal is found far faster than one with `^`.
-_ZUUL_COLUMNS = re.compile(r"\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \|(?: [^|\n]*\|)? ?")
+_ZUUL_COLUMNS = re.compile("\n" + ZUUL_COLUMNS)
 _CARRIAGE_RETURNS = re.compile(rb"\r+\n")
 _MARKER = SKIP_MARKER_PREFIX.encode()
 
@@ -153,10 +153,7 @@ def _line_at(text: str, start: int) -> str:
 
 # Zuul's columns in RE2 syntax, for patterns to tolerate them before a line (Python's \d in a
 # str pattern is any Unicode digit: \p{Nd} in RE2).
-_D = r"\p{Nd}"
-_COLUMNS_RE2 = rf"(?:{_D}{{4}}-{_D}{_D}-{_D}{_D} {_D}{_D}:{_D}{_D}:{_D}{_D}(?:\.{_D}+)? \|(?: [^|\n]*\|)? ?)?"
-# The error-line pattern (_ERROR_LINE), tolerant of the columns.
-_ERROR_GATE = rf"^{_COLUMNS_RE2}(?:ERROR\b|Error: )|fatal: \[[^\]]*\]: FAILED!|\bstack\.sh failed\b"
+_COLUMNS_RE2 = "(?:" + ZUUL_COLUMNS.replace(r"\d", r"\p{Nd}") + ")?"
 
 
 def tolerant(pattern: str) -> str | None:
@@ -219,13 +216,12 @@ def _gate_for(items: list[KnownIssue | InfraRule]) -> Matcher | None:
     block is then decoded, stripped and scanned by the exact set)."""
     if any(getattr(item, "multiline", False) or not item.pattern for item in items):
         return None
-    rewritten = [tolerant(item.pattern or "") for item in items]
+    # The last pattern: the error-line pattern, tolerant like the others.
+    rewritten = [tolerant(item.pattern or "") for item in items] + [tolerant(_ERROR_LINE.pattern)]
     if any(pattern is None for pattern in rewritten):
         return None
     try:
-        return matcher_for(
-            [(pattern or "", False) for pattern in rewritten] + [(_ERROR_GATE, False)], sets_only=True
-        )
+        return matcher_for([(pattern or "", False) for pattern in rewritten], sets_only=True)
     except InvalidSignature:
         return None
 

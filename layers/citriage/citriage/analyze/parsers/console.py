@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from citriage.models import TestResult, TestStatus
 
 MAX_DETAILS = 16 * 1024
-# Zuul prefixes console lines with "2026-11-20 10:00:01.123456 | controller | ".
-_ZUUL_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \|(?: [^|]*\|)? ?")
+# Zuul prefixes console lines with "2026-11-20 10:00:01.123456 | controller | ": its columns, as
+# a pattern (the console pass strips them from whole blocks, and tolerates them, with it).
+ZUUL_COLUMNS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \|(?: [^|\n]*\|)? ?"
+_ZUUL_PREFIX = re.compile("^" + ZUUL_COLUMNS)
 _RESULT = re.compile(
     r"^\{\d+\} (?P<id>\S+(?: \([^)]*\))?)(?: \[(?P<duration>[\d.]+)s\])? \.\.\. "
     r"(?P<status>ok|FAILED|SKIPPED|fail|skip)\b"
