@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
 from citriage.analyze.logs.streams import MAX_LINE, SKIP_MARKER_PREFIX, iter_lines, next_line_after
-from citriage.analyze.matching.compiled import Hit, Matcher, excerpt_of, matcher_for
+from citriage.analyze.matching.compiled import Hit, Matcher, excerpt_of, matcher_for, pattern_pieces
 from citriage.analyze.matching.engine import PatternSet
 from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.parsers.console import ZUUL_COLUMNS, is_summary_start, parse_tempest_console
@@ -161,47 +161,23 @@ def tolerant(pattern: str) -> str | None:
     them: each `^` outside a character class may be followed by the columns (what is not
     anchored finds its text after them anyway; `\\A` and `\\z` are refused in signatures).
     None when the pattern cannot be read so (quoted text with `\\Q`)."""
+    pieces = [piece for _, piece in pattern_pieces(pattern)]
     out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "\\":
-            escaped = pattern[i : i + 2]
-            if escaped == "\\Q":
-                return None
-            out.append(escaped)
-            i += 2
-        elif c == "[":
-            end = i + 1
-            if end < n and pattern[end] == "^":
-                end += 1
-            if end < n and pattern[end] == "]":
-                end += 1
-            while end < n and pattern[end] != "]":
-                if pattern.startswith("[:", end):
-                    # A POSIX class inside the class ([[:alpha:]^x]): its `]` does not end it.
-                    close = pattern.find(":]", end + 2)
-                    end = close + 2 if close != -1 else end + 1
-                    continue
-                end += 2 if pattern[end] == "\\" else 1
-            out.append(pattern[i : end + 1])
-            i = end + 1
-        elif c == "^":
-            anchor = _anchor_columns(pattern, i + 1)
+    for index, piece in enumerate(pieces):
+        if piece == "\\Q":
+            return None
+        out.append(piece)
+        if piece == "^":
+            anchor = _anchor_columns(pieces[index + 1] if index + 1 < len(pieces) else "")
             if anchor is None:
                 return None
-            out.append("^" + anchor)
-            i += 1
-        else:
-            out.append(c)
-            i += 1
+            out.append(anchor)
     return "".join(out)
 
 
-def _anchor_columns(pattern: str, after: int) -> str | None:
-    """What follows an anchor that ends at `after`: the columns; nothing when the anchor is made
-    optional (`^?`, `^*` match with or without it); None when it is repeated (`^+`, `^{2}`)."""
-    following = pattern[after : after + 1]
+def _anchor_columns(following: str) -> str | None:
+    """What goes after an anchor followed by `following`: the columns; nothing when the anchor is
+    made optional (`^?`, `^*` match with or without it); None when it is repeated (`^+`, `^{2}`)."""
     if following in ("?", "*"):
         return ""
     if following in ("+", "{"):

@@ -113,20 +113,41 @@ _ORDINARY_LINES = tuple(
 _BLOCK_ANCHORS = re.compile(r"\\[Az]|\(\?[a-zA-Z]*-[a-zA-Z]*m")
 
 
-def _block_anchor(pattern: str) -> str | None:
-    """A text anchor of `pattern` outside character classes and escapes, if it has one."""
+def pattern_pieces(pattern: str) -> list[tuple[int, str]]:
+    """A pattern cut into its pieces, each with where it starts: an escape (`\\x`), a whole
+    character class (`[^]a-z[:alpha:]]`: its first `]` and POSIX classes do not end it), or one
+    other character. What reads a pattern's syntax outside classes walks these."""
+    pieces: list[tuple[int, str]] = []
     i, n = 0, len(pattern)
     while i < n:
-        found = _BLOCK_ANCHORS.match(pattern, i)
+        if pattern[i] == "\\":
+            end = i + 2
+        elif pattern[i] == "[":
+            end = i + 1
+            if pattern.startswith("^", end):
+                end += 1
+            if pattern.startswith("]", end):
+                end += 1
+            while end < n and pattern[end] != "]":
+                if pattern.startswith("[:", end):
+                    close = pattern.find(":]", end + 2)
+                    end = close + 2 if close != -1 else end + 1
+                    continue
+                end += 2 if pattern[end] == "\\" else 1
+            end += 1
+        else:
+            end = i + 1
+        pieces.append((i, pattern[i:end]))
+        i = end
+    return pieces
+
+
+def _block_anchor(pattern: str) -> str | None:
+    """A text anchor of `pattern` outside character classes and escapes, if it has one."""
+    for start, _ in pattern_pieces(pattern):
+        found = _BLOCK_ANCHORS.match(pattern, start)
         if found:
             return found.group()
-        if pattern[i] == "\\":
-            i += 2
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 2)
-            i = n if end == -1 else end + 1
-        else:
-            i += 1
     return None
 
 
