@@ -1,12 +1,10 @@
-"""Reading results the way the readers do, for tests: subunit collected into a list, and several
-files of results merged by the tally."""
+"""Reading results the way the readers do, for tests: a subunit stream collected into a list."""
 
 from __future__ import annotations
 
 from typing import BinaryIO
 
 from citriage.analyze.parsers.subunit import stream_subunit
-from citriage.analyze.tally import ResultsRead, ResultTally, TextJudge
 from citriage.models import TestResult
 
 
@@ -15,13 +13,3 @@ def read_subunit(stream: BinaryIO, name: str, notes: list[str]) -> list[TestResu
     results: list[TestResult] = []
     stream_subunit(stream, name, notes, results.append)
     return results
-
-
-def tally(files: list[tuple[str, list[TestResult]]], judge: TextJudge | None = None) -> ResultsRead:
-    """The merged results of result files, given by name and results, in reading order."""
-    counted = ResultTally(judge)
-    for name, results in files:
-        sink = counted.file(name)
-        for result in results:
-            sink.add(result)
-    return counted.settle()

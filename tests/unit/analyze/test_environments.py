@@ -2,9 +2,8 @@
 
 import pytest
 from citriage.analyze.environments import file_environments
+from citriage.analyze.tally import tally_of
 from citriage.models import TestResult, TestStatus
-
-from tests.results import tally
 
 
 @pytest.mark.parametrize(
@@ -40,7 +39,7 @@ def result(test_id, status):
 
 
 def test_a_pass_in_one_environment_never_erases_a_failure_in_another():
-    read = tally(
+    read = tally_of(
         [
             (".tox/py311/junit.xml", [result("t.a", TestStatus.FAILED)]),
             (".tox/py312/junit.xml", [result("t.a", TestStatus.PASSED)]),
@@ -51,7 +50,7 @@ def test_a_pass_in_one_environment_never_erases_a_failure_in_another():
 
 
 def test_a_rerun_in_the_same_environment_is_the_later_word():
-    read = tally(
+    read = tally_of(
         [(".stestr/0", [result("t.a", TestStatus.FAILED)]), (".stestr/1", [result("t.a", TestStatus.PASSED)])]
     )
     assert read.failed == []

@@ -9,9 +9,10 @@ from citriage.analyze.parsers.jenkins import parse_jenkins_test_report
 from citriage.analyze.parsers.junit import parse_junit
 from citriage.analyze.parsers.openqa import parse_openqa_details
 from citriage.analyze.parsers.zuul_json import find_failed_task
+from citriage.analyze.tally import tally_of
 from citriage.models import TestStatus
 
-from tests.results import read_subunit, tally
+from tests.results import read_subunit
 from tests.subunit_writer import subunit_stream
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -147,7 +148,7 @@ def test_stestr_v1_repository_and_partial_tmp_stream_merge():
     first = read_subunit(io.BufferedReader(io.BytesIO((stestr / "0").read_bytes())), "0", notes)
     partial = read_subunit(io.BufferedReader(io.BytesIO((stestr / "tmpk3j9x2").read_bytes())), "tmp", notes)
     # When merged
-    read = tally([("0", first), ("tmpk3j9x2", partial)])
+    read = tally_of([("0", first), ("tmpk3j9x2", partial)])
     merged = by_id(read.failed)
     # Then the v1 stream was read, the later finished result wins, an unfinished test stays interrupted
     assert by_id(first)["stestr_suite.test_infra.TestNet.test_dns"].status is TestStatus.FAILED
@@ -162,7 +163,7 @@ def test_stestr_v1_repository_and_partial_tmp_stream_merge():
 def test_interrupted_never_overrides_a_finished_result():
     done = read_subunit(io.BytesIO(subunit_stream([("t.a", "fail", "tb")])), "a", [])
     hung = read_subunit(io.BytesIO(subunit_stream([("t.a", "inprogress", "")])), "b", [])
-    read = tally([(".stestr/0", done), (".stestr/1", hung)])
+    read = tally_of([(".stestr/0", done), (".stestr/1", hung)])
     assert [r.status for r in read.failed] == [TestStatus.FAILED]
 
 

@@ -11,9 +11,9 @@ from citriage.analyze.classify import (
     text_judge,
 )
 from citriage.analyze.matching.compiled import Hit
+from citriage.analyze.tally import tally_of
 from citriage.models import Classification, TestResult, TestStatus, Verdict
 
-from tests.results import tally
 from tests.unit.analyze.test_classify import RULES, SCOPED, SIGNATURES, VOLUME, failed, run
 
 # One failure per classification rule (docs/classification.md), and the run they failed in.
@@ -32,7 +32,7 @@ CI_INFRA = ci_result_finding(run("TIMED_OUT"))
 def test_a_failure_kept_compact_is_classified_as_if_kept_whole(monkeypatch):
     # Given every failure kept compact (no room for any whole one)
     monkeypatch.setattr(tally_module, "MAX_FULL_FAILURES", 0)
-    read = tally([("junit.xml", CASES)], judge=text_judge(SIGNATURES, RULES))
+    read = tally_of([("junit.xml", CASES)], judge=text_judge(SIGNATURES, RULES))
     assert read.failed == [] and len(read.compact) == len(CASES)
     # When the compact ones are grouped, and the same results classified whole
     groups = group_unlisted(read.compact, LOG_HITS, CI_INFRA)
@@ -56,7 +56,7 @@ def test_the_first_failures_are_kept_whole_and_the_rest_grouped_by_message_shape
         TestResult(test_id=f"t.{n}", status=TestStatus.FAILED, details="x", message=f"E: timeout after {n}s")
         for n in range(10)
     ] + [TestResult(test_id="t.other", status=TestStatus.FAILED, message="KeyError: 'a'")]
-    read = tally([("junit.xml", results)], judge=text_judge(SIGNATURES, RULES))
+    read = tally_of([("junit.xml", results)], judge=text_judge(SIGNATURES, RULES))
     groups = group_unlisted(read.compact, [], None)
     assert [r.test_id for r in read.failed] == ["t.0", "t.1"]
     assert [(g.count, g.message, g.examples) for g in groups] == [
@@ -74,7 +74,7 @@ def test_a_rerun_pass_replaces_the_failure_and_each_test_counts_once(monkeypatch
         TestResult(test_id="t.2", status=TestStatus.PASSED),
     ]
     rerun = [TestResult(test_id="t.0", status=TestStatus.PASSED), failed("t.1", "boom again")]
-    read = tally([(".stestr/0", first), (".stestr/1", rerun)])
+    read = tally_of([(".stestr/0", first), (".stestr/1", rerun)])
     # Then each test counts once, with its later result: only t.1 failed
     assert (read.tests.total, read.tests.passed, read.tests.failed) == (3, 2, 1)
     assert [f.test_id for f in [*read.failed, *read.compact]] == ["t.1"]
@@ -82,7 +82,7 @@ def test_a_rerun_pass_replaces_the_failure_and_each_test_counts_once(monkeypatch
 
 def test_an_interrupted_rerun_never_replaces_a_finished_compact_failure(monkeypatch):
     monkeypatch.setattr(tally_module, "MAX_FULL_FAILURES", 0)
-    read = tally(
+    read = tally_of(
         [(".stestr/0", [failed("t.0", "boom")]), (".stestr/1", [failed("t.0", "", TestStatus.INTERRUPTED)])]
     )
     assert [c.status for c in read.compact] == [TestStatus.FAILED]
@@ -96,7 +96,7 @@ def test_verdict_counts_the_unlisted_failures(monkeypatch, listed, unlisted_new,
     # Given a listed failure, and unlisted ones that are new (or, like it, infra)
     monkeypatch.setattr(tally_module, "MAX_FULL_FAILURES", 0)
     text = "AssertionError: 1 != 2" if unlisted_new else "Could not resolve host: m"
-    read = tally(
+    read = tally_of(
         [("junit.xml", [failed(f"t.{n}", text) for n in range(3)])], judge=text_judge(SIGNATURES, RULES)
     )
     groups = group_unlisted(read.compact, [], None)

@@ -40,7 +40,7 @@ from citriage.analyze.logs.readers import (
 from citriage.analyze.matching.compiled import Hit
 from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.parsers.zuul_json import FailedTask
-from citriage.analyze.tally import CompactFailure, ResultsRead, ResultTally
+from citriage.analyze.tally import CompactFailure, ResultsRead, tally_of
 from citriage.config import LayoutSettings
 from citriage.errors import FetchFailed, FetchRefused
 from citriage.known_issues.signatures import SignatureSet
@@ -115,11 +115,7 @@ def settle_results(
     if read.found:
         return read
     if console.results and console.name:
-        tally = ResultTally(ctx.judge)
-        sink = tally.file(console.name)
-        for result in console.results:
-            sink.add(result)
-        return tally.settle()
+        return tally_of([(console.name, console.results)], ctx.judge)
     read = read_fallback(tree, found, ResultKind.TEMPEST_CONSOLE, ctx)
     if not read.found:
         _note_no_results(tree, found, console.found, ctx.notes)

@@ -193,3 +193,16 @@ class FileTally:
         if seen is not None:
             self._tally._released(seen)
         self.entries[key] = self._tally._entry(result)
+
+
+def tally_of(
+    files: Iterable[tuple[str, Iterable[TestResult]]], judge: TextJudge | None = None
+) -> ResultsRead:
+    """The merged results of files given by name with their results, in reading order (results
+    read whole first: the console's tempest results)."""
+    tally = ResultTally(judge)
+    for name, results in files:
+        sink = tally.file(name)
+        for result in results:
+            sink.add(result)
+    return tally.settle()
