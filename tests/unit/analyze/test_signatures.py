@@ -21,6 +21,8 @@ from citriage.errors import InvalidSignature
 from citriage.known_issues.signatures import SignatureSet, check_signature
 from citriage.known_issues.yaml_file import load_known_issues_yaml
 from citriage.models import InfraRule, KnownIssue, RunEvent, RunReport, TestCounts, Verdict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.unit.fakes import FakeList
 
@@ -368,6 +370,38 @@ def test_when_re2_gives_up_on_a_block_signatures_are_located_one_by_one():
         assert any("ran out of memory" in note for note in scanner.notes)
     finally:
         compiled._MATCHERS.clear()  # the doctored matcher must not serve other tests
+
+
+_SET_PATTERNS = [
+    (r"No space left on device", False),
+    (r"^ERROR\b", False),
+    (r"(?i)timed? ?out after \d+ s", False),
+    (r"Traceback \(most recent call last\):\n.*\n", True),
+    (r"x$", False),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=300)
+    | st.text(alphabet="ERO \n\r\x00xNo space left on device", max_size=300).map(str.encode)
+)
+def test_the_set_always_answers_and_agrees_with_each_pattern_alone(data):
+    # Given a real compiled matcher (its Sets carry the `\A` sentinel that tells an answer from
+    # RE2 giving up)
+    matcher = compiled.Matcher(_SET_PATTERNS)
+    for multiline in (False, True):
+        # When any text is matched: the Set answers (the sentinel is always there, even on an
+        # empty text, a text that starts with a newline, NUL bytes or bad UTF-8)
+        found, complete = matcher.which(data, multiline)
+        assert complete
+        # And it names exactly the patterns that match alone
+        alone = {
+            index
+            for index, (pattern, is_multi) in enumerate(_SET_PATTERNS)
+            if is_multi == multiline and compile_pattern(pattern, is_multi).search(data)
+        }
+        assert found == alone
 
 
 def test_analyze_service_reuses_the_compiled_matcher_across_runs():
