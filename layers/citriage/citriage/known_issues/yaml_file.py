@@ -11,19 +11,26 @@ from citriage.errors import InputError, InvalidSignature, read_input, validation
 from citriage.known_issues.signatures import check_signature
 from citriage.models import KnownIssue, SignatureStats
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def read_yaml_list(text: str, origin: str, what: str) -> list[tuple[int, object]]:
     """The items of a YAML list with the line each starts on; a YAML error names its place
     (`origin:line:column: problem`), a document that is not a list says what it should be."""
+    # Composed once (libyaml's parser when PyYAML has it: the pure-Python one took 1.2 s for
+    # 1,000 signatures), then built from the nodes, which keep the line each item starts on.
+    loader = _Loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark is not None else origin
         raise InputError(f"{where}: {exc.problem or exc.context or 'not valid YAML'}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{origin}: not valid YAML ({exc})") from None
+    finally:
+        loader.dispose()
     if data is None:
         return []
     if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
