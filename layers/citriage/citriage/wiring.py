@@ -20,7 +20,6 @@ from citriage.adapters.aws.dynamodb import (
     SuppressionStore,
 )
 from citriage.adapters.aws.events import EventPublisher
-from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.adapters.aws.secrets import SecretKeys
 from citriage.adapters.aws.sqs import RunQueue
 from citriage.config import (
@@ -39,6 +38,7 @@ from citriage.errors import read_input
 # Each builder imports the modules of its own service when it runs, so a handler loads what it
 # uses and no more (a cold start of the webhook function never imports analysis or Jinja2).
 if TYPE_CHECKING:
+    from citriage.adapters.aws.known_issues import KnownIssueStore
     from citriage.analyze.matching.infra_rules import InfraRuleSet
     from citriage.analyze.service import Analyzer, AnalyzeService
     from citriage.intake.sweep import Sweeper
@@ -66,6 +66,7 @@ def analyze_service(
     settings: AnalyzeSettings, fetch: FetchSettings, layout: LayoutSettings, aws: AwsClients
 ) -> AnalyzeService:
     """The analyzer over DynamoDB and EventBridge."""
+    from citriage.adapters.aws.known_issues import KnownIssueStore
     from citriage.analyze.service import Analyzer, AnalyzeService
     from citriage.known_issues.versioned import ReadOncePerVersion
 
@@ -243,6 +244,8 @@ def sweeper(settings: SweepSettings, aws: AwsClients) -> Sweeper:
 
 def known_issue_store(table: str, aws: AwsClients) -> KnownIssueStore:
     """The known-issues table (the CLI, demo, serve and tests)."""
+    from citriage.adapters.aws.known_issues import KnownIssueStore
+
     return KnownIssueStore(aws.table(table))
 
 

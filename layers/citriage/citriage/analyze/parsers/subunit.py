@@ -11,10 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
-
-import subunit
-import testtools
+from typing import BinaryIO, cast
 
 from citriage.analyze.failure_text import BoundedText, exception_line
 from citriage.models import TestResult, TestStatus
@@ -42,11 +39,11 @@ class _TestRecord:
     lost: bool = False
 
 
-class _Collector(testtools.StreamResult):
-    """Gathers status events per test id, and hands each test on when it ends."""
+class _Collector:
+    """Gathers status events per test id, and hands each test on when it ends (a testtools
+    StreamResult by its methods, so that python-subunit is imported only when a stream is read)."""
 
     def __init__(self, emit: Callable[[TestResult], None]) -> None:
-        super().__init__()
         self.emit = emit
         self.tests: dict[str, _TestRecord] = {}
         self.lost = False
@@ -93,6 +90,12 @@ class _Collector(testtools.StreamResult):
             # Attachments come before the status that ends a test (testtools sends them first).
             self.emit(_result(test_id, self.tests.pop(test_id)))
             self.lost = self.lost or record.lost
+
+    def startTestRun(self) -> None:  # testtools' method name
+        """A run starts: nothing to prepare."""
+
+    def stopTestRun(self) -> None:  # testtools' method name
+        """A run ends: the tests still open are handed on by `unfinished`."""
 
     def unfinished(self) -> None:
         """Hand on the tests that never ended: the stream was cut off under them."""
@@ -164,13 +167,17 @@ def stream_subunit(stream: BinaryIO, name: str, notes: list[str], emit: Callable
     Tests that started but never ended (the job was killed) come last, as INTERRUPTED. A cut or
     corrupt stream keeps every test recorded before the damage and adds a note.
     """
+    # python-subunit and testtools take 26 ms to import: only a run with a stream pays for them.
+    import subunit  # noqa: PLC0415  # lazily, see above
+    import testtools  # noqa: PLC0415  # lazily, see above
+
     collector = _Collector(emit)
     collector.startTestRun()
     try:
         if _looks_like_v1(stream):
             # stestr's repository files are subunit v1: convert events on the fly.
             v1 = subunit.ProtocolTestCase(stream, passthrough=_Discard())
-            v1.run(testtools.ExtendedToStreamDecorator(collector))
+            v1.run(testtools.ExtendedToStreamDecorator(cast("testtools.StreamResult", collector)))
         else:
             subunit.ByteStreamToStreamResult(stream, non_subunit_name="stdout").run(collector)
     except Exception as exc:  # a hostile stream must not lose what was already read
