@@ -111,6 +111,10 @@ load: $(VENV)/.installed
 build: $(TOOLS)/.installed
 	@test -n "$(PY313_DIR)" || { echo "make build needs python3.13 (the Lambda runtime) on PATH or under pyenv"; exit 1; }
 	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam build
+	@# sam build ships sources only, and /opt is read-only on Lambda: without bytecode every cold
+	@# start compiled boto3, pydantic and citriage again (boto3 alone: 450 ms instead of 120 ms).
+	@# Compiled with the runtime's Python; unchecked-hash, since a zip's file times are not kept.
+	"$(PY313_DIR)/python3.13" -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 deploy: build
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam deploy
