@@ -103,6 +103,24 @@ class AnalyzeSettings(_EnvSettings):
     )
 
 
+class QuerySettings(_EnvSettings):
+    """QueryFunction: the tables it reads, the queues whose depths it shows, and the analyze
+    queue a reanalysis goes to."""
+
+    runs_table: str
+    known_issues_table: str
+    analyze_queue_url: str
+    analyze_dlq_url: str | None = None
+    notify_queue_url: str | None = None
+    notify_dlq_url: str | None = None
+
+
+class AuthorizerSettings(_EnvSettings):
+    """AuthorizerFunction (and `citriage tokens`): the tokens table."""
+
+    tokens_table: str | None = None
+
+
 class KnownIssuesCliSettings(_EnvSettings):
     """`citriage known-issues`: the tables, when not given on the command line."""
 

@@ -27,6 +27,18 @@ class Unauthorized(CitriageError):
     status_code = 401
 
 
+class Forbidden(CitriageError):
+    """The token is good but its scope does not allow this (HTTP 403)."""
+
+    status_code = 403
+
+
+class NotFound(CitriageError):
+    """No run, job, test or known issue of that id (HTTP 404)."""
+
+    status_code = 404
+
+
 class IntakeInProgress(CitriageError):
     """Another intake holds the run's claim right now (HTTP 409: the sender should retry)."""
 

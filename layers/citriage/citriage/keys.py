@@ -14,9 +14,10 @@ def intake_delivery(source: str, delivery_id: str) -> str:
     return f"delivery#{source}:{delivery_id}"
 
 
-def analysis(run_id: str) -> str:
-    """Leased by the worker analysing a run: two deliveries of one run analyse it once."""
-    return f"analysis#{run_id}"
+def analysis(run_id: str, reanalysis: str | None = None) -> str:
+    """Leased by the worker analysing a run: two deliveries of one run (or of one reanalysis of
+    it) analyse it once."""
+    return f"analysis#{run_id}" if reanalysis is None else f"analysis#{run_id}#{reanalysis}"
 
 
 def run_mail(run_id: str, email: str) -> str:

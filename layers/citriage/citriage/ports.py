@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         Subscription,
         SweepCursor,
     )
+    from citriage.models.query import ApiToken, IssueHit, QueueDepth, RunSummary, TestFailure, TokenScope
     from citriage.notify.history import RunRecord
 
 
@@ -213,6 +214,72 @@ class Patterned(Protocol):
 
     @property
     def files(self) -> list[str]: ...
+
+
+# ---- query ----------------------------------------------------------------------------------
+
+
+class RunReads(Protocol):
+    """The read side's queries over the runs table (keys and indexes only, never a Scan)."""
+
+    def records_by_day(
+        self, until: datetime, since: datetime, before: str | None, limit: int
+    ) -> Iterable[RunRecord]:
+        """Every job's records that ended in [since, until), newest first, from sort key `before`
+        (exclusive) on; `limit` of them at most."""
+
+    def job_records(
+        self, source: str, job: str, before: str | None, after: str | None, limit: int
+    ) -> list[RunRecord]:
+        """A job's records, newest first, with sort keys in (after, before)."""
+
+    def jobs(self, start_after: str | None, limit: int) -> tuple[list[RunSummary], str | None]:
+        """Jobs by name with their last runs, from a job key on; and the key that goes on."""
+
+    def job_sources(self, job: str) -> list[str]:
+        """The sources a job of this name ran in."""
+
+    def last_runs_by_source(self) -> dict[str, RunSummary]:
+        """Each source's last analysed run."""
+
+    def test_failures(self, test_id: str, before: str | None, limit: int) -> list[TestFailure]:
+        """The runs a test failed in, newest first."""
+
+    def issue_hits(self, issue_id: str, limit: int) -> list[IssueHit]:
+        """The runs a known issue explained, newest first."""
+
+
+class KnownIssueReads(Protocol):
+    """Signatures with their statistics, read by key or index."""
+
+    def listed(self) -> list[tuple[KnownIssue, SignatureStats]]:
+        """Every signature with its statistics (an index query)."""
+
+    def get_with_stats(self, issue_id: str) -> tuple[KnownIssue, SignatureStats] | None:
+        """One signature with its statistics, or None."""
+
+
+class QueueStats(Protocol):
+    """How full the queues are."""
+
+    def depths(self) -> list[QueueDepth]:
+        """Each queue's waiting and in-flight messages."""
+
+
+class Tokens(Protocol):
+    """API tokens, stored hashed (the tokens table)."""
+
+    def create(self, name: str, scope: TokenScope) -> tuple[str, ApiToken]:
+        """A new token (shown once) and what is stored of it."""
+
+    def verify(self, token: str) -> ApiToken | None:
+        """The stored token a presented one is, or None (unknown, malformed or revoked)."""
+
+    def list(self) -> list[ApiToken]:
+        """Every token (never the token itself)."""
+
+    def revoke(self, token_id: str) -> bool:
+        """Remove a token; False when there was none of that id."""
 
 
 # ---- notify ----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from citriage.config import (
     LayoutSettings,
     MailTransportName,
     NotifySettings,
+    QuerySettings,
     SesEventsSettings,
     SweepSettings,
     UnsubscribeSettings,
@@ -39,6 +40,7 @@ from citriage.errors import read_input
 # uses and no more (a cold start of the webhook function never imports analysis or Jinja2).
 if TYPE_CHECKING:
     from citriage.adapters.aws.known_issues import KnownIssueStore
+    from citriage.adapters.aws.tokens import TokenStore
     from citriage.analyze.matching.infra_rules import InfraRuleSet
     from citriage.analyze.service import Analyzer, AnalyzeService
     from citriage.intake.sweep import Sweeper
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from citriage.notify.service import NotifyService
     from citriage.notify.unsubscribe import UnsubscribeLinks, UnsubscribeService
     from citriage.ports import MailTransport
+    from citriage.query.service import QueryService
 
 
 def webhook_service(settings: WebhookSettings, aws: AwsClients) -> WebhookService:
@@ -67,6 +70,7 @@ def analyze_service(
 ) -> AnalyzeService:
     """The analyzer over DynamoDB and EventBridge."""
     from citriage.adapters.aws.known_issues import KnownIssueStore
+    from citriage.adapters.aws.run_index import IndexedHistoryStore
     from citriage.analyze.service import Analyzer, AnalyzeService
     from citriage.known_issues.versioned import ReadOncePerVersion
 
@@ -83,7 +87,8 @@ def analyze_service(
         analyzer=analyzer,
         reports=RunStore(aws.table(settings.runs_table), settings.run_retention_days),
         publisher=EventPublisher(aws.events, settings.event_bus_name),
-        history=HistoryStore(aws.table(settings.runs_table), settings.history_ttl_days),
+        # With the read side's items of each run (jobs, tests, known issues' hits).
+        history=IndexedHistoryStore(aws.table(settings.runs_table), settings.history_ttl_days),
         hit_stats=known_issues,
         dedupe=DedupeStore(aws.table(settings.dedupe_table)),
     )
@@ -279,3 +284,35 @@ def seed_tables(
         for subscription in subs:
             table.put(subscription)
     return len(issues), len(subs)
+
+
+def query_service(settings: QuerySettings, aws: AwsClients) -> QueryService:
+    """The read side over the runs and known-issues tables and the queues."""
+    from citriage.adapters.aws.known_issues import KnownIssueStore
+    from citriage.adapters.aws.run_index import QueueDepths, RunQueries
+    from citriage.query.service import QueryService
+
+    queues = {
+        name: url
+        for name, url in (
+            ("analyze", settings.analyze_queue_url),
+            ("analyze-dlq", settings.analyze_dlq_url),
+            ("notify", settings.notify_queue_url),
+            ("notify-dlq", settings.notify_dlq_url),
+        )
+        if url
+    }
+    return QueryService(
+        runs=RunQueries(aws.table(settings.runs_table)),
+        reports=RunStore(aws.table(settings.runs_table)),
+        known_issues=KnownIssueStore(aws.table(settings.known_issues_table)),
+        queues=QueueDepths(aws.sqs, queues),
+        analyze_queue=RunQueue(aws.sqs, settings.analyze_queue_url),
+    )
+
+
+def token_store(table: str, aws: AwsClients) -> TokenStore:
+    """The API tokens table (the authorizer, `citriage tokens`, serve and tests)."""
+    from citriage.adapters.aws.tokens import TokenStore
+
+    return TokenStore(aws.table(table))

@@ -496,6 +496,49 @@ def test_two_deliveries_of_one_run_analyse_it_once_and_count_its_hits_once():
     assert analyzer.calls == 1 and hits.counted == 1
 
 
+def test_a_reanalysis_replaces_the_report_once_and_does_not_count_hits_again():
+    from citriage.analyze.service import AnalyzeService
+
+    from tests.unit.fakes import FakeDedupe, FakePublisher, FakeReports
+
+    class Analyzer:
+        def __init__(self) -> None:
+            self.verdicts = [Verdict.FAILED_NEW, Verdict.FAILED_KNOWN]
+
+        def analyze(self, run, deadline=None):
+            return RunReport(run=run, verdict=self.verdicts.pop(0), tests=TestCounts(total=1, failed=1))
+
+    class Hits:
+        counted = 0
+
+        def record_hits(self, report):
+            Hits.counted += 1
+            return {}
+
+    recorded: list[Verdict] = []
+
+    class History:
+        def record(self, report):
+            recorded.append(report.verdict)
+
+    reports, publisher = FakeReports(), FakePublisher()
+    service = AnalyzeService(Analyzer(), reports, publisher, History(), Hits(), FakeDedupe())  # type: ignore[arg-type]
+    run = RunEvent(source="zuul", job="j", build_id="re1", log_url="https://logs.example.org/x/")
+    # Given a run analysed once (failed_new)
+    service.handle(run)
+    # When it is reanalysed (a signature was added since), and that message is redelivered
+    again = run.model_copy(update={"reanalysis": "r1"})
+    assert service.handle(again).verdict is Verdict.FAILED_KNOWN
+    assert service.handle(again).verdict is Verdict.FAILED_KNOWN
+    # Then the stored report is the new one, history and the event follow it, and the second
+    # delivery did not analyse again (the analyzer has no third verdict) nor count hits again
+    assert reports.get_report(run.run_id).verdict is Verdict.FAILED_KNOWN
+    assert recorded == [Verdict.FAILED_NEW, Verdict.FAILED_KNOWN, Verdict.FAILED_KNOWN]
+    assert Hits.counted == 1
+    # And a plain redelivery of the first message keeps the reanalysed report
+    assert service.handle(run).verdict is Verdict.FAILED_KNOWN
+
+
 def test_multiline_matches_a_few_lines_apart_are_all_found_whatever_the_blocks():
     # Given a multiline signature that matches at lines 3 and 9 (within one matching window)
     oom = issue("OOM", r"Out of memory\n(?:.*\n){0,3}.*Killed process", multiline=True)

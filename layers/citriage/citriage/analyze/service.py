@@ -108,7 +108,9 @@ class AnalyzeService:
     def handle(self, run: RunEvent, deadline: float | None = None) -> RunReport:
         """Analyse a run once. A redelivered run re-publishes its stored verdict instead
         (the publish may be what failed the first time; notify dedupes its mails)."""
-        stored = self._reports.get_report(run.run_id) or self._analyze_once(run, deadline)
+        stored = self._reports.get_report(run.run_id)
+        if stored is None or (stored.run.reanalysis != run.reanalysis and run.reanalysis is not None):
+            stored = self._analyze_once(run, deadline)
         # Also on a redelivery: the first attempt may have died before recording.
         self._history.record(stored)
         self._publisher.run_analyzed(stored)
@@ -117,17 +119,19 @@ class AnalyzeService:
     def _analyze_once(self, run: RunEvent, deadline: float | None) -> RunReport:
         """Analyse, store and count a run under a lease: a second delivery arriving meanwhile
         (SQS is at-least-once) is told to come back, and finds the stored report then."""
-        key = keys.analysis(run.run_id)
+        key = keys.analysis(run.run_id, run.reanalysis)
         if not self._dedupe.claim(key, ANALYSIS_LEASE_SECONDS):
             stored = self._reports.get_report(run.run_id)
-            if stored is not None:
+            if stored is not None and stored.run.reanalysis == run.reanalysis:
                 return stored
             raise AnalysisInProgress(f"{run.run_id} is being analysed by another worker")
         try:
             report = self._analyzer.analyze(run, deadline=deadline)
             self._reports.put_report(report)
             # Counted once per stored analysis: under the lease, and a redelivery finds the report.
-            self._hit_stats.record_hits(report)
+            # A reanalysis replaces the report but is not counted again.
+            if run.reanalysis is None:
+                self._hit_stats.record_hits(report)
         except BaseException:
             self._dedupe.release(key)
             raise

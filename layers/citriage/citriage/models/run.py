@@ -117,6 +117,11 @@ class RunEvent(BaseModel):
     voting: bool | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
+    reanalysis: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Set by `POST /runs/{run_id}/reanalyze`: a new analysis replaces the stored one",
+    )
 
     _normalise_times = field_validator("start_time", "end_time", mode="before")(parse_time)
     _no_credentials = field_validator("log_url", "web_url", "change_url", mode="before")(_drop_credentials)
@@ -135,6 +140,7 @@ class RunEvent(BaseModel):
         "patchset",
         "change_url",
         "buildset_id",
+        "reanalysis",
         mode="after",
     )(_plain_text)
 

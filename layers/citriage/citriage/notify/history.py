@@ -18,7 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from citriage.models import Classification, RunReport, TestCounts, Verdict
+from citriage.models import Classification, RunReport, Verdict
+from citriage.models.query import RunSummary
 
 # How many failed tests one record keeps; a run failing more than this is broken wholesale.
 MAX_RECORDED_FAILURES = 500
@@ -33,17 +34,11 @@ class FailedTest(BaseModel):
     known_issue: str | None = None
 
 
-class RunRecord(BaseModel):
-    """One run in a job's history: enough to judge each test's flakiness, small enough to query."""
+class RunRecord(RunSummary):
+    """One run in a job's history: its summary and enough to judge each test's flakiness, small
+    enough to query."""
 
-    run_id: str
-    source: str
-    job: str
-    when: datetime
-    verdict: Verdict
-    log_url: str
     has_results: bool
-    tests: TestCounts
     failed: dict[str, FailedTest] = Field(default_factory=dict)
     failed_truncated: bool = False
     duration_seconds: float | None = None
@@ -58,8 +53,15 @@ class RunRecord(BaseModel):
             source=report.run.source,
             job=report.run.job,
             when=(report.run.end_time or report.analyzed_at).astimezone(UTC),
+            analyzed_at=report.analyzed_at,
             verdict=report.verdict,
             log_url=report.run.log_url,
+            project=report.run.project,
+            change=report.run.change,
+            pipeline=report.run.pipeline,
+            new=report.count(Classification.NEW),
+            known=report.count(Classification.KNOWN),
+            infra=report.count(Classification.INFRA),
             has_results=report.tests.total > 0,
             tests=report.tests,
             failed={
@@ -73,6 +75,10 @@ class RunRecord(BaseModel):
             duration_seconds=report.run.duration_seconds,
             infra_categories=sorted({i.category for i in report.infra}),
         )
+
+    def summary(self) -> RunSummary:
+        """The record without its per-test detail: what a list of runs shows."""
+        return RunSummary.model_validate(self.model_dump(include=set(RunSummary.model_fields)))
 
     @property
     def sort_key(self) -> str:

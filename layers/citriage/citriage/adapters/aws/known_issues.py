@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from citriage.adapters.aws.dynamodb import _from_dynamo, _is_conditional_failure, _scan, _to_dynamo
@@ -21,6 +23,16 @@ _STATS_FIELDS = frozenset(SignatureStats.model_fields)
 # The known-issues table's own item: a counter every change of the signatures through citriage
 # increments, so analyses read the whole table only when it moved.
 VERSION_ID = "#version"
+# Every signature item carries `kind`, so the index `by-kind` lists them without a Scan.
+KIND = "signature"
+KIND_INDEX = "by-kind"
+
+
+def _decode(item: dict[str, Any]) -> tuple[KnownIssue, SignatureStats]:
+    """A signature item as the signature and its statistics (ValueError: malformed)."""
+    data = {k: v for k, v in _from_dynamo(item).items() if k != "kind"}
+    stats = SignatureStats.model_validate({k: v for k, v in data.items() if k in _STATS_FIELDS})
+    return KnownIssue.model_validate({k: v for k, v in data.items() if k not in _STATS_FIELDS}), stats
 
 
 class KnownIssueStore:
@@ -52,18 +64,33 @@ class KnownIssueStore:
         for item in _scan(self._table):
             if item.get("id") == VERSION_ID:
                 continue
-            data = _from_dynamo(item)
             try:
-                stats = SignatureStats.model_validate({k: v for k, v in data.items() if k in _STATS_FIELDS})
-                issue = KnownIssue.model_validate({k: v for k, v in data.items() if k not in _STATS_FIELDS})
+                issues.append(_decode(item))
             except ValueError as exc:
                 problem = f"stored signature {item.get('id')!r} is malformed and was skipped: {exc}"
                 if problems is None:
                     raise InvalidSignature(problem) from exc
                 problems.append(problem)
-                continue
-            issues.append((issue, stats))
         return issues
+
+    def listed(self) -> list[tuple[KnownIssue, SignatureStats]]:
+        """Every signature with its statistics, by id: a query of the `by-kind` index (the read
+        side never scans). A malformed item is left out."""
+        request: dict[str, Any] = {"IndexName": KIND_INDEX, "KeyConditionExpression": Key("kind").eq(KIND)}
+        issues = []
+        while True:
+            page = self._table.query(**request)
+            for item in page.get("Items", []):
+                with suppress(ValueError):
+                    issues.append(_decode(item))
+            if "LastEvaluatedKey" not in page:
+                return issues
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get_with_stats(self, issue_id: str) -> tuple[KnownIssue, SignatureStats] | None:
+        """One signature with its statistics, or None."""
+        item = self._table.get_item(Key={"id": issue_id}).get("Item")
+        return None if item is None or issue_id == VERSION_ID else _decode(item)
 
     def list(self, problems: list[str] | None = None) -> list[KnownIssue]:
         """Every stored signature; a malformed item raises InvalidSignature naming it, or,
@@ -75,8 +102,7 @@ class KnownIssueStore:
         item = self._table.get_item(Key={"id": issue_id}).get("Item")
         if item is None:
             return None
-        data = _from_dynamo(item)
-        return KnownIssue.model_validate({k: v for k, v in data.items() if k not in _STATS_FIELDS})
+        return _decode(item)[0]
 
     def put(self, issue: KnownIssue) -> None:
         """Store a signature after checking it (RE2 pattern, message groups); keeps its statistics."""
@@ -85,7 +111,7 @@ class KnownIssueStore:
 
     def _put_one(self, issue: KnownIssue) -> None:
         check_signature(issue)
-        data = _to_dynamo(issue.model_dump(mode="json", exclude_none=True))
+        data = _to_dynamo(issue.model_dump(mode="json", exclude_none=True)) | {"kind": KIND}
         keys = [k for k in data if k != "id"]
         names = {f"#a{i}": k for i, k in enumerate(keys)}
         values = {f":v{i}": data[k] for i, k in enumerate(keys)}
