@@ -5,12 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,62 +13,19 @@ import pytest
 import requests
 from citriage.intake.sources.auth import sign_hmac_sha256
 
-from tests.conftest import EVENTS, REPO
+from tests.conftest import EVENTS
+from tests.e2e.serving import launch_serve, wait_for
 
 pytestmark = pytest.mark.e2e
 KEY = "laptop-generic-key"
-
-
-def read_lines(stream, lines: queue.Queue[str]) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-
-
-def wait_for(lines: queue.Queue[str], prefix: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=deadline - time.monotonic())
-        except queue.Empty:
-            break
-        if line.startswith(prefix):
-            return line
-    raise AssertionError(f"serve never printed {prefix!r}")
 
 
 def test_serve_takes_a_webhook_over_http_and_writes_the_mail(tmp_path: Path):
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps({"generic": KEY}))
     out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     # Given `citriage serve` on a free port, serving the bundled log trees
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "citriage.cli.main",
-            "serve",
-            "--port",
-            "0",
-            "--serve-logs",
-            str(EVENTS / "logs"),
-            "--out",
-            str(out),
-            "--keys",
-            str(keys),
-            "--known-issues",
-            str(EVENTS / "known-issues.yaml"),
-            "--subscriptions",
-            str(EVENTS / "subscriptions.yaml"),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
+    process, lines = launch_serve(out, keys)
     try:
         url = wait_for(lines, "citriage serve: listening on").split()[4]
         log_server = wait_for(lines, "log server:").split()[2]
