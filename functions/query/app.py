@@ -8,28 +8,28 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.config import QuerySettings
 from citriage.errors import CitriageError
-from citriage.query.api import ROUTERS
+from citriage.query.api import resolver
 from citriage.query.service import QueryService
 from citriage.tracing import handler_tracer
 from citriage.wiring import query_service
 
 logger = Logger()
 tracer = handler_tracer()
-app = APIGatewayHttpResolver()
-for router in ROUTERS:
-    app.include_router(router)
 
 
 @cache
 def service() -> QueryService:
     """Built on first use from the environment, then kept for warm invocations."""
     return query_service(QuerySettings.from_env(), AwsClients())
+
+
+app = resolver(service)
 
 
 def refuse(exc: CitriageError) -> Response[str]:
@@ -49,5 +49,4 @@ app.exception_handler(CitriageError)(refuse)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point."""
-    app.append_context(service=service())  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
     return app.resolve(event, context)

@@ -8,6 +8,7 @@ import time
 
 import boto3
 import pytest
+import requests
 from citriage.adapters.aws.dynamodb import RunStore
 from citriage.local.embedded import LambdaContext, load_handler, sqs_event
 from citriage.models import RunEvent
@@ -25,6 +26,8 @@ MIN_RUN = 4.0
 
 def test_a_batch_of_runs_on_a_dripping_server_ends_before_the_function_timeout(embedded_aws, tmp_path):
     with hostile_server(drip_body) as url:
+        # Fresh resources, whatever ran on the session's endpoint before (as the stack fixture does).
+        requests.post(f"{embedded_aws.endpoint}/moto-api/reset", timeout=10).raise_for_status()
         stack = embedded_aws.provision(SENDER, [url], tmp_path / "out")
         handler = load_handler("analyze")
         # The handler module's own globals (under Powertools' decorators).

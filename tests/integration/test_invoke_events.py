@@ -74,6 +74,37 @@ def test_analyze_then_notify_events_succeed(keyed_stack):
     assert notified == {"batchItemFailures": []}
 
 
+def test_query_and_authorizer_events_are_answered(keyed_stack):
+    import hashlib
+
+    import boto3
+
+    # Given the sample token stored as `citriage tokens create` stores one (its SHA-256 only)
+    token = generator().SAMPLE_TOKEN
+    table = boto3.resource("dynamodb").Table(keyed_stack.env["TOKENS_TABLE"])
+    authorizer = load_handler("authorizer")
+    assert authorizer(load("authorizer-request.json"), LambdaContext("AuthorizerFunction")) == {
+        "isAuthorized": False
+    }
+    table.put_item(
+        Item={
+            "token_id": "sampleaaaa",
+            "name": "sample",
+            "scope": "read",
+            "created_at": "2026-12-01T00:00:00Z",
+            "hash": hashlib.sha256(token.encode()).hexdigest(),
+        }
+    )
+    # Then the authorizer accepts it with its scope, and the query function answers GET /runs
+    assert authorizer(load("authorizer-request.json"), LambdaContext("AuthorizerFunction")) == {
+        "isAuthorized": True,
+        "context": {"scope": "read", "token_id": "sampleaaaa"},
+    }
+    response = load_handler("query")(load("query-runs.json"), LambdaContext("QueryFunction"))
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"]) == {"items": [], "cursor": None}
+
+
 def emf_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
 

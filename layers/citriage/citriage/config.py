@@ -121,6 +121,24 @@ class AuthorizerSettings(_EnvSettings):
     tokens_table: str | None = None
 
 
+class ClientSettings(_EnvSettings):
+    """The `citriage` client (docs/api.md): its server and token from the environment, and where
+    its options file is (`$XDG_CONFIG_HOME/citriage/client.conf`, else `~/.config/...`)."""
+
+    citriage_server: str | None = None
+    citriage_token: str | None = None
+    citriage_client_conf: str | None = None
+    xdg_config_home: str | None = None
+    home: str | None = None
+
+    def options_file(self) -> str | None:
+        """The options file's path (it may not exist)."""
+        if self.citriage_client_conf:
+            return self.citriage_client_conf
+        base = self.xdg_config_home or (f"{self.home}/.config" if self.home else None)
+        return f"{base}/citriage/client.conf" if base else None
+
+
 class KnownIssuesCliSettings(_EnvSettings):
     """`citriage known-issues`: the tables, when not given on the command line."""
 

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
-from citriage.cli import analyze, known_issues, local, subscriptions, templates
+from citriage.cli import analyze, client, known_issues, local, subscriptions, templates, tokens
 from citriage.cli.exits import Exit, printable
 from citriage.errors import CitriageError, validation_summary
 
@@ -37,18 +37,24 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = _Parser(prog="citriage", description="CI failure triage: analyze runs, manage known issues.")
+    parser = _Parser(
+        prog="citriage",
+        description="CI failure triage: analyze runs, manage known issues, query a citriage API.",
+    )
     parser.add_argument("--version", action="version", version=f"citriage {_version()}")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
     noise.add_argument("-v", "--verbose", action="store_true", help="log what is done on stderr")
     parser.add_argument("--debug", action="store_true", help="show a failure's traceback")
+    client.add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     analyze.register(sub)
     local.register(sub)
     subscriptions.register(sub)
     templates.register(sub)
     known_issues.register(sub)
+    tokens.register(sub)
+    client.register(sub)
     return parser
 
 

@@ -1,10 +1,13 @@
-"""`citriage serve`: the webhook routes on localhost, over the embedded AWS endpoint, with the
-queue worker running in-process, so a CI can be pointed at a laptop (no AWS account, no Docker).
+"""`citriage serve`: the webhook routes, the query API and the dashboard on localhost, over the
+embedded AWS endpoint, with the queue worker running in-process, so a CI can be pointed at a
+laptop (no AWS account, no Docker).
 
 `POST /hooks/{source}` goes to the real webhook handler exactly as API Gateway would deliver it
-(several at once, each on its own instance of the function); a background thread works the
-analyze and notify queues with the real handlers; mail is written as `.eml` and `.html` files
-under the output directory. `GET /healthz` answers 200.
+(several at once, each on its own instance of the function); the query routes go through the
+real authorizer to the real query function (citriage.local.gateway), and `GET /` is the
+dashboard; a background thread works the analyze and notify queues with the real handlers; mail
+is written as `.eml` and `.html` files under the output directory. `GET /healthz` answers 200.
+An admin token for the API is made on the first start and written to `<out>/api-token`.
 
 With a state directory (the default, `<out>/state`) the tables, queues and keys survive a
 restart, and a 202 is only answered once the queued run is on disk (citriage.local.state).
@@ -27,14 +30,25 @@ from urllib.parse import parse_qsl, urlsplit
 
 from citriage.adapters.aws.clients import AwsClients
 from citriage.adapters.aws.dynamodb import DedupeStore
-from citriage.local.embedded import EmbeddedAws, HandlerChain, LocalStack, serve_directory
+from citriage.local.embedded import (
+    EmbeddedAws,
+    HandlerChain,
+    HandlerPool,
+    LocalStack,
+    load_handler,
+    serve_directory,
+)
+from citriage.local.gateway import QueryGateway
 from citriage.local.state import StateKeeper, release_in_flight
-from citriage.wiring import seed_tables
+from citriage.models.query import TokenScope
+from citriage.wiring import seed_tables, token_store
 
 # Bodies larger than this are refused before they are read (the webhook's own limit is lower).
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 # Webhook requests handled at once (instances of the webhook function).
 WEBHOOK_INSTANCES = 4
+# Query requests handled at once (instances of the query function).
+QUERY_INSTANCES = 2
 SERVE_ENV = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
@@ -59,11 +73,12 @@ class ServeOptions:
 
 @dataclass
 class ServeInfo:
-    """Where the server listens and the keys a CI signs with."""
+    """Where the server listens, the keys a CI signs with, and the API token file."""
 
     url: str
     webhook_keys: dict[str, str]
     log_server: str | None
+    token_file: Path | None = None
 
 
 class QueueWorker(threading.Thread):
@@ -98,7 +113,9 @@ class QueueWorker(threading.Thread):
             self.stopping.wait(self._poll)
 
 
-def _handler(chain: HandlerChain, commit: Callable[[], None]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    chain: HandlerChain, gateway: QueryGateway, commit: Callable[[], None]
+) -> type[BaseHTTPRequestHandler]:
     class WebhookHandler(BaseHTTPRequestHandler):
         """The HTTP API's routes, handed to the real webhook handler."""
 
@@ -107,9 +124,12 @@ def _handler(chain: HandlerChain, commit: Callable[[], None]) -> type[BaseHTTPRe
         timeout = 30
 
         def do_GET(self) -> None:
-            """`/healthz`, `/unsubscribe` (the confirmation page); anything else is 404."""
+            """`/healthz`, `/unsubscribe` (the confirmation page), the query API and the
+            dashboard; anything else is 404."""
             parts = urlsplit(self.path)
-            if parts.path == "/healthz":
+            if gateway.serves(parts.path):
+                self._raw(*gateway.request("GET", parts.path, parts.query, dict(self.headers.items())))
+            elif parts.path == "/healthz":
                 self._reply(200, {"status": "ok"})
             elif parts.path == "/unsubscribe":
                 self._unsubscribe("GET", parts.query, b"")
@@ -132,6 +152,9 @@ def _handler(chain: HandlerChain, commit: Callable[[], None]) -> type[BaseHTTPRe
             `/unsubscribe`: a one-click unsubscribe (RFC 8058)."""
             parts = urlsplit(self.path)
             segments = parts.path.strip("/").split("/")
+            if gateway.serves(parts.path):
+                self._raw(*gateway.request("POST", parts.path, parts.query, dict(self.headers.items())))
+                return
             if parts.path == "/unsubscribe":
                 length = min(int(self.headers.get("Content-Length") or 0), 4096)
                 self._unsubscribe("POST", parts.query, self.rfile.read(length))
@@ -158,9 +181,11 @@ def _handler(chain: HandlerChain, commit: Callable[[], None]) -> type[BaseHTTPRe
             self._reply(status, response)
 
         def _reply(self, status: int, document: dict[str, Any]) -> None:
-            data = json.dumps(document).encode("utf-8")
+            self._raw(status, "application/json", json.dumps(document).encode("utf-8"))
+
+        def _raw(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -217,17 +242,20 @@ def serve(
             cleanup.callback(state.stop)
             commit()
         chain = HandlerChain(stack, webhooks=WEBHOOK_INSTANCES)
-        httpd = _Server((options.host, options.port), _handler(chain, commit))
+        gateway = QueryGateway(HandlerPool("query", QUERY_INSTANCES), load_handler("authorizer"))
+        token_file = _api_token(stack, options.out_dir, commit)
+        httpd = _Server((options.host, options.port), _handler(chain, gateway, commit))
         cleanup.callback(httpd.server_close)
         worker = QueueWorker(chain, options.poll_seconds, lambda line: print(line, flush=True), commit)
         worker.start()
         cleanup.callback(worker.join)
         cleanup.callback(worker.stopping.set)
         host, port = httpd.server_address[:2]
-        info = ServeInfo(f"http://{host!s}:{port}", stack.webhook_keys, log_server)
+        info = ServeInfo(f"http://{host!s}:{port}", stack.webhook_keys, log_server, token_file)
         # Mails link to this server's unsubscribe route (the functions read it on first use).
         os.environ["PUBLIC_API_URL"] = info.url
         _print_banner(info, options)
+        _print_tables(stack)
         if on_ready:
             on_ready(info)
         server_thread = threading.Thread(target=httpd.serve_forever, name="citriage-serve", daemon=True)
@@ -274,8 +302,38 @@ def _stack(
     return stack
 
 
+def _api_token(stack: LocalStack, out_dir: Path, commit: Callable[[], None]) -> Path:
+    """An admin token for the local API, made once and kept in `<out>/api-token` (0600)."""
+    path = out_dir / "api-token"
+    tokens = token_store(stack.env["TOKENS_TABLE"], AwsClients())
+    if path.is_file() and tokens.verify(path.read_text("utf-8").strip()) is not None:
+        return path
+    token, _ = tokens.create("citriage serve", TokenScope.ADMIN)
+    commit()
+    path.touch(mode=0o600)
+    path.write_text(token + "\n", "utf-8")
+    return path
+
+
+def _print_tables(stack: LocalStack) -> None:
+    """How another shell's `citriage tokens|known-issues|subscriptions` reaches these tables."""
+    names = ("TOKENS_TABLE", "KNOWN_ISSUES_TABLE", "SUBSCRIPTIONS_TABLE")
+    env = {
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    } | {name: stack.env[name] for name in names if name in stack.env}
+    print("tables: " + " ".join(f"{k}={v}" for k, v in env.items()), flush=True)
+
+
 def _print_banner(info: ServeInfo, options: ServeOptions) -> None:
     print(f"citriage serve: listening on {info.url} (POST /hooks/<source>)", flush=True)
+    print(f"dashboard: {info.url}/  (its token, and the client's: {info.token_file})", flush=True)
+    print(
+        f"client: CITRIAGE_TOKEN=$(cat {info.token_file}) citriage --from {info.url} run search",
+        flush=True,
+    )
     if info.log_server:
         print(f"log server: {info.log_server} (serving {options.serve_logs})", flush=True)
     print(f"mail is written under {options.out_dir}/", flush=True)

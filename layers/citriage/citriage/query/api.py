@@ -1,36 +1,26 @@
-"""The query API's routes (docs/api.md): one Powertools router per resource, included by the
-QueryFunction and by `citriage serve`. Each route reads the QueryService from the resolver's
-context (`app.append_context(service=...)`) and answers JSON. Ids in a path are percent-encoded
-by the client (a test id may hold `/`), and decoded here."""
+"""The query API's routes (docs/api.md): one Powertools router per resource, made afresh for each
+resolver (a router holds the resolver it answers for: two instances of the function in one
+process, as `citriage serve` runs them, must not share one). Each route asks the QueryService it
+was given and answers JSON. Ids in a path are percent-encoded by the client (a test id may hold
+`/`), and decoded here."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ValidationError
 
-from citriage.errors import BadRequest, Forbidden, validation_summary
+from citriage.errors import BadRequest, Forbidden, NotFound, validation_summary
 from citriage.models.query import TokenScope
 from citriage.query.service import DEFAULT_LIMIT, MAX_LIMIT, QueryService, RunFilters
 
-
-def _router() -> APIGatewayHttpRouter:
-    return APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # Powertools' Router.__init__ is unannotated
-
-
-runs = _router()
-jobs = _router()
-tests = _router()
-known_issues = _router()
-status = _router()
-ROUTERS = (runs, jobs, tests, known_issues, status)
-
-# Every route the API answers (method, path): docs/openapi.yaml must list exactly these.
+# Every route the API answers (method, path): docs/openapi.yaml and template.yaml list exactly these.
 ROUTES = [
     ("GET", "/runs"),
     ("GET", "/runs/{run_id}"),
@@ -42,10 +32,30 @@ ROUTES = [
     ("GET", "/known-issues/{issue_id}"),
     ("GET", "/status"),
 ]
+# The dashboard's page and assets: public (the page asks for a token, which its calls carry).
+DASHBOARD_ROUTES = [("GET", "/"), ("GET", "/dashboard/{asset}")]
+DASHBOARD = Path(__file__).with_name("dashboard")
+_ASSET_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css",
+}
 
 
-def _service(router: APIGatewayHttpRouter) -> QueryService:
-    return cast(QueryService, router.context["service"])
+def _router() -> APIGatewayHttpRouter:
+    return APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # Powertools' Router.__init__ is unannotated
+
+
+Service = Callable[[], QueryService]
+
+
+def resolver(service: Service) -> APIGatewayHttpResolver:
+    """The API's resolver: every resource's router, over `service`."""
+    app = APIGatewayHttpResolver()
+    for router in (_runs(service), _jobs(service), _tests(service), _known_issues(service), _status(service)):
+        app.include_router(router)
+    app.include_router(_dashboard())
+    return app
 
 
 def _query(router: APIGatewayHttpRouter) -> dict[str, str]:
@@ -78,68 +88,122 @@ def scope_of(router: APIGatewayHttpRouter) -> TokenScope | None:
     return TokenScope(scope) if scope in set(TokenScope) else None
 
 
-@runs.get("/runs")
-def search_runs() -> Response[str]:
-    """Runs newest first; filters job, project, source, verdict, change, since, until."""
-    query = _query(runs)
-    try:
-        filters = RunFilters.model_validate(query)
-    except ValidationError as exc:
-        raise BadRequest(validation_summary(exc)) from None
-    return _json(_service(runs).search_runs(filters))
+def _runs(service: Service) -> APIGatewayHttpRouter:
+    runs = _router()
+
+    @runs.get("/runs")
+    def search_runs() -> Response[str]:
+        """Runs newest first; filters job, project, source, verdict, change, since, until."""
+        try:
+            filters = RunFilters.model_validate(_query(runs))
+        except ValidationError as exc:
+            raise BadRequest(validation_summary(exc)) from None
+        return _json(service().search_runs(filters))
+
+    @runs.get("/runs/<run_id>")
+    def run_info(run_id: str) -> Response[str]:
+        """A run's report."""
+        return _json(service().run(unquote(run_id)))
+
+    @runs.post("/runs/<run_id>/reanalyze")
+    def reanalyze(run_id: str) -> Response[str]:
+        """Queue a run for a new analysis (admin scope)."""
+        if scope_of(runs) is not TokenScope.ADMIN:
+            raise Forbidden("reanalyze needs a token with the admin scope")
+        run = service().reanalyze(unquote(run_id))
+        return _json({"run_id": run.run_id, "reanalysis": run.reanalysis, "queued": True}, status_code=202)
+
+    return runs
 
 
-@runs.get("/runs/<run_id>")
-def run_info(run_id: str) -> Response[str]:
-    """A run's report."""
-    return _json(_service(runs).run(unquote(run_id)))
+def _jobs(service: Service) -> APIGatewayHttpRouter:
+    jobs = _router()
+
+    @jobs.get("/jobs")
+    def job_list() -> Response[str]:
+        """Jobs by name, with their last run and recent pass rate (`job`: that job's, per source)."""
+        query = _query(jobs)
+        if query.get("job"):
+            return _json(service().job(query["job"]))
+        return _json(service().jobs(_limit(query), query.get("cursor")))
+
+    @jobs.get("/jobs/<job>/history")
+    def job_history(job: str) -> Response[str]:
+        """A job's runs, newest first, with the tests that failed in each."""
+        query = _query(jobs)
+        return _json(
+            service().job_history(unquote(job), query.get("source"), _limit(query), query.get("cursor"))
+        )
+
+    return jobs
 
 
-@runs.post("/runs/<run_id>/reanalyze")
-def reanalyze(run_id: str) -> Response[str]:
-    """Queue a run for a new analysis (admin scope)."""
-    if scope_of(runs) is not TokenScope.ADMIN:
-        raise Forbidden("reanalyze needs a token with the admin scope")
-    run = _service(runs).reanalyze(unquote(run_id))
-    return _json({"run_id": run.run_id, "reanalysis": run.reanalysis, "queued": True}, status_code=202)
+def _tests(service: Service) -> APIGatewayHttpRouter:
+    tests = _router()
+
+    @tests.get("/tests/<test_id>/history")
+    def test_history(test_id: str) -> Response[str]:
+        """The runs a test failed in, and its failure rate per job."""
+        query = _query(tests)
+        return _json(service().test_history(unquote(test_id), _limit(query), query.get("cursor")))
+
+    return tests
 
 
-@jobs.get("/jobs")
-def job_list() -> Response[str]:
-    """Jobs by name, with their last run and recent pass rate."""
-    query = _query(jobs)
-    return _json(_service(jobs).jobs(_limit(query), query.get("cursor")))
+def _known_issues(service: Service) -> APIGatewayHttpRouter:
+    known_issues = _router()
+
+    @known_issues.get("/known-issues")
+    def known_issue_list() -> Response[str]:
+        """Every signature with its hit statistics."""
+        return _json(service().known_issues())
+
+    @known_issues.get("/known-issues/<issue_id>")
+    def known_issue_info(issue_id: str) -> Response[str]:
+        """A signature, its statistics and the runs it explained lately."""
+        return _json(service().known_issue(unquote(issue_id)))
+
+    return known_issues
 
 
-@jobs.get("/jobs/<job>/history")
-def job_history(job: str) -> Response[str]:
-    """A job's runs, newest first."""
-    query = _query(jobs)
-    return _json(
-        _service(jobs).job_history(unquote(job), query.get("source"), _limit(query), query.get("cursor"))
+def _status(service: Service) -> APIGatewayHttpRouter:
+    status = _router()
+
+    @status.get("/status")
+    def grid_status() -> Response[str]:
+        """Queue depths, each source's last run, the last hour's verdicts."""
+        return _json(service().status())
+
+    return status
+
+
+def _dashboard() -> APIGatewayHttpRouter:
+    dashboard = _router()
+
+    @dashboard.get("/")
+    def dashboard_page() -> Response[str]:
+        """The dashboard's page."""
+        return _asset("index.html")
+
+    @dashboard.get("/dashboard/<asset>")
+    def dashboard_asset(asset: str) -> Response[str]:
+        """One of the dashboard's own files (by name: nothing else is served)."""
+        return _asset(asset)
+
+    return dashboard
+
+
+def _asset(name: str) -> Response[str]:
+    files = {path.name: path for path in DASHBOARD.iterdir() if path.suffix in _ASSET_TYPES}
+    if name not in files:
+        raise NotFound(f"no dashboard file {name!r}")
+    return Response(
+        status_code=200,
+        content_type=_ASSET_TYPES[files[name].suffix],
+        body=files[name].read_text("utf-8"),
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        },
     )
-
-
-@tests.get("/tests/<test_id>/history")
-def test_history(test_id: str) -> Response[str]:
-    """The runs a test failed in, and its failure rate per job."""
-    query = _query(tests)
-    return _json(_service(tests).test_history(unquote(test_id), _limit(query), query.get("cursor")))
-
-
-@known_issues.get("/known-issues")
-def known_issue_list() -> Response[str]:
-    """Every signature with its hit statistics."""
-    return _json(_service(known_issues).known_issues())
-
-
-@known_issues.get("/known-issues/<issue_id>")
-def known_issue_info(issue_id: str) -> Response[str]:
-    """A signature, its statistics and the runs it explained lately."""
-    return _json(_service(known_issues).known_issue(unquote(issue_id)))
-
-
-@status.get("/status")
-def grid_status() -> Response[str]:
-    """Queue depths, each source's last run, the last hour's verdicts."""
-    return _json(_service(status).status())

@@ -32,7 +32,8 @@ from citriage.ports import KnownIssueReads, Queue, QueueStats, ReportReader, Run
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
-# How far back a search looks when `since` is not given, and at most (the history's TTL).
+# How far back a search looks when `since` is not given (with a job: MAX_SPAN), and at most
+# (the history's TTL).
 DEFAULT_SPAN = timedelta(days=7)
 MAX_SPAN = timedelta(days=90)
 # The most run records one page reads (filters may leave few of them).
@@ -86,7 +87,8 @@ class RunFilters(BaseModel):
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         """[since, until), defaulted and bounded."""
         until = self.until or now + timedelta(seconds=1)
-        since = self.since or until - DEFAULT_SPAN
+        # A job's own history is cheap to read whole; every job's, a day at a time, is not.
+        since = self.since or until - (MAX_SPAN if self.job else DEFAULT_SPAN)
         if since >= until:
             raise BadRequest("since must be before until")
         if until - since > MAX_SPAN:
@@ -124,8 +126,13 @@ class QueryService:
     # ---- runs
 
     def search_runs(self, filters: RunFilters, now: datetime | None = None) -> Page[RunSummary]:
-        """Runs newest first, filtered; a job given reads that job's history only. At most
-        READ_BOUND records are read for one page: a page cut short by it still has a cursor."""
+        """Runs newest first, filtered; a job given reads that job's history only."""
+        records, cursor = self._search(filters, now)
+        return Page(items=[r.summary() for r in records], cursor=cursor)
+
+    def _search(self, filters: RunFilters, now: datetime | None = None) -> tuple[list[RunRecord], str | None]:
+        """The records of a page and the next page's cursor. At most READ_BOUND records are read
+        for one page: a page cut short by it still has a cursor."""
         since, until = filters.window(now or datetime.now(UTC))
         before = decode_cursor(filters.cursor)
         if filters.job is not None:
@@ -142,10 +149,9 @@ class QueryService:
                 found.append(record)
                 if len(found) > filters.limit:
                     page = found[: filters.limit]
-                    return Page(items=[r.summary() for r in page], cursor=encode_cursor(page[-1].sort_key))
+                    return page, encode_cursor(page[-1].sort_key)
         # Fewer than asked: the window is done, unless the read bound stopped the walk.
-        cursor = encode_cursor(last_seen) if read >= READ_BOUND else None
-        return Page(items=[r.summary() for r in found], cursor=cursor)
+        return found, encode_cursor(last_seen) if read >= READ_BOUND else None
 
     def _job_runs(
         self, job: str, source: str | None, before: str | None, since: datetime, until: datetime
@@ -184,6 +190,14 @@ class QueryService:
         items = [self._job(summary) for summary in summaries]
         return Page(items=items, cursor=_encode_job_cursor(more) if more else None)
 
+    def job(self, job: str) -> Page[JobSummary]:
+        """One job by name: its last run and recent rates in each source it ran in."""
+        lasts = [self._runs.job_records(source, job, None, None, 1) for source in self._runs.job_sources(job)]
+        items = [self._job(records[0].summary()) for records in lasts if records]
+        if not items:
+            raise NotFound(f"no job {job!r}")
+        return Page(items=items)
+
     def _job(self, last: RunSummary) -> JobSummary:
         recent = self._runs.job_records(last.source, last.job, None, None, RECENT_RUNS)
         counts = Counter(_outcome(r.verdict) for r in recent)
@@ -201,16 +215,12 @@ class QueryService:
 
     def job_history(
         self, job: str, source: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None
-    ) -> Page[RunSummary]:
-        """A job's runs, newest first."""
-        until = datetime.now(UTC) + timedelta(seconds=1)
-        filters = RunFilters(
-            job=job, source=source, limit=limit, cursor=cursor, since=until - MAX_SPAN, until=until
-        )
-        page = self.search_runs(filters)
-        if not page.items and cursor is None and not self._runs.job_sources(job):
+    ) -> Page[RunRecord]:
+        """A job's runs, newest first, each with the tests that failed in it (a history record)."""
+        records, next_cursor = self._search(RunFilters(job=job, source=source, limit=limit, cursor=cursor))
+        if not records and cursor is None and not self._runs.job_sources(job):
             raise NotFound(f"no job {job!r}")
-        return page
+        return Page(items=records, cursor=next_cursor)
 
     # ---- tests
 
