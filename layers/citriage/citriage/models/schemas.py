@@ -11,8 +11,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from citriage.models.query import (
+    Envelope,
+    GridStatus,
+    JobSummary,
+    KnownIssueStatus,
+    Page,
+    RunSummary,
+    TestHistory,
+)
 from citriage.models.report import RunAnalyzed, RunAnalyzedEnvelope, RunReport
 from citriage.models.run import RunEvent
+from citriage.notify.history import RunRecord
 
 # File stem -> (model, what it is). Fields are only ever added to these.
 CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
@@ -20,6 +30,17 @@ CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
     "run-report": (RunReport, "The report of one analysed run: stored, printed by `citriage analyze`"),
     "run-analyzed": (RunAnalyzed, "The `detail` of the RunAnalyzed event on the citriage bus"),
     "run-analyzed-event": (RunAnalyzedEnvelope, "The RunAnalyzed event as EventBridge delivers it"),
+    # The query API's answers (docs/api.md, docs/openapi.yaml).
+    "run-page": (Page[RunSummary], "GET /runs: run summaries, newest first, and the next page's cursor"),
+    "run-history-page": (Page[RunRecord], "GET /jobs/{job}/history: history records with their failed tests"),
+    "job-page": (Page[JobSummary], "GET /jobs: jobs with their last run and recent pass rate"),
+    "test-history": (TestHistory, "GET /tests/{test_id}/history: the runs a test failed in, rates per job"),
+    "known-issue-status": (KnownIssueStatus, "GET /known-issues/{id}: a signature, its statistics, its hits"),
+    "grid-status": (GridStatus, "GET /status: queue depths, each source's last run, the last hour"),
+    "client-envelope": (
+        Envelope,
+        "Every `citriage` client answer: its invocation status and what it returns",
+    ),
 }
 
 
