@@ -9,7 +9,7 @@ PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 
 	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: lock demo screenshots test lint typecheck validate unit contract hostile conformance conformance-tools integration e2e bench load build deploy clean schemas
+.PHONY: lock demo screenshots browser-tools test lint typecheck validate unit contract hostile conformance conformance-tools integration e2e bench load build deploy clean schemas
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -89,7 +89,12 @@ contract: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(BIN)/pytest -q tests/integration
 
-e2e: $(VENV)/.installed
+## Debian's chromium and its chromedriver, for the dashboard's browser tests (and screenshots).
+browser-tools:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+e2e: $(VENV)/.installed browser-tools
 	$(BIN)/pytest -q tests/e2e
 
 ## make schemas: regenerate docs/schemas/ from the models (a unit test fails when they drift).
@@ -98,8 +103,7 @@ schemas: $(VENV)/.installed
 	[Path(f"docs/schemas/{n}.json").write_text(schema_text(n)) for n in CONTRACTS]'
 
 ## make screenshots: the demo's mails in headless Chromium at 900 px and 390 px, under out/screenshots/.
-screenshots: demo
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+screenshots: demo browser-tools
 	$(BIN)/python tests/fixtures/screenshot_mails.py "$$(ls -d out/demo-* | tail -n 1)" out/screenshots
 
 bench: $(VENV)/.installed

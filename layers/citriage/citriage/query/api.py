@@ -160,8 +160,8 @@ def _known_issues(service: Service) -> APIGatewayHttpRouter:
 
     @known_issues.get("/known-issues/<issue_id>")
     def known_issue_info(issue_id: str) -> Response[str]:
-        """A signature, its statistics and the runs it explained lately."""
-        return _json(service().known_issue(unquote(issue_id)))
+        """A signature, its statistics and the runs it explained lately (`limit`, default 20)."""
+        return _json(service().known_issue(unquote(issue_id), _limit({"limit": "20"} | _query(known_issues))))
 
     return known_issues
 
