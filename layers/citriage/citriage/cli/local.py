@@ -26,11 +26,16 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             out_dir=Path(args.out),
             log_hosts=list(args.log_host or []),
-            serve_logs=Path(args.serve_logs) if args.serve_logs else None,
+            serve_logs=Path(args.serve_logs)
+            if args.serve_logs
+            else Path(args.events) / "logs"
+            if args.demo
+            else None,
             known_issues=existing(args.known_issues, "events/known-issues.yaml"),
             subscriptions=existing(args.subscriptions, "events/subscriptions.yaml"),
             keys_file=Path(args.keys) if args.keys else None,
             state_dir=None if args.no_state else Path(args.state or Path(args.out) / "state"),
+            demo_events=Path(args.events) if args.demo else None,
         )
     )
 
@@ -64,6 +69,14 @@ def register(sub: Any) -> None:
     )
     serve.add_argument(
         "--keys", metavar="FILE", help='JSON {"<source>": "<key>"} to use instead of random webhook keys'
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="replay the bundled Zuul events at start (as if just run), so the dashboard has runs to show",
+    )
+    serve.add_argument(
+        "--events", default="events", help="where --demo finds the bundled events (default events/)"
     )
     state = serve.add_mutually_exclusive_group()
     state.add_argument(

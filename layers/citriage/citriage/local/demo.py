@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from citriage.adapters.aws.clients import AwsClients
 from citriage.errors import InputError
@@ -57,16 +59,10 @@ def run_demo(events_dir: Path, parent: Path) -> int:
                 stack.env, clients, events_dir / "known-issues.yaml", events_dir / "subscriptions.yaml"
             )
             chain = HandlerChain(stack)
-            run_ids: list[str] = []
             print(f"embedded AWS endpoint {stack.endpoint}; log server {log_server}")
-            for path in payloads:
-                body = path.read_text("utf-8").replace("${LOG_SERVER}", log_server).encode("utf-8")
-                headers = {SIGNATURE_HEADER: sign_hmac_sha256(body, stack.webhook_keys["zuul"])}
-                status, response = chain.post("zuul", body, headers)
-                if status != 202:
-                    print(f"{path.name}: webhook answered {status}: {response}")
-                    return 1
-                run_ids.extend(response["accepted"])
+            run_ids = post_bundled(chain, stack.webhook_keys["zuul"], payloads, log_server)
+            if run_ids is None:
+                return 1
             chain.run_pending()
             runs = run_store(stack.env["RUNS_TABLE"], clients)
             print(
@@ -90,3 +86,65 @@ def run_demo(events_dir: Path, parent: Path) -> int:
     finally:
         aws.stop()
     return 0
+
+
+def post_bundled(
+    chain: HandlerChain, key: str, payloads: list[Path], log_server: str, ended_ago: timedelta | None = None
+) -> list[str] | None:
+    """POST each bundled Zuul payload to the webhook function, signed with `key`; the run ids
+    accepted (None when one was refused, said on stdout). With `ended_ago`, each payload's times
+    are moved (together) so that its build ended that long ago."""
+    run_ids: list[str] = []
+    for path in payloads:
+        text = path.read_text("utf-8").replace("${LOG_SERVER}", log_server)
+        if ended_ago is not None:
+            text = json.dumps(_moved(json.loads(text), ended_ago))
+        body = text.encode("utf-8")
+        status, response = chain.post("zuul", body, {SIGNATURE_HEADER: sign_hmac_sha256(body, key)})
+        if status != 202:
+            print(f"{path.name}: webhook answered {status}: {response}")
+            return None
+        run_ids.extend(response["accepted"])
+    return run_ids
+
+
+def _moved(payload: Any, ended_ago: timedelta) -> Any:
+    """A Zuul payload with every `*_time` (epoch seconds, or ISO text as Zuul's builds give it)
+    moved by one shift, so that the latest is `ended_ago`."""
+    stamps: list[float] = []
+
+    def seconds(value: Any) -> float | None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+        return None
+
+    def shifted(value: Any, shift: float) -> Any:
+        if isinstance(value, str):
+            return datetime.fromtimestamp((seconds(value) or 0.0) + shift, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return value + shift
+
+    def walk(node: Any, shift: float | None) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                stamp = seconds(value) if key.endswith("_time") else None
+                if stamp is None:
+                    out[key] = walk(value, shift)
+                    continue
+                stamps.append(stamp)
+                out[key] = value if shift is None else shifted(value, shift)
+            return out
+        if isinstance(node, list):
+            return [walk(item, shift) for item in node]
+        return node
+
+    walk(payload, None)
+    if not stamps:
+        return payload
+    return walk(payload, (datetime.now(UTC) - ended_ago).timestamp() - max(stamps))

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ class ServeOptions:
     keys_file: Path | None = None
     # Where tables, queues and keys are kept across restarts; None keeps them in memory only.
     state_dir: Path | None = None
+    # Replay the bundled Zuul events from this directory at start (their logs are served too).
+    demo_events: Path | None = None
 
 
 @dataclass
@@ -252,14 +255,13 @@ def serve(
         cleanup.callback(worker.stopping.set)
         host, port = httpd.server_address[:2]
         info = ServeInfo(f"http://{host!s}:{port}", stack.webhook_keys, log_server, token_file)
-        # Mails link to this server's unsubscribe route (the functions read it on first use).
-        os.environ["PUBLIC_API_URL"] = info.url
-        _print_banner(info, options)
-        _print_tables(stack)
+        _announce(info, options, stack)
         if on_ready:
             on_ready(info)
         server_thread = threading.Thread(target=httpd.serve_forever, name="citriage-serve", daemon=True)
         server_thread.start()
+        if options.demo_events and log_server:
+            _replay_demo(chain, options.demo_events, log_server, commit)
         cleanup.callback(server_thread.join)
         cleanup.callback(httpd.shutdown)
         stopping = stop or threading.Event()
@@ -313,6 +315,30 @@ def _api_token(stack: LocalStack, out_dir: Path, commit: Callable[[], None]) -> 
     path.touch(mode=0o600)
     path.write_text(token + "\n", "utf-8")
     return path
+
+
+def _replay_demo(chain: HandlerChain, events: Path, log_server: str, commit: Callable[[], None]) -> None:
+    """`serve --demo`: the bundled Zuul events as if their builds had just ended; the worker
+    analyses them, so the dashboard has runs to show at once."""
+    from citriage.local.demo import post_bundled  # noqa: PLC0415  # only --demo replays
+
+    payloads = sorted((events / "zuul").glob("*.json"))
+    run_ids = post_bundled(
+        chain, chain.stack.webhook_keys["zuul"], payloads, log_server, timedelta(minutes=5)
+    )
+    commit()
+    print(
+        f"demo: {len(run_ids or [])} bundled Zuul run(s) queued; the dashboard shows them once analysed",
+        flush=True,
+    )
+
+
+def _announce(info: ServeInfo, options: ServeOptions, stack: LocalStack) -> None:
+    """Where everything is: printed, and the public URL set for the functions."""
+    # Mails link to this server's unsubscribe route (the functions read it on first use).
+    os.environ["PUBLIC_API_URL"] = info.url
+    _print_banner(info, options)
+    _print_tables(stack)
 
 
 def _print_tables(stack: LocalStack) -> None:
