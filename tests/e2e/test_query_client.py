@@ -84,17 +84,25 @@ def test_the_client_answers_in_its_envelope_over_real_http(served, tmp_path: Pat
     runs: list = []
     while time.monotonic() < deadline and len(runs) < 2:
         _, answer = client(url, admin, "run", "search", home=home)
-        runs = answer["returns"]["items"]
+        runs = answer["returns"]
         time.sleep(1)
     assert {(r["job"], r["verdict"]) for r in runs} == {(FAILING, "failed_new"), (PASSING, "passed")}
 
     # When the client searches by job, it prints the envelope with exactly that run
     code, answer = client(url, admin, "run", "search", "--job", FAILING, home=home)
-    assert code == 0 and answer["invocation"] == {"status": 0, "message": "ok"}
-    [summary] = answer["returns"]["items"]
+    assert code == 0 and answer["invocation"] == {"status": 0, "message": "ok", "cursor": None}
+    [summary] = answer["returns"]
     run_id = f"generic:ci.example.org/{FAILING}/1"
     assert (summary["run_id"], summary["job"], summary["verdict"]) == (run_id, FAILING, "failed_new")
     assert summary["log_url"] == f"{log_server}/tempest-mixed/" and summary["tests"]["failed"] >= 1
+    # And a page of one says where the next starts, and that one where nothing more is
+    code, first = client(url, admin, "run", "search", "--limit", "1", home=home)
+    assert code == 0 and len(first["returns"]) == 1 and first["invocation"]["cursor"]
+    code, second = client(
+        url, admin, "run", "search", "--limit", "1", "--cursor", first["invocation"]["cursor"], home=home
+    )
+    assert code == 0 and second["invocation"]["cursor"] is None
+    assert {first["returns"][0]["run_id"], second["returns"][0]["run_id"]} == {r["run_id"] for r in runs}
     # And `run info` returns its report; an unknown id has status 2 and exits 2
     code, answer = client(url, admin, "run", "info", "--id", run_id, home=home)
     assert (
@@ -106,11 +114,11 @@ def test_the_client_answers_in_its_envelope_over_real_http(served, tmp_path: Pat
     assert code == 2 and answer["invocation"]["status"] == 2 and "nope" in answer["invocation"]["message"]
     # And `job history` and `job status` answer; --json-data stands for the flags
     code, answer = client(url, admin, "job", "history", "--job", PASSING, home=home)
-    assert code == 0 and [r["verdict"] for r in answer["returns"]["items"]] == ["passed"]
+    assert code == 0 and [r["verdict"] for r in answer["returns"]] == ["passed"]
     options = tmp_path / "options.json"
     options.write_text(json.dumps({"job": FAILING}))
     code, answer = client(url, admin, "job", "status", "--json-data", str(options), home=home)
-    assert code == 0 and answer["returns"]["items"][0]["last_run"]["run_id"] == run_id
+    assert code == 0 and answer["returns"][0]["last_run"]["run_id"] == run_id
     # And a failing test's history names the run it failed in
     report = client(url, admin, "run", "info", "--id", run_id, home=home)[1]["returns"]
     test_id = report["failures"][0]["test_id"]

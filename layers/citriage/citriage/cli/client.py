@@ -1,8 +1,9 @@
 """The `citriage` client of the query API (docs/api.md), in the openQA client's shape:
 `citriage [--from URL] <entry> <action> [options] [--json-data FILE] [--format json|table]`.
 
-Every answer is `{"invocation": {"status": N, "message": "..."}, "returns": ...}` on stdout and
-the process exits with N: 0 ok, 2 unknown id, 3 no server or unreachable, 4 not authorised,
+Every answer is `{"invocation": {"status": N, "message": "..."}, "returns": ...}` on stdout (a
+list of items for a search or history; `invocation.cursor` then says where the next page starts)
+and the process exits with N: 0 ok, 2 unknown id, 3 no server or unreachable, 4 not authorised,
 5 the server refused the options, 6 the server failed. The server and token come from the
 environment (CITRIAGE_SERVER, CITRIAGE_TOKEN) or the options file; `--from` wins. A token is
 never an option: it would land in the process list and shell history.
@@ -269,7 +270,13 @@ def _run(args: argparse.Namespace) -> int:
     try:
         server, token = _server_and_token(args)
         returns = call(server, token, action, _options(args))
-        envelope = Envelope(invocation=Invocation(status=Status.OK, message="ok"), returns=returns)
+        cursor = None
+        if isinstance(returns, dict) and set(returns) == {"items", "cursor"}:
+            # A page: `returns` is its list; where the next page starts rides in the invocation.
+            returns, cursor = returns["items"], returns["cursor"]
+        envelope = Envelope(
+            invocation=Invocation(status=Status.OK, message="ok", cursor=cursor), returns=returns
+        )
     except ClientFailure as exc:
         envelope = Envelope(invocation=Invocation(status=exc.status, message=printable(str(exc))))
     if args.format == "table":
@@ -283,10 +290,7 @@ def table(envelope: Envelope) -> str:
     """A human reading of an answer: rows and columns for a list, `key: value` for an object."""
     if envelope.invocation.status != 0:
         return f"error {envelope.invocation.status}: {envelope.invocation.message}"
-    data = envelope.returns
-    cursor = None
-    if isinstance(data, dict) and "items" in data:
-        data, cursor = data["items"], data.get("cursor")
+    data, cursor = envelope.returns, envelope.invocation.cursor
     if isinstance(data, list):
         rows = [_flat(item) for item in data]
         columns = list(dict.fromkeys(key for row in rows for key in row))[:8]

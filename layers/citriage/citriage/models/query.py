@@ -144,6 +144,7 @@ class Invocation(BaseModel):
 
     status: int
     message: str
+    cursor: str | None = Field(default=None, description="For a page: pass as --cursor for the next one")
 
 
 class Envelope(BaseModel):
