@@ -45,7 +45,8 @@ def refuse(exc: CitriageError) -> Response[str]:
 app.exception_handler(CitriageError)(refuse)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# Never the event: it carries the bearer token (whatever POWERTOOLS_LOGGER_LOG_EVENT says).
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point."""

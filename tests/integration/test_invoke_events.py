@@ -74,7 +74,7 @@ def test_analyze_then_notify_events_succeed(keyed_stack):
     assert notified == {"batchItemFailures": []}
 
 
-def test_query_and_authorizer_events_are_answered(keyed_stack):
+def test_query_and_authorizer_events_are_answered(keyed_stack, capsys):
     import hashlib
 
     import boto3
@@ -103,6 +103,10 @@ def test_query_and_authorizer_events_are_answered(keyed_stack):
     response = load_handler("query")(load("query-runs.json"), LambdaContext("QueryFunction"))
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"]) == {"items": [], "cursor": None}
+    # And neither function wrote the token (or its secret part) to its log, though both logged
+    logged = capsys.readouterr()
+    assert "sampleaaaa" in logged.out
+    assert token.split("_")[-1] not in logged.out + logged.err
 
 
 def emf_lines(text: str) -> list[dict]:
