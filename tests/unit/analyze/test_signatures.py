@@ -561,3 +561,47 @@ def test_multiline_matches_a_few_lines_apart_are_all_found_whatever_the_blocks()
     # Then both are found, the same either way
     assert [h.line for h in scanner.hits] == [3, 9]
     assert scan(sigs, lines) == [("OOM", 3), ("OOM", 9)]
+
+
+@pytest.mark.parametrize(
+    ("line", "rule", "service"),
+    [
+        (
+            "ConnectionError: HTTPSConnectionPool(host='mirror.regionone.example.org', port=443): Max retries "
+            "exceeded (Caused by NameResolutionError: [Errno -3] Temporary failure in name resolution)",
+            "dns-temporary-failure",
+            "mirror.regionone.example.org",
+        ),
+        (
+            "curl: (6) Could not resolve host: Mirror.DFW.example.org",
+            "dns-could-not-resolve-host",
+            "mirror.dfw.example.org",
+        ),
+        ("fatal: Could not resolve host", "dns-could-not-resolve-host", None),
+        (
+            "Error: Failed to download metadata for repo 'appstream': Cannot",
+            "mirror-metadata-download",
+            "appstream",
+        ),
+        (
+            "E: Failed to fetch http://mirror.ord.example.org/ubuntu/dists/noble/InRelease  503  Service Unavailable",
+            "mirror-apt-fetch-5xx",
+            "mirror.ord.example.org",
+        ),
+    ],
+)
+def test_an_infra_finding_names_the_service_its_rule_captures(line, rule, service):
+    # Given the built-in rules and a log line naming (or not) what broke
+    from citriage.analyze.console_scan import scan_console_stream
+
+    rules = InfraRuleSet(load_builtin_rules())
+    # When a console holding it is scanned
+    found, _ = scan_console_stream(
+        "job-output.txt",
+        io.BytesIO(f"2026-11-20 10:00:00.000000 | node | {line}\n".encode()),
+        SignatureSet([], TODAY),
+        rules,
+        parse_tests=False,
+    )
+    # Then the finding names the service (lower-cased), or none when the line names none
+    assert [(f.rule, f.service) for f in found.infra if f.rule == rule] == [(rule, service)]

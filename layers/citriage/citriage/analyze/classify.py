@@ -15,7 +15,7 @@ from functools import cache
 from citriage.analyze.failure_text import exception_line, for_report, for_report_output, matchable_segments
 from citriage.analyze.matching.compiled import Hit, ItemT
 from citriage.analyze.matching.engine import PatternSet
-from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
+from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules, service_of
 from citriage.analyze.tally import CompactFailure, TextJudge, TextJudgement
 from citriage.known_issues.signatures import SignatureSet
 from citriage.models import (
@@ -179,6 +179,8 @@ def _by_own_text(result: TestResult, signatures: SignatureSet, rules: InfraRuleS
                 excerpt=h.excerpt,
                 message=f"{h.item.category}: {h.item.description}" if h.item.description else None,
                 rule="failure-2",
+                category=h.item.category,
+                service=service_of(h.groups),
             )
             for h in rule_hits
         ],

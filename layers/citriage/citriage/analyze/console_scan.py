@@ -25,7 +25,7 @@ from typing import BinaryIO, cast
 from citriage.analyze.logs.streams import MAX_LINE, SKIP_MARKER_PREFIX, iter_lines, next_line_after
 from citriage.analyze.matching.compiled import Hit, Matcher, excerpt_of, matcher_for, pattern_pieces
 from citriage.analyze.matching.engine import PatternSet
-from citriage.analyze.matching.infra_rules import InfraRuleSet
+from citriage.analyze.matching.infra_rules import InfraRuleSet, service_of
 from citriage.analyze.parsers.console import ZUUL_COLUMNS, is_summary_start, parse_tempest_console
 from citriage.errors import InvalidSignature
 from citriage.known_issues.signatures import SignatureSet
@@ -309,7 +309,12 @@ def scan_console_stream(
         known_hits=scan.known_hits(),
         infra=[
             InfraFinding(
-                rule=h.item.id, category=h.item.category, file=h.file, line=h.line, excerpt=h.excerpt
+                rule=h.item.id,
+                category=h.item.category,
+                service=service_of(h.groups),
+                file=h.file,
+                line=h.line,
+                excerpt=h.excerpt,
             )
             for h in scan.infra_hits()
         ],

@@ -43,6 +43,10 @@ class Evidence(BaseModel):
     rule: str | None = Field(
         default=None, description="The precedence rule that decided (docs/classification.md): failure-1 ..."
     )
+    category: str | None = Field(default=None, description="An infrastructure rule's category")
+    service: str | None = Field(
+        default=None, description="What an infrastructure rule's capture groups name: host, mirror, region ..."
+    )
 
 
 class KnownIssueRef(BaseModel):
@@ -100,6 +104,9 @@ class InfraFinding(BaseModel):
 
     rule: str
     category: str
+    service: str | None = Field(
+        default=None, description="The host, mirror, provider, region or node the rule's capture groups name"
+    )
     file: str | None = None
     line: int | None = None
     excerpt: str = ""

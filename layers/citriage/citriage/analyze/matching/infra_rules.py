@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -26,6 +26,19 @@ class InfraRuleSet(PatternSet[InfraRule]):
         """The rule that says a CI result word (any case) means infrastructure failure, or None."""
         word = result.upper()
         return next((rule for rule in self.result_rules if word in (r.upper() for r in rule.results)), None)
+
+
+# Capture-group names that say which service broke, most specific first (docs/incidents.md).
+SERVICE_GROUPS = ("service", "host", "mirror", "provider", "region", "node")
+
+
+def service_of(captures: Mapping[str, str]) -> str | None:
+    """The service an infrastructure rule's hit names through its capture groups, or None."""
+    for name in SERVICE_GROUPS:
+        value = (captures.get(name) or "").strip().strip("'\"").lower()
+        if value:
+            return value[:120]
+    return None
 
 
 def load_builtin_rules() -> list[InfraRule]:
