@@ -20,7 +20,17 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HANDLERS = ["webhook", "analyze", "notify", "sweep", "digest", "ses_events", "unsubscribe", "query", "authorizer"]
+HANDLERS = [
+    "webhook",
+    "analyze",
+    "notify",
+    "sweep",
+    "digest",
+    "ses_events",
+    "unsubscribe",
+    "query",
+    "authorizer",
+]
 REPEAT = 3
 LAYER = REPO / ".aws-sam" / "build" / "CitriageLayer" / "python"
 

@@ -567,8 +567,9 @@ def test_multiline_matches_a_few_lines_apart_are_all_found_whatever_the_blocks()
     ("line", "rule", "service"),
     [
         (
-            "ConnectionError: HTTPSConnectionPool(host='mirror.regionone.example.org', port=443): Max retries "
-            "exceeded (Caused by NameResolutionError: [Errno -3] Temporary failure in name resolution)",
+            "ConnectionError: HTTPSConnectionPool(host='mirror.regionone.example.org', port=443): "
+            "Max retries exceeded (Caused by NameResolutionError: [Errno -3] Temporary failure in "
+            "name resolution)",
             "dns-temporary-failure",
             "mirror.regionone.example.org",
         ),
@@ -584,7 +585,8 @@ def test_multiline_matches_a_few_lines_apart_are_all_found_whatever_the_blocks()
             "appstream",
         ),
         (
-            "E: Failed to fetch http://mirror.ord.example.org/ubuntu/dists/noble/InRelease  503  Service Unavailable",
+            "E: Failed to fetch http://mirror.ord.example.org/ubuntu/dists/noble/InRelease  503  "
+            "Service Unavailable",
             "mirror-apt-fetch-5xx",
             "mirror.ord.example.org",
         ),

@@ -45,7 +45,7 @@ class Evidence(BaseModel):
     )
     category: str | None = Field(default=None, description="An infrastructure rule's category")
     service: str | None = Field(
-        default=None, description="What an infrastructure rule's capture groups name: host, mirror, region ..."
+        default=None, description="What an infra rule's capture groups name: host, mirror, region ..."
     )
 
 
