@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.analyze.service import AnalyzeService
-from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
+from citriage.config import AnalyzeSettings, FetchSettings, IncidentSettings, LayoutSettings
 from citriage.models import RunEvent
 from citriage.tracing import handler_tracer
 from citriage.wiring import analyze_service
@@ -33,7 +33,11 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def service() -> AnalyzeService:
     """Built on first use from the environment, then kept for warm invocations."""
     return analyze_service(
-        AnalyzeSettings.from_env(), FetchSettings.from_env(), LayoutSettings.from_env(), AwsClients()
+        AnalyzeSettings.from_env(),
+        FetchSettings.from_env(),
+        LayoutSettings.from_env(),
+        AwsClients(),
+        IncidentSettings.from_env(),
     )
 
 

@@ -124,6 +124,10 @@ class FakePublisher:
 
     def __init__(self) -> None:
         self.events: list[RunAnalyzed] = []
+        self.incident_events: list[tuple[str, str]] = []
 
     def run_analyzed(self, report: RunReport) -> None:
         self.events.append(RunAnalyzed.from_report(report))
+
+    def incident_changed(self, incident, change) -> None:
+        self.incident_events.append((change.value, incident.id))

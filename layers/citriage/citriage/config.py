@@ -103,6 +103,14 @@ class AnalyzeSettings(_EnvSettings):
     )
 
 
+class IncidentSettings(_EnvSettings):
+    """Incidents (AnalyzeFunction, QueryFunction): their table, and their thresholds as JSON
+    (`{"default": {"runs": 3, ...}, "categories": {"mirror": {...}}}`, docs/incidents.md)."""
+
+    incidents_table: str | None = None
+    incident_thresholds: str | None = None
+
+
 class QuerySettings(_EnvSettings):
     """QueryFunction: the tables it reads, the queues whose depths it shows, and the analyze
     queue a reanalysis goes to."""

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         Subscription,
         SweepCursor,
     )
+    from citriage.models.incident import Incident, IncidentHit, IncidentState
     from citriage.models.query import ApiToken, IssueHit, QueueDepth, RunSummary, TestFailure, TokenScope
     from citriage.notify.history import RunRecord
 
@@ -195,6 +196,9 @@ class Publisher(Protocol):
     def run_analyzed(self, report: RunReport) -> None:
         """Publish the RunAnalyzed event of a report."""
 
+    def incident_changed(self, incident: Incident, change: IncidentState) -> None:
+        """Publish an incident's IncidentOpened or IncidentClosed event."""
+
 
 class HistoryRecorder(Protocol):
     """Where each analysed run's per-test results are kept for flakiness judgements."""
@@ -214,6 +218,44 @@ class Patterned(Protocol):
 
     @property
     def files(self) -> list[str]: ...
+
+
+# ---- incidents ------------------------------------------------------------------------------
+
+
+class Incidents(Protocol):
+    """Where incidents are kept; every change is conditional, so concurrent analyses agree."""
+
+    def get(self, incident_id: str) -> Incident | None:
+        """One incident, or None."""
+
+    def open_for(self, key: str) -> Incident | None:
+        """The open incident of a key, or None."""
+
+    def open_incidents(self) -> list[Incident]:
+        """Every open incident."""
+
+    def record_hit(self, key: str, hit: IncidentHit, since: datetime) -> list[IncidentHit]:
+        """Keep a candidate hit of a key; its candidates that ended at or after `since` (this one too)."""
+
+    def open(self, incident: Incident, hits: Sequence[IncidentHit]) -> tuple[Incident, bool]:
+        """Open `incident` with its first hits, unless its key has an open one; the open one,
+        and whether this call opened it."""
+
+    def add_hit(self, incident_id: str, hit: IncidentHit) -> bool:
+        """Count a run into an open incident (once per run); False when it was counted already."""
+
+    def add_clean(self, incident_id: str, run_id: str) -> int | None:
+        """Count a clean run (once per run); the incident's clean runs, None when counted already."""
+
+    def close(self, incident_id: str, at: datetime, by: str) -> Incident | None:
+        """Close an open incident; the closed incident, None when it was not open."""
+
+    def between(self, since: datetime, until: datetime) -> list[Incident]:
+        """The incidents opened in [since, until), oldest first."""
+
+    def mark_announced(self, incident_id: str, change: IncidentState) -> bool:
+        """Note that a change's event went out; False when noted already."""
 
 
 # ---- query ----------------------------------------------------------------------------------

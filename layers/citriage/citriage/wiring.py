@@ -25,6 +25,7 @@ from citriage.adapters.aws.sqs import RunQueue
 from citriage.config import (
     AnalyzeSettings,
     FetchSettings,
+    IncidentSettings,
     LayoutSettings,
     MailTransportName,
     NotifySettings,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from citriage.adapters.aws.tokens import TokenStore
     from citriage.analyze.matching.infra_rules import InfraRuleSet
     from citriage.analyze.service import Analyzer, AnalyzeService
+    from citriage.incidents.tracker import IncidentTracker
     from citriage.intake.sweep import Sweeper
     from citriage.intake.webhook import WebhookService
     from citriage.notify.digest import DigestService
@@ -66,9 +68,13 @@ def webhook_service(settings: WebhookSettings, aws: AwsClients) -> WebhookServic
 
 
 def analyze_service(
-    settings: AnalyzeSettings, fetch: FetchSettings, layout: LayoutSettings, aws: AwsClients
+    settings: AnalyzeSettings,
+    fetch: FetchSettings,
+    layout: LayoutSettings,
+    aws: AwsClients,
+    incidents: IncidentSettings | None = None,
 ) -> AnalyzeService:
-    """The analyzer over DynamoDB and EventBridge."""
+    """The analyzer over DynamoDB and EventBridge (and the incidents table, when named)."""
     from citriage.adapters.aws.known_issues import KnownIssueStore
     from citriage.adapters.aws.run_index import IndexedHistoryStore
     from citriage.analyze.service import Analyzer, AnalyzeService
@@ -91,7 +97,24 @@ def analyze_service(
         history=IndexedHistoryStore(aws.table(settings.runs_table), settings.history_ttl_days),
         hit_stats=known_issues,
         dedupe=DedupeStore(aws.table(settings.dedupe_table)),
+        incidents=incident_tracker(incidents.incidents_table, incidents, aws)
+        if incidents and incidents.incidents_table
+        else None,
     )
+
+
+def incident_tracker(table: str, settings: IncidentSettings, aws: AwsClients) -> IncidentTracker:
+    """The incidents over their table, with the thresholds the settings give."""
+    from citriage.adapters.aws.incidents import IncidentStore
+    from citriage.incidents.tracker import IncidentTracker
+    from citriage.models.incident import IncidentPolicy
+
+    policy = (
+        IncidentPolicy.model_validate_json(settings.incident_thresholds)
+        if settings.incident_thresholds
+        else IncidentPolicy()
+    )
+    return IncidentTracker(IncidentStore(aws.table(table), aws.dynamodb_client), policy)
 
 
 def local_analyzer(

@@ -18,6 +18,7 @@ from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.pipeline import RunReading, analyze_run, classify_run
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import AnalysisInProgress, FetchRefused
+from citriage.incidents.tracker import IncidentTracker
 from citriage.known_issues.signatures import SignatureSet, usable_signatures
 from citriage.models import RunEvent, RunReport
 from citriage.ports import Dedupe, HistoryRecorder, HitStats, KnownIssues, Publisher, Reports, TokenSource
@@ -97,7 +98,9 @@ class AnalyzeService:
         history: HistoryRecorder,
         hit_stats: HitStats,
         dedupe: Dedupe,
+        incidents: IncidentTracker | None = None,
     ) -> None:
+        self._incidents = incidents
         self._analyzer = analyzer
         self._reports = reports
         self._publisher = publisher
@@ -114,6 +117,9 @@ class AnalyzeService:
         # Also on a redelivery: the first attempt may have died before recording.
         self._history.record(stored)
         self._publisher.run_analyzed(stored)
+        if self._incidents is not None:
+            # Every incident change not yet announced, this run's or an earlier one's.
+            self._incidents.announce(self._publisher)
         return stored
 
     def _analyze_once(self, run: RunEvent, deadline: float | None) -> RunReport:
@@ -127,6 +133,9 @@ class AnalyzeService:
             raise AnalysisInProgress(f"{run.run_id} is being analysed by another worker")
         try:
             report = self._analyzer.analyze(run, deadline=deadline)
+            if self._incidents is not None:
+                # Once per analysis, under its lease; the tracker counts each run once anyway.
+                report.incident = self._incidents.observe(report).incident
             self._reports.put_report(report)
             # Counted once per stored analysis: under the lease, and a redelivery finds the report.
             # A reanalysis replaces the report but is not counted again.

@@ -142,6 +142,9 @@ class RunReport(BaseModel):
         description="The failures past the ones kept in full, grouped by cause and message",
     )
     analyzed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    incident: str | None = Field(
+        default=None, description="The infrastructure incident the run belongs to (docs/incidents.md)"
+    )
 
     @property
     def run_id(self) -> str:
@@ -209,6 +212,7 @@ class RunAnalyzed(BaseModel):
     change_url: str | None = None
     project: str | None = None
     pipeline: str | None = None
+    incident: str | None = Field(default=None, description="The infrastructure incident the run belongs to")
 
     @classmethod
     def from_report(cls, report: RunReport) -> RunAnalyzed:
@@ -227,6 +231,7 @@ class RunAnalyzed(BaseModel):
             change_url=report.run.change_url,
             project=report.run.project,
             pipeline=report.run.pipeline,
+            incident=report.incident,
         )
 
 

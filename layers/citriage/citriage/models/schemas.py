@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from citriage.models.incident import IncidentChanged
 from citriage.models.query import (
     Envelope,
     GridStatus,
@@ -30,6 +31,10 @@ CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
     "run-report": (RunReport, "The report of one analysed run: stored, printed by `citriage analyze`"),
     "run-analyzed": (RunAnalyzed, "The `detail` of the RunAnalyzed event on the citriage bus"),
     "run-analyzed-event": (RunAnalyzedEnvelope, "The RunAnalyzed event as EventBridge delivers it"),
+    "incident-changed": (
+        IncidentChanged,
+        "The `detail` of IncidentOpened and IncidentClosed on the citriage bus",
+    ),
     # The query API's answers (docs/api.md, docs/openapi.yaml).
     "run-page": (Page[RunSummary], "GET /runs: run summaries, newest first, and the next page's cursor"),
     "run-history-page": (Page[RunRecord], "GET /jobs/{job}/history: history records with their failed tests"),

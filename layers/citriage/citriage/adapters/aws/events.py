@@ -1,4 +1,4 @@
-"""EventBridge: verdict events on the citriage bus."""
+"""EventBridge: verdict and incident events on the citriage bus."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Any
 
 from citriage.errors import CitriageError
 from citriage.models import RunAnalyzed, RunReport
+from citriage.models.incident import Incident, IncidentChanged, IncidentState
 
 
 class EventPublisher:
-    """Puts `RunAnalyzed` events on the bus."""
+    """Puts `RunAnalyzed`, `IncidentOpened` and `IncidentClosed` events on the bus."""
 
     source = "citriage"
 
@@ -19,16 +20,25 @@ class EventPublisher:
 
     def run_analyzed(self, report: RunReport) -> None:
         """Publish the verdict event of a run (raises when EventBridge refuses it)."""
-        event = RunAnalyzed.from_report(report)
+        self._put("RunAnalyzed", RunAnalyzed.from_report(report).model_dump_json(), report.run_id)
+
+    def incident_changed(self, incident: Incident, change: IncidentState) -> None:
+        """Publish IncidentOpened or IncidentClosed (raises when EventBridge refuses it)."""
+        detail_type = "IncidentOpened" if change is IncidentState.OPEN else "IncidentClosed"
+        self._put(
+            detail_type, IncidentChanged(change=change, incident=incident).model_dump_json(), incident.id
+        )
+
+    def _put(self, detail_type: str, detail: str, subject: str) -> None:
         response = self._events.put_events(
             Entries=[
                 {
                     "Source": self.source,
-                    "DetailType": "RunAnalyzed",
-                    "Detail": event.model_dump_json(),
+                    "DetailType": detail_type,
+                    "Detail": detail,
                     "EventBusName": self._bus,
                 }
             ]
         )
         if response.get("FailedEntryCount"):
-            raise CitriageError(f"EventBridge refused RunAnalyzed for {report.run_id}: {response['Entries']}")
+            raise CitriageError(f"EventBridge refused {detail_type} for {subject}: {response['Entries']}")

@@ -1,0 +1,1 @@
+"""Infrastructure incidents: one outage of one service, from many runs' findings (docs/incidents.md)."""
