@@ -17,6 +17,7 @@ from citriage.notify.wording import (
     YOURS_LABELS,
     YOURS_VERDICTS,
     MailKind,
+    duration_text,
     last_runs,
     subject_for,
     worst_classification,
@@ -189,11 +190,7 @@ def _or_unknown(value: object) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return UNKNOWN
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+    return UNKNOWN if seconds is None else duration_text(seconds)
 
 
 def _date(value: datetime | None) -> str:

@@ -57,6 +57,13 @@ SUBJECT_WORDS = {
 MAX_SUBJECT = 78
 
 
+def duration_text(seconds: float) -> str:
+    """A duration as a mail says it: `1h 05m 00s`, `4m 09s`."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
 def last_runs(count: int) -> str:
     """`the last run` or `the last N runs`."""
     return "the last run" if count == 1 else f"the last {count} runs"
