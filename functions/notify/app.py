@@ -1,7 +1,8 @@
-"""NotifyFunction: RunAnalyzed events (EventBridge -> notify queue) -> mails to subscribers."""
+"""NotifyFunction: RunAnalyzed and incident events (EventBridge -> notify queue) -> mails."""
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -14,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.config import NotifySettings
 from citriage.models import RunAnalyzedEnvelope
+from citriage.models.incident import IncidentEnvelope
 from citriage.notify.service import NotifyService
 from citriage.tracing import handler_tracer
 from citriage.wiring import notify_service
@@ -32,9 +34,23 @@ def service() -> NotifyService:
 
 @tracer.capture_method(capture_response=False)
 def notify_record(record: SQSRecord) -> None:
-    """Mail the subscribers of the run in one RunAnalyzed event."""
+    """Mail the subscribers of the run in one RunAnalyzed event, or an incident's alert."""
+    if json.loads(record.body).get("detail-type") in ("IncidentOpened", "IncidentClosed"):
+        changed = IncidentEnvelope.model_validate_json(record.body).detail
+        alerted = service().incident_alert(changed)
+        metrics.add_metric(name="MailsSent", unit=MetricUnit.Count, value=len(alerted.sent))
+        logger.info(
+            "incident alerted",
+            incident=changed.incident.id,
+            change=changed.change.value,
+            sent=[d.recipient for d in alerted.sent],
+            already_sent=alerted.already_sent,
+        )
+        return
     event = RunAnalyzedEnvelope.model_validate_json(record.body).detail
     outcome = service().handle(event)
+    if outcome.held:
+        logger.info("run held by an incident", run_id=outcome.run_id, incident=outcome.held)
     metrics.add_metric(name="MailsSent", unit=MetricUnit.Count, value=len(outcome.sent))
     logger.info(
         "run notified",

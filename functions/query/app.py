@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
-from citriage.config import QuerySettings
+from citriage.config import IncidentSettings, QuerySettings
 from citriage.errors import CitriageError
 from citriage.query.api import resolver
 from citriage.query.service import QueryService
@@ -26,7 +26,7 @@ tracer = handler_tracer()
 @cache
 def service() -> QueryService:
     """Built on first use from the environment, then kept for warm invocations."""
-    return query_service(QuerySettings.from_env(), AwsClients())
+    return query_service(QuerySettings.from_env(), AwsClients(), IncidentSettings.from_env())
 
 
 app = resolver(service)

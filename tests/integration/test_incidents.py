@@ -165,3 +165,28 @@ def test_ten_concurrent_analyses_of_one_burst_open_one_incident(tracker):
     assert sorted(incident.runs) == sorted(f"zuul:b{n}" for n in range(10))
     # Every run that came after the threshold was met names it (the first ones came before it)
     assert {i for i in ids if i} == {opened[0]}
+
+
+def test_the_ledger_counts_each_incidents_time_within_the_period(tracker):
+    from citriage.incidents.ledger import IncidentLedger
+
+    tracking, store, clock = tracker
+    # Given a closed outage of the mirror (T0 .. T0+45 min) and one of another host still open
+    for n, job in enumerate(["a", "b", "a"], 1):
+        tracking.observe(run(n, job, n))
+    clock[0] = T0 + timedelta(minutes=45)
+    tracking.observe(run(4, "a", 40, Verdict.PASSED))
+    assert tracking.observe(run(5, "b", 41, Verdict.PASSED)).closed
+    for n, job in ((6, "c"), (7, "d"), (8, "c")):
+        tracking.observe(run(n, job, 60 + n, service="git.example.org"))
+    clock[0] = T0 + timedelta(minutes=100)
+    ledger = IncidentLedger(store, clock=lambda: clock[0])
+    # When the ledger of [T0+30 min, T0+100 min) is asked for
+    report = ledger.report(T0 + timedelta(minutes=30), T0 + timedelta(minutes=100))
+    # Then the mirror counts its 15 minutes within the period, the open one its 34 up to now
+    rows = {row.service: row for row in report.rows}
+    assert rows[MIRROR].downtime_seconds == 15 * 60 and rows[MIRROR].runs == 3
+    assert rows["git.example.org"].downtime_seconds == (100 - 66) * 60
+    assert report.downtime_seconds == sum(r.downtime_seconds for r in report.rows)
+    assert report.incidents == 2 and report.runs == 6
+    assert [i.service for i in ledger.search(T0, T0 + timedelta(minutes=100))] == ["git.example.org", MIRROR]

@@ -121,6 +121,8 @@ class QuerySettings(_EnvSettings):
     analyze_dlq_url: str | None = None
     notify_queue_url: str | None = None
     notify_dlq_url: str | None = None
+    # Where an admin's closing of an incident is announced.
+    event_bus_name: str | None = None
 
 
 class AuthorizerSettings(_EnvSettings):

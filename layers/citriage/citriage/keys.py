@@ -25,6 +25,11 @@ def run_mail(run_id: str, email: str) -> str:
     return f"mail#{run_id}#{email}"
 
 
+def incident_mail(incident_id: str, change: str, email: str) -> str:
+    """Claimed before an incident alert goes to one address: one per incident, change and address."""
+    return f"incident-mail#{incident_id}#{change}#{email}"
+
+
 def digest_mail(period: str, day: str, email: str) -> str:
     """Claimed before a digest goes to one address: one digest a period, first day and address."""
     return f"digest#{period}#{day}#{email}"

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from citriage.adapters.aws.tokens import TokenStore
     from citriage.analyze.matching.infra_rules import InfraRuleSet
     from citriage.analyze.service import Analyzer, AnalyzeService
+    from citriage.incidents.ledger import IncidentLedger
     from citriage.incidents.tracker import IncidentTracker
     from citriage.intake.sweep import Sweeper
     from citriage.intake.webhook import WebhookService
@@ -309,8 +310,11 @@ def seed_tables(
     return len(issues), len(subs)
 
 
-def query_service(settings: QuerySettings, aws: AwsClients) -> QueryService:
-    """The read side over the runs and known-issues tables and the queues."""
+def query_service(
+    settings: QuerySettings, aws: AwsClients, incidents: IncidentSettings | None = None
+) -> QueryService:
+    """The read side over the runs and known-issues tables and the queues (and the incidents
+    table, when named)."""
     from citriage.adapters.aws.known_issues import KnownIssueStore
     from citriage.adapters.aws.run_index import QueueDepths, RunQueries
     from citriage.query.service import QueryService
@@ -331,7 +335,22 @@ def query_service(settings: QuerySettings, aws: AwsClients) -> QueryService:
         known_issues=KnownIssueStore(aws.table(settings.known_issues_table)),
         queues=QueueDepths(aws.sqs, queues),
         analyze_queue=RunQueue(aws.sqs, settings.analyze_queue_url),
+        incidents=incident_ledger(incidents.incidents_table, incidents, aws, settings.event_bus_name)
+        if incidents and incidents.incidents_table
+        else None,
     )
+
+
+def incident_ledger(
+    table: str, settings: IncidentSettings, aws: AwsClients, event_bus_name: str | None
+) -> IncidentLedger:
+    """The downtime ledger; with a bus, an admin's closing is announced on it."""
+    from citriage.adapters.aws.incidents import IncidentStore
+    from citriage.incidents.ledger import IncidentLedger
+
+    tracker = incident_tracker(table, settings, aws)
+    publisher = EventPublisher(aws.events, event_bus_name) if event_bus_name else None
+    return IncidentLedger(IncidentStore(aws.table(table), aws.dynamodb_client), tracker, publisher)
 
 
 def token_store(table: str, aws: AwsClients) -> TokenStore:

@@ -390,3 +390,52 @@ def test_the_matched_line_is_highlighted_and_links_never_point_at_a_binary_strea
     assert "testrepository.subunit" not in mail.html.split("where:", 1)[1].split("</a>", 1)[0]
     # And nothing breaks identifiers mid-word on a phone
     assert "word-break:break-all" not in mail.html
+
+
+def test_an_outage_run_is_held_and_the_outage_is_alerted_once_per_change():
+    from datetime import UTC, datetime
+
+    from citriage.models.incident import Incident, IncidentChanged, IncidentState
+
+    # Given an infra run that belongs to an open incident
+    report = make_report([failure(DNS_TEST, Classification.INFRA)], verdict=Verdict.INFRA, build="held1")
+    report.incident = "20261205-090000-network-mirror-abc123"
+    # When it is notified: nobody is mailed (the admins hear of the outage from its alert)
+    outcome, sent = notify(report)
+    assert outcome.held == report.incident and sent == {}
+    # And the incident's opening goes to the CI admins and to infra subscribers of its jobs only
+    opened_at = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    incident = Incident(
+        id=report.incident,
+        key="network#mirror.example.org",
+        category="network",
+        service="mirror.example.org",
+        opened_at=opened_at,
+        last_hit_at=opened_at,
+        run_count=3,
+        jobs=["tempest-full", "devstack"],
+        runs=["zuul:a", "zuul:b", "zuul:c"],
+        evidence=["curl: (6) Could not resolve host: mirror.example.org"],
+        rules=["dns-could-not-resolve-host"],
+    )
+    transport, dedupe = FakeTransport(), FakeDedupe()
+    service = notifier(FakeReports(), transport, dedupe)
+    opened = IncidentChanged(change=IncidentState.OPEN, incident=incident)
+    alerted = service.incident_alert(opened)
+    assert sorted(d.recipient for d in alerted.sent) == ["ci-admins@example.org", "infra-team@example.org"]
+    mail = dict(transport.sent)["ci-admins@example.org"]
+    assert mail.subject == "[citriage] incident opened: network mirror.example.org (3 runs, 2 jobs)"
+    assert "Could not resolve host: mirror.example.org" in mail.text and "zuul:b" in mail.html
+    # And a redelivery of the event mails nobody again; its closing is a second, different mail
+    assert service.incident_alert(opened).sent == []
+    closed_at = opened_at + timedelta(minutes=42)
+    closed = IncidentChanged(
+        change=IncidentState.CLOSED,
+        incident=incident.model_copy(
+            update={"state": IncidentState.CLOSED, "closed_at": closed_at, "closed_by": "clean runs"}
+        ),
+    )
+    again = service.incident_alert(closed)
+    assert len(again.sent) == 2
+    text = transport.sent[-1][1].text
+    assert "It lasted 42m 00s" in text and "closed by clean runs" in text

@@ -152,6 +152,27 @@ ENTRIES: dict[str, dict[str, Action]] = {
             required=("id",),
         ),
     },
+    "incident": {
+        "search": Action(
+            "infrastructure incidents opened in a period, newest first",
+            "GET",
+            lambda o: "/incidents",
+            ("since", "until", "state", "category"),
+        ),
+        "info": Action("one incident", "GET", lambda o: f"/incidents/{_seg(o['id'])}", required=("id",)),
+        "report": Action(
+            "the downtime ledger: per service, downtime, runs, jobs, CI hours lost",
+            "GET",
+            lambda o: "/incidents/report",
+            ("since", "until"),
+        ),
+        "close": Action(
+            "close an open incident (admin token)",
+            "POST",
+            lambda o: f"/incidents/{_seg(o['id'])}/close",
+            required=("id",),
+        ),
+    },
     "status": {
         "show": Action("queue depths, each source's last run, the last hour", "GET", lambda o: "/status")
     },
@@ -163,11 +184,13 @@ _OPTIONS = {
     "source": "zuul, jenkins, github, gitlab, openqa or generic",
     "verdict": "passed, failed_new, failed_known, infra, no_results",
     "change": "change or pull request number",
-    "since": "ISO time: runs that ended at or after it",
-    "until": "ISO time: runs that ended before it",
+    "since": "ISO time (or, for incidents, 30d / 12h ago): from then on",
+    "until": "ISO time (or, for incidents, 30d / 12h ago): before then",
     "limit": "how many per page (1-200)",
     "cursor": "the previous answer's cursor: the next page",
     "text": "only signatures whose id or title holds this text",
+    "state": "open or closed",
+    "category": "an infrastructure category: network, mirror, disk, ci ...",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,3 +98,37 @@ class IncidentChanged(BaseModel):
 
     change: IncidentState
     incident: Incident
+
+
+class DowntimeRow(BaseModel):
+    """One service's (or category's) outages in a period."""
+
+    category: str
+    service: str | None = None
+    incidents: int
+    downtime_seconds: float = Field(
+        description="The incidents' durations, an open one's up to now, within the period"
+    )
+    runs: int
+    jobs: list[str]
+    ci_hours_lost: float
+
+
+class DowntimeReport(BaseModel):
+    """The downtime ledger of a period: per service and category, and in all."""
+
+    since: datetime
+    until: datetime
+    rows: list[DowntimeRow]
+    incidents: int
+    downtime_seconds: float
+    runs: int
+    ci_hours_lost: float
+
+
+class IncidentEnvelope(BaseModel):
+    """An IncidentOpened or IncidentClosed event as the bus delivers it to the notify queue."""
+
+    source: Literal["citriage"]
+    detail_type: Literal["IncidentOpened", "IncidentClosed"] = Field(alias="detail-type")
+    detail: IncidentChanged

@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from citriage.models.incident import Incident
 from citriage.models.known_issue import KnownIssue, SignatureStats
 from citriage.models.report import Classification, Verdict
 from citriage.models.run import TestCounts
@@ -121,6 +122,9 @@ class GridStatus(BaseModel):
     last_run_by_source: dict[str, RunSummary]
     analyses_last_hour: int
     verdicts_last_hour: dict[str, int]
+    open_incidents: list[Incident] = Field(
+        default_factory=list, description="Infrastructure incidents opened in the last 30 days and still open"
+    )
 
 
 class TokenScope(StrEnum):

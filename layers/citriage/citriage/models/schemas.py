@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from citriage.models.incident import IncidentChanged
+from citriage.models.incident import DowntimeReport, Incident, IncidentChanged
 from citriage.models.query import (
     Envelope,
     GridStatus,
@@ -41,6 +41,11 @@ CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
     "job-page": (Page[JobSummary], "GET /jobs: jobs with their last run and recent pass rate"),
     "test-history": (TestHistory, "GET /tests/{test_id}/history: the runs a test failed in, rates per job"),
     "known-issue-status": (KnownIssueStatus, "GET /known-issues/{id}: a signature, its statistics, its hits"),
+    "incident": (
+        Incident,
+        "GET /incidents/{id}: an infrastructure incident (GET /incidents: a list of them)",
+    ),
+    "downtime-report": (DowntimeReport, "GET /incidents/report: the downtime ledger of a period"),
     "grid-status": (GridStatus, "GET /status: queue depths, each source's last run, the last hour"),
     "client-envelope": (
         Envelope,

@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 
 from citriage import keys
 from citriage.errors import CitriageError
-from citriage.models import MailMessage, RunAnalyzed, RunReport
+from citriage.models import MailMessage, RunAnalyzed, RunReport, Verdict
+from citriage.models.incident import IncidentChanged
+from citriage.notify.alerts import alert_audience, alert_key, render_alert
 from citriage.notify.audience import NotifyPolicy, audience
 from citriage.notify.history import RunRecord, judge_issue, judge_test, previous_run
 from citriage.notify.render import MailRenderer
@@ -90,6 +92,7 @@ class NotifyOutcome(BaseModel):
     sent: list[Delivery]
     already_sent: list[str]
     suppressed: list[str] = Field(default_factory=list)
+    held: str | None = Field(default=None, description="The open incident that holds the run's mails")
 
 
 def history_context(report: RunReport, records: list[RunRecord], window: int) -> MailContext:
@@ -145,6 +148,10 @@ class NotifyService:
         report = self._reports.get_report(event.run_id)
         if report is None:
             raise CitriageError(f"no stored report for run {event.run_id}")
+        if report.incident and report.verdict is Verdict.INFRA:
+            # An outage's run: its developers are not mailed (it is not their code) and the admins
+            # hear of the outage once, from its alert (docs/incidents.md).
+            return NotifyOutcome(run_id=report.run_id, sent=[], already_sent=[], held=report.incident)
         records: list[RunRecord] = []
         if self._history is not None:
             records = self._history.recent(
@@ -178,4 +185,25 @@ class NotifyService:
                 outcome.already_sent.append(email)
             else:
                 outcome.sent.append(Delivery(recipient=email, receipts=attempt.receipts, kind=context.kind))
+        return outcome
+
+    def incident_alert(self, changed: IncidentChanged) -> NotifyOutcome:
+        """Mail an incident's opening or closing to the CI admins and to the subscribers of
+        infra verdicts of the jobs it hit, once per address."""
+        outcome = NotifyOutcome(run_id=changed.incident.id, sent=[], already_sent=[])
+        for email, reason in alert_audience(
+            changed.incident, self._subscriptions.list(), self._policy
+        ).items():
+            attempt = self._delivery.deliver(
+                alert_key(changed, email),
+                email,
+                render_alert(self._renderer, changed, self._sender, email, reason),
+                f"incident {changed.incident.id} {changed.change.value}",
+            )
+            if attempt.status == "suppressed":
+                outcome.suppressed.append(email)
+            elif attempt.status == "already_sent":
+                outcome.already_sent.append(email)
+            else:
+                outcome.sent.append(Delivery(recipient=email, receipts=attempt.receipts, kind="incident"))
         return outcome

@@ -7,7 +7,9 @@ was given and answers JSON. Ids in a path are percent-encoded by the client (a t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -17,6 +19,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ValidationError
 
 from citriage.errors import BadRequest, Forbidden, NotFound, validation_summary
+from citriage.incidents.ledger import IncidentLedger
+from citriage.models.incident import IncidentState
 from citriage.models.query import TokenScope
 from citriage.query.service import DEFAULT_LIMIT, MAX_LIMIT, QueryService, RunFilters
 
@@ -31,6 +35,10 @@ ROUTES = [
     ("GET", "/known-issues"),
     ("GET", "/known-issues/{issue_id}"),
     ("GET", "/status"),
+    ("GET", "/incidents"),
+    ("GET", "/incidents/report"),
+    ("GET", "/incidents/{incident_id}"),
+    ("POST", "/incidents/{incident_id}/close"),
 ]
 # The dashboard's page and assets: public (the page asks for a token, which its calls carry).
 DASHBOARD_ROUTES = [("GET", "/"), ("GET", "/dashboard/{asset}")]
@@ -52,7 +60,8 @@ Service = Callable[[], QueryService]
 def resolver(service: Service) -> APIGatewayHttpResolver:
     """The API's resolver: every resource's router, over `service`."""
     app = APIGatewayHttpResolver()
-    for router in (_runs(service), _jobs(service), _tests(service), _known_issues(service), _status(service)):
+    routers = (_runs(service), _jobs(service), _tests(service), _known_issues(service), _status(service))
+    for router in (*routers, _incidents(service)):
         app.include_router(router)
     app.include_router(_dashboard())
     return app
@@ -175,6 +184,73 @@ def _status(service: Service) -> APIGatewayHttpRouter:
         return _json(service().status())
 
     return status
+
+
+_RELATIVE = re.compile(r"(\d{1,4})([dh])")
+
+
+def when_of(value: str | None, name: str) -> datetime | None:
+    """An ISO time (UTC when it has no zone), or `30d` / `12h` before now; None when not given."""
+    if not value:
+        return None
+    relative = _RELATIVE.fullmatch(value)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        return datetime.now(UTC) - (timedelta(days=amount) if unit == "d" else timedelta(hours=amount))
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{name}: an ISO time or a span like 30d or 12h") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _incidents(service: Service) -> APIGatewayHttpRouter:
+    incidents = _router()
+
+    def ledger() -> IncidentLedger:
+        found = service().incidents
+        if found is None:
+            raise NotFound("this stack keeps no incidents")
+        return found
+
+    @incidents.get("/incidents")
+    def incident_list() -> Response[str]:
+        """Incidents opened in a period (default: the last 30 days), newest first."""
+        query = _query(incidents)
+        state = query.get("state")
+        if state and state not in set(IncidentState):
+            raise BadRequest("state: open or closed")
+        found = ledger().search(
+            when_of(query.get("since"), "since"),
+            when_of(query.get("until"), "until"),
+            IncidentState(state) if state else None,
+            query.get("category") or None,
+        )
+        return _json(found)
+
+    @incidents.get("/incidents/report")
+    def incident_report() -> Response[str]:
+        """The downtime ledger of a period: per service and category, and in all."""
+        query = _query(incidents)
+        return _json(
+            ledger().report(when_of(query.get("since"), "since"), when_of(query.get("until"), "until"))
+        )
+
+    @incidents.get("/incidents/<incident_id>")
+    def incident_info(incident_id: str) -> Response[str]:
+        """One incident."""
+        return _json(ledger().info(unquote(incident_id)))
+
+    @incidents.post("/incidents/<incident_id>/close")
+    def incident_close(incident_id: str) -> Response[str]:
+        """Close an open incident (admin scope)."""
+        if scope_of(incidents) is not TokenScope.ADMIN:
+            raise Forbidden("closing an incident needs a token with the admin scope")
+        context = incidents.current_event.request_context.authorizer.get_lambda or {}
+        closed = ledger().close(unquote(incident_id), f"admin ({context.get('token_id', 'unknown token')})")
+        return _json(closed)
+
+    return incidents
 
 
 def _dashboard() -> APIGatewayHttpRouter:

@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from citriage.errors import BadRequest, NotFound
+from citriage.incidents.ledger import IncidentLedger
 from citriage.models import RunEvent, RunReport, Verdict
+from citriage.models.incident import IncidentState
 from citriage.models.query import (
     GridStatus,
     JobSummary,
@@ -116,7 +118,10 @@ class QueryService:
         known_issues: KnownIssueReads,
         queues: QueueStats,
         analyze_queue: Queue,
+        incidents: IncidentLedger | None = None,
     ) -> None:
+        # The downtime ledger, when the stack keeps incidents.
+        self.incidents = incidents
         self._runs = runs
         self._reports = reports
         self._known_issues = known_issues
@@ -279,6 +284,7 @@ class QueryService:
             last_run_by_source=self._runs.last_runs_by_source(),
             analyses_last_hour=sum(verdicts.values()),
             verdicts_last_hour=dict(sorted(verdicts.items())),
+            open_incidents=[] if self.incidents is None else self.incidents.search(state=IncidentState.OPEN),
         )
 
 
