@@ -99,7 +99,8 @@ def test_a_burst_on_one_mirror_is_one_incident_and_two_clean_runs_close_it(track
     assert tracking.observe(run(7, "tempest-full", 40, Verdict.PASSED)).closed == []  # the same run again
     closed = tracking.observe(run(8, "devstack", 42, Verdict.FAILED_NEW)).closed
     assert [(i.id, i.closed_by) for i in closed] == [(third.incident, "clean runs")]
-    assert closed[0].duration_seconds == 45 * 60
+    # It ended when the closing run ended
+    assert closed[0].duration_seconds == 42 * 60
     assert store.open_for(closed[0].key) is None
     assert tracking.announce(publisher) == 1
     assert publisher.incident_events == [("open", third.incident), ("closed", third.incident)]
@@ -126,6 +127,8 @@ def test_an_incident_closes_after_its_quiet_time_and_a_new_hit_resets_its_clean_
     assert tracking.close_quiet() == []
     clock[0] = T0 + timedelta(minutes=12 + 60)
     assert [(i.id, i.closed_by) for i in tracking.close_quiet()] == [(incident_id, "quiet")]
+    # Its end is its last hit: the quiet hour is not downtime
+    assert store.get(incident_id).duration_seconds == (12 - 1) * 60
 
 
 def test_a_category_threshold_of_its_own_applies(stack):
@@ -183,9 +186,10 @@ def test_the_ledger_counts_each_incidents_time_within_the_period(tracker):
     ledger = IncidentLedger(store, clock=lambda: clock[0])
     # When the ledger of [T0+30 min, T0+100 min) is asked for
     report = ledger.report(T0 + timedelta(minutes=30), T0 + timedelta(minutes=100))
-    # Then the mirror counts its 15 minutes within the period, the open one its 34 up to now
+    # Then the mirror counts its 11 minutes within the period (it ended with the run that
+    # closed it, at 41), the open one its 34 up to now
     rows = {row.service: row for row in report.rows}
-    assert rows[MIRROR].downtime_seconds == 15 * 60 and rows[MIRROR].runs == 3
+    assert rows[MIRROR].downtime_seconds == 11 * 60 and rows[MIRROR].runs == 3
     assert rows["git.example.org"].downtime_seconds == (100 - 66) * 60
     assert report.downtime_seconds == sum(r.downtime_seconds for r in report.rows)
     assert report.incidents == 2 and report.runs == 6

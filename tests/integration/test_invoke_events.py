@@ -121,6 +121,50 @@ def test_query_and_authorizer_events_are_answered(keyed_stack):
     assert token.split("_")[-1] not in done.stdout + done.stderr
 
 
+def test_the_incident_round_closes_a_quiet_incident_and_announces_it(keyed_stack):
+    import boto3
+    from citriage.adapters.aws.incidents import IncidentStore
+    from citriage.incidents.tracker import IncidentTracker
+    from citriage.models import InfraFinding, RunEvent, RunReport, TestCounts, Verdict
+    from citriage.models.incident import IncidentPolicy, IncidentState
+
+    # Given an incident whose last hit was two hours ago (the grid has been silent since)
+    store = IncidentStore(
+        boto3.resource("dynamodb").Table(keyed_stack.env["INCIDENTS_TABLE"]), boto3.client("dynamodb")
+    )
+    ended = datetime.now(UTC) - timedelta(hours=2)
+    tracker = IncidentTracker(store, IncidentPolicy(), clock=lambda: ended)
+    for n, job in enumerate(["a", "b", "a"]):
+        report = RunReport(
+            run=RunEvent(source="zuul", job=job, build_id=f"q{n}", log_url="https://l/", end_time=ended),
+            verdict=Verdict.INFRA,
+            tests=TestCounts(),
+            infra=[
+                InfraFinding(rule="dns-could-not-resolve-host", category="network", service="m.example.org")
+            ],
+        )
+        observed = tracker.observe(report)
+    incident_id = observed.incident
+    assert incident_id and store.get(incident_id).state is IncidentState.OPEN
+    # When the scheduled round runs
+    answer = load_handler("incidents")(load("incidents-scheduled.json"), LambdaContext("IncidentsFunction"))
+    # Then it closed the incident as quiet, and published its opening and its closing
+    assert answer == {"closed": [incident_id], "announced": 2}
+    closed = store.get(incident_id)
+    assert (closed.state, closed.closed_by, sorted(closed.announced)) == (
+        IncidentState.CLOSED,
+        "quiet",
+        ["closed", "open"],
+    )
+    # And a second round has nothing to do
+    assert load_handler("incidents")(
+        load("incidents-scheduled.json"), LambdaContext("IncidentsFunction")
+    ) == {
+        "closed": [],
+        "announced": 0,
+    }
+
+
 def emf_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
 

@@ -111,6 +111,12 @@ class IncidentSettings(_EnvSettings):
     incident_thresholds: str | None = None
 
 
+class IncidentUpkeepSettings(_EnvSettings):
+    """IncidentsFunction: where the changes it publishes go."""
+
+    event_bus_name: str
+
+
 class QuerySettings(_EnvSettings):
     """QueryFunction: the tables it reads, the queues whose depths it shows, and the analyze
     queue a reanalysis goes to."""

@@ -26,6 +26,7 @@ from citriage.config import (
     AnalyzeSettings,
     FetchSettings,
     IncidentSettings,
+    IncidentUpkeepSettings,
     LayoutSettings,
     MailTransportName,
     NotifySettings,
@@ -35,7 +36,7 @@ from citriage.config import (
     UnsubscribeSettings,
     WebhookSettings,
 )
-from citriage.errors import read_input
+from citriage.errors import CitriageError, read_input
 
 # Each builder imports the modules of its own service when it runs, so a handler loads what it
 # uses and no more (a cold start of the webhook function never imports analysis or Jinja2).
@@ -358,3 +359,13 @@ def token_store(table: str, aws: AwsClients) -> TokenStore:
     from citriage.adapters.aws.tokens import TokenStore
 
     return TokenStore(aws.table(table))
+
+
+def incident_upkeep(
+    settings: IncidentSettings, upkeep: IncidentUpkeepSettings, aws: AwsClients
+) -> tuple[IncidentTracker, EventPublisher]:
+    """The scheduled incident round's tracker and the bus it announces on."""
+    if not settings.incidents_table:
+        raise CitriageError("INCIDENTS_TABLE is not set")
+    tracker = incident_tracker(settings.incidents_table, settings, aws)
+    return tracker, EventPublisher(aws.events, upkeep.event_bus_name)

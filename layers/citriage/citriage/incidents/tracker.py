@@ -137,7 +137,8 @@ class IncidentTracker:
                 continue
             count = self._store.add_clean(incident.id, report.run_id)
             if count is not None and count >= self._policy.of(incident.category).clean_runs:
-                closed = self._store.close(incident.id, self._clock(), "clean runs")
+                # It ended when the infrastructure was seen to work: this run's end.
+                closed = self._store.close(incident.id, when, "clean runs")
                 if closed is not None:
                     observed.closed.append(closed)
 
@@ -148,7 +149,8 @@ class IncidentTracker:
         for incident in self._store.open_incidents():
             quiet = timedelta(minutes=self._policy.of(incident.category).quiet_minutes)
             if now - incident.last_hit_at >= quiet:
-                done = self._store.close(incident.id, now, "quiet")
+                # Its end is the last time it was seen: the quiet time after it is not downtime.
+                done = self._store.close(incident.id, incident.last_hit_at, "quiet")
                 if done is not None:
                     closed.append(done)
         return closed
@@ -173,6 +175,12 @@ class IncidentTracker:
             publisher.incident_changed(incident, change)
             self._store.mark_announced(incident.id, change)
         return len(pending)
+
+    def upkeep(self, publisher: Publisher) -> tuple[list[Incident], int]:
+        """The schedule's round: close the quiet incidents (a grid with no runs at all analyses
+        nothing that would), then publish every change not yet published."""
+        closed = self.close_quiet()
+        return closed, self.announce(publisher)
 
     def close(self, incident_id: str, by: str) -> Incident | None:
         """An admin closes an incident (None: it was not open)."""
