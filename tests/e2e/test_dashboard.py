@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,31 @@ def test_the_dashboard_shows_the_runs_jobs_issues_and_status_in_chromium(browser
         until(browser, "main table")
         assert "generic" in browser.find_element(By.TAG_NAME, "main").text
         shoot(browser, shots, "6-status")
+
+        # An outage: three runs of two jobs fail on one mirror; the incidents page shows it on
+        # its timeline, with the downtime per service
+        from tests.e2e.test_incident_ledger import post
+
+        now = datetime.now(UTC).replace(microsecond=0)
+        for job, build, ago in (("tempest-full", 11, 20), ("devstack", 12, 15), ("tempest-full", 13, 10)):
+            post(url, log_server, job, build, "mirror-outage", now - timedelta(minutes=ago))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            found = requests.get(
+                f"{url}/incidents", headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ).json()
+            if found:
+                break
+            time.sleep(1)
+        browser.get(f"{url}/#/incidents")
+        bars = until(browser, "svg.timeline rect.bar.open")
+        assert [b.get_attribute("data-incident") for b in bars] == [found[0]["id"]]
+        assert "mirror.regionone.example.org" in browser.find_element(By.TAG_NAME, "main").text
+        shoot(browser, shots, "7-incidents")
+        browser.get(f"{url}/#/incident/{found[0]['id']}")
+        until(browser, "main dl.facts")
+        assert "still open" in browser.find_element(By.TAG_NAME, "main").text
+        shoot(browser, shots, "8-incident")
 
         # A refused token is forgotten, and the form asks again
         browser.execute_script("localStorage.setItem('citriage-token', 'citr_aaaaaaaaaa_' + 'x'.repeat(43))")

@@ -322,6 +322,87 @@ async function knownIssueView(issueId) {
       el("td", { class: "test", text: h.test_id ? `${h.test_id}${h.tests > 1 ? ` (+${h.tests - 1})` : ""}` : "log line" })))));
 }
 
+function hours(seconds) {
+  const minutes = Math.round(seconds / 60);
+  return minutes >= 60 ? `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m` : `${minutes}m`;
+}
+
+function timeline(incidents, since, until) {
+  // One bar per incident over the period: from its start to its end (or now), open ones red.
+  const ns = "http://www.w3.org/2000/svg";
+  const span = until - since;
+  const height = Math.max(1, incidents.length) * 14 + 4;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "timeline");
+  svg.setAttribute("viewBox", `0 0 1000 ${height}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "incidents over the period");
+  const background = document.createElementNS(ns, "rect");
+  background.setAttribute("class", "bg");
+  background.setAttribute("width", 1000);
+  background.setAttribute("height", height);
+  svg.append(background);
+  incidents.forEach((incident, i) => {
+    const start = Math.max(since, Date.parse(incident.opened_at));
+    const end = Math.min(until, incident.closed_at ? Date.parse(incident.closed_at) : until);
+    const bar = document.createElementNS(ns, "rect");
+    bar.setAttribute("class", `bar ${incident.state}`);
+    bar.setAttribute("x", ((start - since) / span) * 1000);
+    // At least a visible mark: a 20-minute outage is a sliver of a month.
+    bar.setAttribute("width", Math.max(8, ((end - start) / span) * 1000));
+    if (start + ((8 / 1000) * span) > until) bar.setAttribute("x", 992);
+    bar.setAttribute("y", i * 14 + 3);
+    bar.setAttribute("height", 10);
+    bar.setAttribute("data-incident", incident.id);
+    const title = document.createElementNS(ns, "title");
+    title.textContent = `${incident.category} ${incident.service || ""}: ${when(incident.opened_at)} – ${incident.closed_at ? when(incident.closed_at) : "now"}`;
+    bar.append(title);
+    svg.append(bar);
+  });
+  return el("figure", { class: "chart" }, svg,
+    el("figcaption", { class: "muted", text: `${when(new Date(since).toISOString())} … now; open incidents in red` }));
+}
+
+async function incidentsView() {
+  let incidents, report;
+  try {
+    [incidents, report] = await Promise.all([api("/incidents", { since: "30d" }), api("/incidents/report", { since: "30d" })]);
+  } catch (error) {
+    if (error instanceof NeedsToken) throw error;
+    return show(el("h1", { text: "Incidents" }), el("p", { class: "muted", text: error.message }));
+  }
+  const until = Date.now();
+  const since = until - 30 * 86400000;
+  show(el("h1", { text: "Incidents" }),
+    el("p", { text: `Last 30 days: ${report.incidents} incident(s), ${hours(report.downtime_seconds)} down, ${report.runs} run(s) hit, ${report.ci_hours_lost.toFixed(1)} CI hours lost.` }),
+    incidents.length ? timeline([...incidents].reverse(), since, until) : el("p", { class: "muted", text: "No incident in the last 30 days." }),
+    el("h2", { text: "Downtime per service" }),
+    table(["category", "service", "incidents", "down", "runs", "CI hours"], report.rows.map((r) => el("tr", {},
+      el("td", { text: r.category }), el("td", { text: r.service || "–" }), el("td", { class: "num", text: r.incidents }),
+      el("td", { class: "num", text: hours(r.downtime_seconds) }), el("td", { class: "num", text: r.runs }),
+      el("td", { class: "num", text: r.ci_hours_lost.toFixed(1) })))),
+    el("h2", { text: "Incidents" }),
+    table(["opened", "state", "what", "runs", "jobs"], incidents.map((i) => el("tr", { "data-incident": i.id },
+      el("td", { text: when(i.opened_at) }), el("td", { text: i.state }),
+      el("td", {}, route(`#/incident/${seg(i.id)}`, `${i.category} ${i.service || ""}`)),
+      el("td", { class: "num", text: i.run_count }), el("td", { text: i.jobs.join(", ") })))));
+}
+
+async function incidentView(incidentId) {
+  const incident = await api(`/incidents/${seg(incidentId)}`);
+  show(el("h1", { text: `${incident.category} ${incident.service || ""} (${incident.state})` }),
+    el("dl", { class: "facts" },
+      el("dt", { text: "from" }), el("dd", { text: when(incident.opened_at) }),
+      el("dt", { text: "to" }), el("dd", { text: incident.closed_at ? `${when(incident.closed_at)} (${incident.closed_by})` : "still open" }),
+      el("dt", { text: "runs hit" }), el("dd", { text: incident.run_count }),
+      el("dt", { text: "jobs" }), el("dd", { text: incident.jobs.join(", ") }),
+      el("dt", { text: "CI time lost" }), el("dd", { text: hours(incident.ci_seconds_lost) }),
+      el("dt", { text: "rules" }), el("dd", { text: incident.rules.join(", ") })),
+    el("h2", { text: "Evidence" }), incident.evidence.map((line) => el("pre", { text: line })),
+    el("h2", { text: "Runs" }), el("ul", {}, incident.runs.map((id) => el("li", {}, route(`#/run/${seg(id)}`, id)))));
+}
+
 async function statusView() {
   const status = await api("/status");
   show(el("h1", { text: "Status" }),
@@ -331,6 +412,10 @@ async function statusView() {
     el("h2", { text: "Last run per source" }),
     table(["source", "job", "verdict", "ended"], Object.entries(status.last_run_by_source).map(([source, r]) => el("tr", {},
       el("td", { text: source }), el("td", { text: r.job }), el("td", {}, verdict(r.verdict)), el("td", { text: when(r.when) })))),
+    el("h2", { text: "Open incidents" }),
+    status.open_incidents.length ? el("ul", {}, status.open_incidents.map((i) => el("li", {},
+      route(`#/incident/${seg(i.id)}`, `${i.category} ${i.service || ""}`), ` since ${when(i.opened_at)}, ${i.run_count} run(s)`)))
+      : el("p", { class: "muted", text: "None." }),
     el("h2", { text: `Last hour: ${status.analyses_last_hour} analyses` }),
     el("ul", {}, Object.entries(status.verdicts_last_hour).map(([v, n]) => el("li", {}, verdict(v), ` ${n}`))));
 }
@@ -342,7 +427,8 @@ async function render() {
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   for (const a of document.querySelectorAll("header nav a")) {
-    a.classList.toggle("current", a.dataset.view === parts[0] || (a.dataset.view === "jobs" && parts[0] === "job"));
+    const section = { job: "jobs", incident: "incidents", run: "runs" }[parts[0]] || parts[0];
+    a.classList.toggle("current", a.dataset.view === section);
   }
   if (!localStorage.getItem(TOKEN_KEY)) return tokenForm("");
   show(el("p", { class: "muted", text: "Loading…" }));
@@ -355,6 +441,8 @@ async function render() {
       case "known-issues": return await knownIssuesView();
       case "known-issue": return await knownIssueView(parts[1]);
       case "status": return await statusView();
+      case "incidents": return await incidentsView();
+      case "incident": return await incidentView(parts[1]);
       default: return await runsView(params);
     }
   } catch (error) {
