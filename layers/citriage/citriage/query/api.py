@@ -90,6 +90,23 @@ def _limit(query: Mapping[str, str]) -> int:
     return int(raw)
 
 
+# The longest id a path may carry (a DynamoDB key holds 1,024 bytes at most; test ids run long).
+MAX_ID_BYTES = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def path_id(raw: str, what: str) -> str:
+    """A percent-decoded id from a path; BadRequest when it is too long, not UTF-8 or holds
+    control characters (it would be refused by the table, or corrupt a log line)."""
+    try:
+        value = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest(f"{what}: not UTF-8") from None
+    if not value or len(value.encode("utf-8")) > MAX_ID_BYTES or _CONTROL.search(value):
+        raise BadRequest(f"{what}: 1 to {MAX_ID_BYTES} bytes of printable text")
+    return value
+
+
 def scope_of(router: APIGatewayHttpRouter) -> TokenScope | None:
     """The scope the authorizer granted this request (None: no authorizer ran)."""
     context = router.current_event.request_context.authorizer.get_lambda or {}
@@ -112,14 +129,16 @@ def _runs(service: Service) -> APIGatewayHttpRouter:
     @runs.get("/runs/<run_id>")
     def run_info(run_id: str) -> Response[str]:
         """A run's report."""
-        return _json(service().run(unquote(run_id)))
+        wanted = path_id(run_id, "run id")
+        return _json(service().run(wanted))
 
     @runs.post("/runs/<run_id>/reanalyze")
     def reanalyze(run_id: str) -> Response[str]:
         """Queue a run for a new analysis (admin scope)."""
         if scope_of(runs) is not TokenScope.ADMIN:
             raise Forbidden("reanalyze needs a token with the admin scope")
-        run = service().reanalyze(unquote(run_id))
+        wanted = path_id(run_id, "run id")
+        run = service().reanalyze(wanted)
         return _json({"run_id": run.run_id, "reanalysis": run.reanalysis, "queued": True}, status_code=202)
 
     return runs
@@ -134,15 +153,15 @@ def _jobs(service: Service) -> APIGatewayHttpRouter:
         query = _query(jobs)
         if query.get("job"):
             return _json(service().job(query["job"]))
-        return _json(service().jobs(_limit(query), query.get("cursor")))
+        limit = _limit(query)
+        return _json(service().jobs(limit, query.get("cursor")))
 
     @jobs.get("/jobs/<job>/history")
     def job_history(job: str) -> Response[str]:
         """A job's runs, newest first, with the tests that failed in each."""
         query = _query(jobs)
-        return _json(
-            service().job_history(unquote(job), query.get("source"), _limit(query), query.get("cursor"))
-        )
+        wanted, limit = path_id(job, "job"), _limit(query)
+        return _json(service().job_history(wanted, query.get("source"), limit, query.get("cursor")))
 
     return jobs
 
@@ -154,7 +173,8 @@ def _tests(service: Service) -> APIGatewayHttpRouter:
     def test_history(test_id: str) -> Response[str]:
         """The runs a test failed in, and its failure rate per job."""
         query = _query(tests)
-        return _json(service().test_history(unquote(test_id), _limit(query), query.get("cursor")))
+        wanted, limit = path_id(test_id, "test id"), _limit(query)
+        return _json(service().test_history(wanted, limit, query.get("cursor")))
 
     return tests
 
@@ -170,7 +190,8 @@ def _known_issues(service: Service) -> APIGatewayHttpRouter:
     @known_issues.get("/known-issues/<issue_id>")
     def known_issue_info(issue_id: str) -> Response[str]:
         """A signature, its statistics and the runs it explained lately (`limit`, default 20)."""
-        return _json(service().known_issue(unquote(issue_id), _limit({"limit": "20"} | _query(known_issues))))
+        wanted, limit = path_id(issue_id, "known issue id"), _limit({"limit": "20"} | _query(known_issues))
+        return _json(service().known_issue(wanted, limit))
 
     return known_issues
 
@@ -220,11 +241,9 @@ def _incidents(service: Service) -> APIGatewayHttpRouter:
         state = query.get("state")
         if state and state not in set(IncidentState):
             raise BadRequest("state: open or closed")
+        since, until = when_of(query.get("since"), "since"), when_of(query.get("until"), "until")
         found = ledger().search(
-            when_of(query.get("since"), "since"),
-            when_of(query.get("until"), "until"),
-            IncidentState(state) if state else None,
-            query.get("category") or None,
+            since, until, IncidentState(state) if state else None, query.get("category") or None
         )
         return _json(found)
 
@@ -232,14 +251,14 @@ def _incidents(service: Service) -> APIGatewayHttpRouter:
     def incident_report() -> Response[str]:
         """The downtime ledger of a period: per service and category, and in all."""
         query = _query(incidents)
-        return _json(
-            ledger().report(when_of(query.get("since"), "since"), when_of(query.get("until"), "until"))
-        )
+        since, until = when_of(query.get("since"), "since"), when_of(query.get("until"), "until")
+        return _json(ledger().report(since, until))
 
     @incidents.get("/incidents/<incident_id>")
     def incident_info(incident_id: str) -> Response[str]:
         """One incident."""
-        return _json(ledger().info(unquote(incident_id)))
+        wanted = path_id(incident_id, "incident id")
+        return _json(ledger().info(wanted))
 
     @incidents.post("/incidents/<incident_id>/close")
     def incident_close(incident_id: str) -> Response[str]:
@@ -247,7 +266,8 @@ def _incidents(service: Service) -> APIGatewayHttpRouter:
         if scope_of(incidents) is not TokenScope.ADMIN:
             raise Forbidden("closing an incident needs a token with the admin scope")
         context = incidents.current_event.request_context.authorizer.get_lambda or {}
-        closed = ledger().close(unquote(incident_id), f"admin ({context.get('token_id', 'unknown token')})")
+        wanted = path_id(incident_id, "incident id")
+        closed = ledger().close(wanted, f"admin ({context.get('token_id', 'unknown token')})")
         return _json(closed)
 
     return incidents
