@@ -245,3 +245,52 @@ def test_a_run_the_invocation_has_no_time_left_for_is_left_for_redelivery(keyed_
     result = load_handler("analyze")(event, AlmostOut("AnalyzeFunction"))
     # Then the run is not judged on part of its logs: it fails back to SQS, to be delivered again
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_the_monthly_downtime_report_goes_to_infra_subscribers_once(keyed_stack, tmp_path):
+    import boto3
+    from citriage.adapters.aws.dynamodb import SubscriptionStore
+    from citriage.adapters.aws.incidents import IncidentStore
+    from citriage.incidents.tracker import IncidentTracker
+    from citriage.models import InfraFinding, RunEvent, RunReport, Subscription, TestCounts, Verdict
+    from citriage.models.incident import IncidentPolicy
+    from citriage.notify.downtime_mail import previous_month
+
+    # Given an infra subscriber, and an outage last month: three runs, closed by a clean run
+    dynamodb = boto3.resource("dynamodb")
+    SubscriptionStore(dynamodb.Table(keyed_stack.env["SUBSCRIPTIONS_TABLE"])).put(
+        Subscription(email="ci-admins@example.org", jobs=["*"], verdicts=["infra"])
+    )
+    start, _ = previous_month(datetime.now(UTC))
+    at = start + timedelta(days=3, hours=10)
+    store = IncidentStore(dynamodb.Table(keyed_stack.env["INCIDENTS_TABLE"]), boto3.client("dynamodb"))
+    tracker = IncidentTracker(store, IncidentPolicy(), clock=lambda: at + timedelta(minutes=30))
+
+    def report(n: int, job: str, minutes: int, verdict: Verdict) -> RunReport:
+        ended = at + timedelta(minutes=minutes)
+        infra = (
+            [InfraFinding(rule="r", category="mirror", service="mirror.example.org")]
+            if verdict is Verdict.INFRA
+            else []
+        )
+        run = RunEvent(source="zuul", job=job, build_id=f"m{n}", log_url="https://l/", end_time=ended)
+        return RunReport(run=run, verdict=verdict, tests=TestCounts(), infra=infra)
+
+    for n, job in enumerate(["a", "b", "a"]):
+        tracker.observe(report(n, job, n, Verdict.INFRA))
+    tracker.observe(report(3, "a", 20, Verdict.PASSED))
+    tracker.observe(report(4, "b", 25, Verdict.PASSED))
+    # When the monthly schedule runs the digest function, twice
+    digest = load_handler("digest")
+    first = digest({"period": "monthly"}, LambdaContext("DigestFunction"))
+    second = digest({"period": "monthly"}, LambdaContext("DigestFunction"))
+    # Then the subscriber got one report of that month, whose totals are the incident's own
+    assert (first["sent"], second["sent"], second["already_sent"]) == (
+        ["ci-admins@example.org"],
+        [],
+        ["ci-admins@example.org"],
+    )
+    month = f"{start:%Y-%m}"
+    [mail] = (tmp_path / "out").glob(f"downtime-{month}__*.eml")
+    text = mail.read_text()
+    assert "1 incident(s), 25m 00s down in all" in text and "mirror mirror.example.org" in text

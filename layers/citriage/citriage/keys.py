@@ -30,6 +30,11 @@ def incident_mail(incident_id: str, change: str, email: str) -> str:
     return f"incident-mail#{incident_id}#{change}#{email}"
 
 
+def downtime_mail(month: str, email: str) -> str:
+    """Claimed before a month's downtime report goes to one address: one per month and address."""
+    return f"downtime-mail#{month}#{email}"
+
+
 def digest_mail(period: str, day: str, email: str) -> str:
     """Claimed before a digest goes to one address: one digest a period, first day and address."""
     return f"digest#{period}#{day}#{email}"

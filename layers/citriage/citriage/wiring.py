@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from citriage.intake.sweep import Sweeper
     from citriage.intake.webhook import WebhookService
     from citriage.notify.digest import DigestService
+    from citriage.notify.downtime_mail import DowntimeMailer
     from citriage.notify.render import MailRenderer
     from citriage.notify.service import NotifyService
     from citriage.notify.unsubscribe import UnsubscribeLinks, UnsubscribeService
@@ -369,3 +370,28 @@ def incident_upkeep(
         raise CitriageError("INCIDENTS_TABLE is not set")
     tracker = incident_tracker(settings.incidents_table, settings, aws)
     return tracker, EventPublisher(aws.events, upkeep.event_bus_name)
+
+
+def downtime_mailer(settings: NotifySettings, incidents: IncidentSettings, aws: AwsClients) -> DowntimeMailer:
+    """The monthly downtime report: the ledger over the incidents table, mailed as digests are."""
+    from citriage.adapters.aws.incidents import IncidentStore
+    from citriage.incidents.ledger import IncidentLedger
+    from citriage.notify.audience import NotifyPolicy
+    from citriage.notify.downtime_mail import DowntimeMailer
+    from citriage.notify.service import MailDelivery
+
+    if not incidents.incidents_table:
+        raise CitriageError("INCIDENTS_TABLE is not set")
+    return DowntimeMailer(
+        ledger=IncidentLedger(IncidentStore(aws.table(incidents.incidents_table), aws.dynamodb_client)),
+        subscriptions=SubscriptionStore(aws.table(settings.subscriptions_table)),
+        delivery=MailDelivery(
+            DedupeStore(aws.table(settings.dedupe_table)),
+            mail_transports(settings, aws),
+            SuppressionStore(aws.table(settings.suppressions_table)),
+            unsubscribe_links(settings),
+        ),
+        renderer=mail_renderer(settings, aws),
+        sender=settings.mail_sender,
+        policy=NotifyPolicy(ci_admins=settings.ci_admins),
+    )

@@ -29,9 +29,10 @@ TOP = 10
 
 
 class DigestTrigger(BaseModel):
-    """The input the schedule passes to the digest function."""
+    """The input the schedule passes to the digest function: a digest period, or `monthly` for
+    the downtime report (citriage.notify.downtime_mail)."""
 
-    period: Period
+    period: Period | Literal["monthly"]
 
 
 class JobLine(BaseModel):
