@@ -29,7 +29,7 @@ from citriage.models.query import (
     TestHistory,
     TestInJob,
 )
-from citriage.notify.history import RunRecord
+from citriage.notify.history import FAILED_VERDICTS, RunRecord, sort_stamp
 from citriage.ports import KnownIssueReads, Queue, QueueStats, ReportReader, RunReads
 
 MAX_LIMIT = 200
@@ -162,11 +162,11 @@ class QueryService:
         self, job: str, source: str | None, before: str | None, since: datetime, until: datetime
     ) -> list[RunRecord]:
         sources = [source] if source else self._runs.job_sources(job)
-        upper = min(before, _stamp(until)) if before else _stamp(until)
+        upper = min(before, sort_stamp(until)) if before else sort_stamp(until)
         merged = [
             record
             for src in sources
-            for record in self._runs.job_records(src, job, upper, _stamp(since), READ_BOUND)
+            for record in self._runs.job_records(src, job, upper, sort_stamp(since), READ_BOUND)
         ]
         return sorted(merged, key=lambda r: r.sort_key, reverse=True)[:READ_BOUND]
 
@@ -253,7 +253,7 @@ class QueryService:
                     failure_rate=round(failed / len(judged), 3) if judged else None,
                 )
             )
-        next_cursor = encode_cursor(f"{_stamp(page[-1].when)}#{page[-1].run_id}") if more else None
+        next_cursor = encode_cursor(f"{sort_stamp(page[-1].when)}#{page[-1].run_id}") if more else None
         return TestHistory(test_id=test_id, failures=page, jobs=jobs, cursor=next_cursor)
 
     # ---- known issues
@@ -291,13 +291,9 @@ class QueryService:
 def _outcome(verdict: Verdict) -> str:
     if verdict == Verdict.PASSED:
         return "passed"
-    if verdict in (Verdict.FAILED_NEW, Verdict.FAILED_KNOWN):
+    if verdict in FAILED_VERDICTS:
         return "failed"
     return "infra" if verdict == Verdict.INFRA else "other"
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _encode_job_cursor(job_key: str) -> str:

@@ -37,6 +37,16 @@ def _scan(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _query_all(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a query (of a key or an index), following pagination."""
+    while True:
+        page = table.query(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def _is_conditional_failure(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
@@ -267,19 +277,13 @@ class HistoryStore:
         """Every job's records that ended in [start, end), day by day."""
         day = start.astimezone(UTC).date()
         while day <= end.astimezone(UTC).date():
-            kwargs: dict[str, Any] = {
-                "KeyConditionExpression": Key("pk").eq(f"DAY#{day.isoformat()}")
-                & Key("sk").between(sort_stamp(start), sort_stamp(end))
-            }
-            while True:
-                page = self._table.query(**kwargs)
-                for item in page.get("Items", []):
-                    record = RunRecord.model_validate_json(item["record"])
-                    if start <= record.when < end:
-                        yield record
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            condition = Key("pk").eq(f"DAY#{day.isoformat()}") & Key("sk").between(
+                sort_stamp(start), sort_stamp(end)
+            )
+            for item in _query_all(self._table, KeyConditionExpression=condition):
+                record = RunRecord.model_validate_json(item["record"])
+                if start <= record.when < end:
+                    yield record
             day += timedelta(days=1)
 
 

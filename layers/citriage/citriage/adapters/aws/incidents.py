@@ -23,7 +23,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from citriage.adapters.aws.dynamodb import _is_conditional_failure
+from citriage.adapters.aws.dynamodb import _is_conditional_failure, _query_all
 from citriage.models.incident import (
     MAX_INCIDENT_EVIDENCE,
     MAX_INCIDENT_RUNS,
@@ -79,14 +79,7 @@ class IncidentStore:
         return [i for i in map(_decode, items) if since <= i.opened_at < until]
 
     def _query(self, condition: Any, consistent: bool = False) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": consistent}
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self._table.query(**request)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return items
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(_query_all(self._table, KeyConditionExpression=condition, ConsistentRead=consistent))
 
     # ---- writes
 

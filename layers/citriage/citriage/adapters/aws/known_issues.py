@@ -11,7 +11,13 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from citriage.adapters.aws.dynamodb import _from_dynamo, _is_conditional_failure, _scan, _to_dynamo
+from citriage.adapters.aws.dynamodb import (
+    _from_dynamo,
+    _is_conditional_failure,
+    _query_all,
+    _scan,
+    _to_dynamo,
+)
 from citriage.errors import InvalidSignature
 from citriage.known_issues.signatures import check_signature
 from citriage.models import KnownIssue, RunReport, SignatureStats
@@ -76,16 +82,13 @@ class KnownIssueStore:
     def listed(self) -> list[tuple[KnownIssue, SignatureStats]]:
         """Every signature with its statistics, by id: a query of the `by-kind` index (the read
         side never scans). A malformed item is left out."""
-        request: dict[str, Any] = {"IndexName": KIND_INDEX, "KeyConditionExpression": Key("kind").eq(KIND)}
         issues = []
-        while True:
-            page = self._table.query(**request)
-            for item in page.get("Items", []):
-                with suppress(ValueError):
-                    issues.append(_decode(item))
-            if "LastEvaluatedKey" not in page:
-                return issues
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in _query_all(
+            self._table, IndexName=KIND_INDEX, KeyConditionExpression=Key("kind").eq(KIND)
+        ):
+            with suppress(ValueError):
+                issues.append(_decode(item))
+        return issues
 
     def get_with_stats(self, issue_id: str) -> tuple[KnownIssue, SignatureStats] | None:
         """One signature with its statistics, or None."""

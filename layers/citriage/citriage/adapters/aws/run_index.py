@@ -23,7 +23,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from citriage.adapters.aws.dynamodb import HistoryStore, _is_conditional_failure
+from citriage.adapters.aws.dynamodb import HistoryStore, _is_conditional_failure, _query_all
 from citriage.models import RunReport
 from citriage.models.query import IssueHit, QueueDepth, RunSummary, TestFailure
 from citriage.notify.history import RunRecord, sort_stamp
@@ -178,18 +178,17 @@ class RunQueries:
 
     def job_sources(self, job: str) -> list[str]:
         """The sources a job of this name ran in."""
-        response = self._table.query(
-            KeyConditionExpression=Key("pk").eq("JOBS") & Key("sk").begins_with(f"{job}#")
+        items = _query_all(
+            self._table, KeyConditionExpression=Key("pk").eq("JOBS") & Key("sk").begins_with(f"{job}#")
         )
-        found = [str(item["sk"]).rsplit("#", 1) for item in response.get("Items", [])]
+        found = [str(item["sk"]).rsplit("#", 1) for item in items]
         return sorted(source for name, source in found if name == job)
 
     def last_runs_by_source(self) -> dict[str, RunSummary]:
         """Each source's last analysed run."""
-        response = self._table.query(KeyConditionExpression=Key("pk").eq("SOURCES"))
         return {
             str(item["sk"]): RunSummary.model_validate_json(item["summary"])
-            for item in response.get("Items", [])
+            for item in _query_all(self._table, KeyConditionExpression=Key("pk").eq("SOURCES"))
         }
 
     def test_failures(self, test_id: str, before: str | None, limit: int) -> list[TestFailure]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from citriage.adapters.aws.dynamodb import _is_conditional_failure
+from citriage.adapters.aws.dynamodb import _is_conditional_failure, _scan
 from citriage.models.query import ApiToken, TokenScope
 
 _TOKEN = re.compile(r"citr_([a-z2-7]{10})_([A-Za-z0-9_-]{43})")
@@ -62,15 +62,9 @@ class TokenStore:
 
     def list(self) -> list[ApiToken]:
         """Every token, oldest first (a Scan: an admin's command, never the API's read path)."""
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {}
-        while True:
-            page = self._table.scan(**request)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        tokens = [ApiToken.model_validate({k: v for k, v in i.items() if k != "hash"}) for i in items]
+        tokens = [
+            ApiToken.model_validate({k: v for k, v in i.items() if k != "hash"}) for i in _scan(self._table)
+        ]
         return sorted(tokens, key=lambda t: (t.created_at, t.token_id))
 
     def revoke(self, token_id: str) -> bool:
