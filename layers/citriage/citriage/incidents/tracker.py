@@ -97,9 +97,12 @@ class IncidentTracker:
             for cause in causes_of(report):
                 incident = self._hit(cause, report, when, observed)
                 observed.incident = observed.incident or incident
-        elif report.verdict in _CLEAN:
-            self._clean(report, when, observed)
-        observed.closed += self.close_quiet()
+        # Read once (after this run's hits, which move their incidents' last hit) for both checks.
+        still_open = self._store.open_incidents()
+        if report.verdict in _CLEAN:
+            self._clean(report, when, still_open, observed)
+        done = {incident.id for incident in observed.closed}
+        observed.closed += self.close_quiet([i for i in still_open if i.id not in done])
         return observed
 
     def _hit(self, cause: Cause, report: RunReport, when: datetime, observed: Observed) -> str | None:
@@ -131,8 +134,10 @@ class IncidentTracker:
             self._store.add_hit(winner.id, hit)
         return winner.id
 
-    def _clean(self, report: RunReport, when: datetime, observed: Observed) -> None:
-        for incident in self._store.open_incidents():
+    def _clean(
+        self, report: RunReport, when: datetime, still_open: list[Incident], observed: Observed
+    ) -> None:
+        for incident in still_open:
             if report.run.job not in incident.jobs or when <= incident.last_hit_at:
                 continue
             count = self._store.add_clean(incident.id, report.run_id)
@@ -142,11 +147,12 @@ class IncidentTracker:
                 if closed is not None:
                     observed.closed.append(closed)
 
-    def close_quiet(self) -> list[Incident]:
-        """Close every open incident that had no hit for its category's quiet time."""
+    def close_quiet(self, still_open: list[Incident] | None = None) -> list[Incident]:
+        """Close every open incident (of `still_open`, when the caller read them already) that
+        had no hit for its category's quiet time."""
         now = self._clock()
         closed = []
-        for incident in self._store.open_incidents():
+        for incident in self._store.open_incidents() if still_open is None else still_open:
             quiet = timedelta(minutes=self._policy.of(incident.category).quiet_minutes)
             if now - incident.last_hit_at >= quiet:
                 # Its end is the last time it was seen: the quiet time after it is not downtime.
