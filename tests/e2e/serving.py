@@ -3,13 +3,18 @@ bundled log trees and signatures, with its output read line by line."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import requests
+from citriage.intake.sources.auth import sign_hmac_sha256
 
 from tests.conftest import EVENTS, REPO
 
@@ -63,3 +68,36 @@ def launch_serve(out: Path, keys: Path) -> tuple[subprocess.Popen[str], queue.Qu
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
     return process, lines
+
+
+def post_generic(
+    url: str,
+    log_server: str,
+    key: str,
+    job: str,
+    build: int,
+    logs: str,
+    ended: datetime,
+    wall: timedelta = timedelta(hours=1),
+    project: str | None = None,
+) -> None:
+    """A CI's signed generic webhook for one build of `job` whose logs are the bundled tree
+    `logs` (it passed when that tree is tempest-passing), ended at `ended` after `wall`."""
+    body = json.dumps(
+        {
+            "job": job,
+            "build_id": f"ci.example.org/{job}/{build}",
+            "result": "SUCCESS" if logs == "tempest-passing" else "FAILURE",
+            "log_url": f"{log_server}/{logs}/",
+            **({"project": project} if project else {}),
+            "start_time": (ended - wall).isoformat(),
+            "end_time": ended.isoformat(),
+        }
+    ).encode()
+    answer = requests.post(
+        f"{url}/hooks/generic",
+        data=body,
+        headers={"X-Citriage-Signature": sign_hmac_sha256(body, key)},
+        timeout=30,
+    )
+    assert answer.status_code == 202, answer.text

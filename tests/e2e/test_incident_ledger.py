@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from citriage.intake.sources.auth import sign_hmac_sha256
 
-from tests.e2e.serving import launch_serve, wait_for
+from tests.e2e.serving import launch_serve, post_generic, wait_for
 from tests.e2e.test_query_client import KEY, client
 
 pytestmark = pytest.mark.e2e
@@ -23,23 +22,8 @@ MIRROR = "mirror.regionone.example.org"
 
 
 def post(url: str, log_server: str, job: str, build: int, logs: str, ended: datetime) -> None:
-    body = json.dumps(
-        {
-            "job": job,
-            "build_id": f"ci.example.org/{job}/{build}",
-            "result": "FAILURE" if logs == "mirror-outage" else "SUCCESS",
-            "log_url": f"{log_server}/{logs}/",
-            "start_time": (ended - timedelta(minutes=30)).isoformat(),
-            "end_time": ended.isoformat(),
-        }
-    ).encode()
-    answer = requests.post(
-        f"{url}/hooks/generic",
-        data=body,
-        headers={"X-Citriage-Signature": sign_hmac_sha256(body, KEY)},
-        timeout=30,
-    )
-    assert answer.status_code == 202, answer.text
+    """A half-hour build of `job` that ended at `ended`."""
+    post_generic(url, log_server, KEY, job, build, logs, ended, wall=timedelta(minutes=30))
 
 
 def analysed(url: str, token: str, count: int) -> None:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from citriage.intake.sources.auth import sign_hmac_sha256
 
 from tests.conftest import REPO
-from tests.e2e.serving import launch_serve, wait_for
+from tests.e2e.serving import launch_serve, post_generic, wait_for
 
 pytestmark = pytest.mark.e2e
 KEY = "query-e2e-generic-key"
@@ -35,25 +34,9 @@ def client(url: str | None, token: str | None, *args: str, home: Path) -> tuple[
 
 
 def webhook(url: str, log_server: str, job: str, build: int, logs: str) -> None:
+    """A build of `job` that ended ten minutes ago, in openstack/cinder."""
     ended = datetime.now(UTC) - timedelta(minutes=10)
-    body = json.dumps(
-        {
-            "job": job,
-            "build_id": f"ci.example.org/{job}/{build}",
-            "result": "FAILURE" if logs != "tempest-passing" else "SUCCESS",
-            "log_url": f"{log_server}/{logs}/",
-            "project": "openstack/cinder",
-            "start_time": (ended - timedelta(hours=1)).isoformat(),
-            "end_time": ended.isoformat(),
-        }
-    ).encode()
-    response = requests.post(
-        f"{url}/hooks/generic",
-        data=body,
-        headers={"X-Citriage-Signature": sign_hmac_sha256(body, KEY)},
-        timeout=30,
-    )
-    assert response.status_code == 202, response.text
+    post_generic(url, log_server, KEY, job, build, logs, ended, project="openstack/cinder")
 
 
 @pytest.fixture
