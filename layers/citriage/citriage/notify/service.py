@@ -94,6 +94,15 @@ class NotifyOutcome(BaseModel):
     suppressed: list[str] = Field(default_factory=list)
     held: str | None = Field(default=None, description="The open incident that holds the run's mails")
 
+    def record(self, email: str, attempt: DeliveryAttempt, kind: str) -> None:
+        """Count one address's delivery under what became of it."""
+        if attempt.status == "suppressed":
+            self.suppressed.append(email)
+        elif attempt.status == "already_sent":
+            self.already_sent.append(email)
+        else:
+            self.sent.append(Delivery(recipient=email, receipts=attempt.receipts, kind=kind))
+
 
 def history_context(report: RunReport, records: list[RunRecord], window: int) -> MailContext:
     """What the job's records (newest first) say about each failing test and known issue."""
@@ -179,12 +188,7 @@ class NotifyService:
                 partial(self._renderer.render, report, self._sender, [email], context),
                 f"run {report.run_id}",
             )
-            if attempt.status == "suppressed":
-                outcome.suppressed.append(email)
-            elif attempt.status == "already_sent":
-                outcome.already_sent.append(email)
-            else:
-                outcome.sent.append(Delivery(recipient=email, receipts=attempt.receipts, kind=context.kind))
+            outcome.record(email, attempt, context.kind)
         return outcome
 
     def incident_alert(self, changed: IncidentChanged) -> NotifyOutcome:
@@ -200,10 +204,5 @@ class NotifyService:
                 render_alert(self._renderer, changed, self._sender, email, reason),
                 f"incident {changed.incident.id} {changed.change.value}",
             )
-            if attempt.status == "suppressed":
-                outcome.suppressed.append(email)
-            elif attempt.status == "already_sent":
-                outcome.already_sent.append(email)
-            else:
-                outcome.sent.append(Delivery(recipient=email, receipts=attempt.receipts, kind="incident"))
+            outcome.record(email, attempt, "incident")
         return outcome
