@@ -13,7 +13,7 @@ from citriage.errors import InputError
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
 from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
-from citriage.models import Classification
+from citriage.models import Classification, parse_time
 from citriage.notify.transports import safe_name
 from citriage.wiring import run_store, seed_tables
 
@@ -114,15 +114,14 @@ def _moved(payload: Any, ended_ago: timedelta) -> Any:
     stamps: list[float] = []
 
     def seconds(value: Any) -> float | None:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-        return None
+        # Zuul's times as the run model reads them (epoch seconds or ISO text).
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return None
+        try:
+            parsed = parse_time(value)
+        except ValueError:
+            return None
+        return parsed.timestamp() if isinstance(parsed, datetime) else None
 
     def shifted(value: Any, shift: float) -> Any:
         if isinstance(value, str):
