@@ -1,5 +1,6 @@
 """A local HTTP server that plays a CI's API in tests: canned documents by path (query string
-included), redirects, failures (bodies cut off too), and a record of every request's headers."""
+included), redirects, failures (bodies cut off too), actions (POSTs, answered by path), and a
+record of every request's method, headers and body."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class Seen:
 
     path: str
     headers: dict[str, str]
+    method: str = "GET"
+    body: bytes = b""
 
 
 class FakeCi:
@@ -43,7 +46,10 @@ class FakeCi:
         # Paths answered by a function of the query string (e.g. a paged API).
         self.handlers: dict[str, Callable[[dict[str, str]], Route]] = {}
         self.seen: list[Seen] = []
+        # POST routes by path: what an action (a review, a rebuild, a restart) is answered.
+        self.actions: dict[str, Route] = {}
         self.url = ""
+        self._lock = threading.Lock()
 
     def json(self, path: str, document: Any, **kwargs: Any) -> None:
         """Serve a JSON document at a path."""
@@ -58,9 +64,18 @@ class FakeCi:
         """Answer a path with a 302 to another URL (as GitHub does for logs and artifacts)."""
         self.routes[path] = Route(status=302, headers={"Location": location})
 
+    def action(self, path: str, status: int = 200, document: Any = None, fail_times: int = 0) -> None:
+        """Answer POSTs to a path (its query string aside) with a status and a JSON document."""
+        body = json.dumps(document if document is not None else {}).encode()
+        self.actions[path] = Route(body=body, status=status, fail_times=fail_times)
+
     def requests_to(self, prefix: str) -> list[Seen]:
         """The requests whose path starts with `prefix`."""
         return [s for s in self.seen if s.path.startswith(prefix)]
+
+    def posts(self) -> list[Seen]:
+        """The POSTs received, in order."""
+        return [s for s in self.seen if s.method == "POST"]
 
 
 def _handler(ci: FakeCi) -> type[BaseHTTPRequestHandler]:
@@ -94,6 +109,25 @@ def _handler(ci: FakeCi) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()
             self.wfile.write(route.body)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            path = self.path.partition("?")[0]
+            with ci._lock:
+                ci.seen.append(Seen(self.path, headers, "POST", body))
+                route = ci.actions.get(path)
+                failing = route is not None and route.fail_times > 0
+                if failing and route is not None:
+                    route.fail_times -= 1
+            status = 404 if route is None else 503 if failing else route.status
+            answer = b"" if route is None or failing else route.body
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""

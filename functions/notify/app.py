@@ -1,4 +1,4 @@
-"""NotifyFunction: RunAnalyzed and incident events (EventBridge -> notify queue) -> mails."""
+"""NotifyFunction: RunAnalyzed, incident and RunReleased events (EventBridge -> notify queue) -> mails."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.config import NotifySettings
 from citriage.models import RunAnalyzedEnvelope
-from citriage.models.incident import IncidentEnvelope
+from citriage.models.incident import IncidentEnvelope, RunReleasedEnvelope
 from citriage.notify.service import NotifyService
 from citriage.tracing import handler_tracer
 from citriage.wiring import notify_service
@@ -35,7 +35,8 @@ def service() -> NotifyService:
 @tracer.capture_method(capture_response=False)
 def notify_record(record: SQSRecord) -> None:
     """Mail the subscribers of the run in one RunAnalyzed event, or an incident's alert."""
-    if json.loads(record.body).get("detail-type") in ("IncidentOpened", "IncidentClosed"):
+    kind = json.loads(record.body).get("detail-type")
+    if kind in ("IncidentOpened", "IncidentClosed"):
         changed = IncidentEnvelope.model_validate_json(record.body).detail
         alerted = service().incident_alert(changed)
         metrics.add_metric(name="MailsSent", unit=MetricUnit.Count, value=len(alerted.sent))
@@ -45,6 +46,18 @@ def notify_record(record: SQSRecord) -> None:
             change=changed.change.value,
             sent=[d.recipient for d in alerted.sent],
             already_sent=alerted.already_sent,
+        )
+        return
+    if kind == "RunReleased":
+        released = RunReleasedEnvelope.model_validate_json(record.body).detail
+        mailed = service().released(released)
+        metrics.add_metric(name="MailsSent", unit=MetricUnit.Count, value=len(mailed.sent))
+        logger.info(
+            "held run released",
+            run_id=released.run_id,
+            incident=released.incident,
+            sent=[d.recipient for d in mailed.sent],
+            already_sent=mailed.already_sent,
         )
         return
     event = RunAnalyzedEnvelope.model_validate_json(record.body).detail

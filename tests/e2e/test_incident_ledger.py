@@ -111,6 +111,20 @@ def test_five_runs_of_three_jobs_on_one_mirror_are_one_incident_and_clean_runs_c
             closing["Subject"]
             == "[citriage] incident closed: network mirror.regionone.example.org (5 runs, 3 jobs)"
         )
+        # And the runs it held, which no API can rerun (generic runs), are released: the
+        # subscribers of their jobs hear, once, that they never ran again (tempest-full #4 has
+        # one; devstack and grenade have none, and the infra subscribers had the alerts)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not list(out.glob("generic_*tempest-full_4__*.eml")):
+            time.sleep(0.5)
+        [released] = out.glob("generic_*tempest-full_4__*.eml")
+        assert released.name.endswith("__nova-core@example.org.eml")
+        mail = email.message_from_bytes(released.read_bytes(), policy=email.policy.default)
+        assert mail["Subject"].startswith("Infra failure, not rerun: tempest-full")
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        assert f"incident {incident['id']}" in text
+        assert "It never ran again: its CI could not be asked to run it again" in text
+        assert [m.name for m in out.glob("generic_*devstack_5__*.eml")] == []
         # And the ledger of the last 30 days adds up to that incident's own duration
         code, answer = client(url, token, "incident", "report", "--since", "30d", home=home)
         ledger = answer["returns"]

@@ -121,12 +121,13 @@ def test_query_and_authorizer_events_are_answered(keyed_stack):
     assert token.split("_")[-1] not in done.stdout + done.stderr
 
 
-def test_the_incident_round_closes_a_quiet_incident_and_announces_it(keyed_stack):
+def test_the_incident_round_closes_a_quiet_incident_announces_it_and_releases_its_held_run(keyed_stack):
     import boto3
+    from citriage.adapters.aws.holds import HeldRunStore
     from citriage.adapters.aws.incidents import IncidentStore
     from citriage.incidents.tracker import IncidentTracker
     from citriage.models import InfraFinding, RunEvent, RunReport, TestCounts, Verdict
-    from citriage.models.incident import IncidentPolicy, IncidentState
+    from citriage.models.incident import HeldRun, IncidentPolicy, IncidentState
 
     # Given an incident whose last hit was two hours ago (the grid has been silent since)
     store = IncidentStore(
@@ -146,10 +147,22 @@ def test_the_incident_round_closes_a_quiet_incident_and_announces_it(keyed_stack
         observed = tracker.observe(report)
     incident_id = observed.incident
     assert incident_id and store.get(incident_id).state is IncidentState.OPEN
+    # And a run it held, of a source no API can rerun
+    held = RunEvent(source="generic", job="nightly", build_id="n1", log_url="https://l/n1/")
+    HeldRunStore(boto3.resource("dynamodb").Table(keyed_stack.env["INCIDENTS_TABLE"])).hold(
+        HeldRun(run_id=held.run_id, incident=incident_id, run=held, held_at=ended)
+    )
     # When the scheduled round runs
     answer = load_handler("incidents")(load("incidents-scheduled.json"), LambdaContext("IncidentsFunction"))
-    # Then it closed the incident as quiet, and published its opening and its closing
-    assert answer == {"closed": [incident_id], "announced": 2}
+    # Then it closed the incident as quiet, published its opening and its closing, and
+    # released the held run (nothing can rerun it)
+    assert answer == {
+        "closed": [incident_id],
+        "announced": 2,
+        "rechecked": [],
+        "released": ["generic:n1"],
+        "retrying": [],
+    }
     closed = store.get(incident_id)
     assert (closed.state, closed.closed_by, sorted(closed.announced)) == (
         IncidentState.CLOSED,
@@ -159,10 +172,7 @@ def test_the_incident_round_closes_a_quiet_incident_and_announces_it(keyed_stack
     # And a second round has nothing to do
     assert load_handler("incidents")(
         load("incidents-scheduled.json"), LambdaContext("IncidentsFunction")
-    ) == {
-        "closed": [],
-        "announced": 0,
-    }
+    ) == {"closed": [], "announced": 0, "rechecked": [], "released": [], "retrying": []}
 
 
 def emf_lines(text: str) -> list[dict]:

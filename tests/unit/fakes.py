@@ -125,9 +125,13 @@ class FakePublisher:
     def __init__(self) -> None:
         self.events: list[RunAnalyzed] = []
         self.incident_events: list[tuple[str, str]] = []
+        self.released: list = []
 
     def run_analyzed(self, report: RunReport) -> None:
         self.events.append(RunAnalyzed.from_report(report))
 
     def incident_changed(self, incident, change) -> None:
         self.incident_events.append((change.value, incident.id))
+
+    def run_released(self, released) -> None:
+        self.released.append(released)

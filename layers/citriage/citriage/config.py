@@ -112,9 +112,13 @@ class IncidentSettings(_EnvSettings):
 
 
 class IncidentUpkeepSettings(_EnvSettings):
-    """IncidentsFunction: where the changes it publishes go."""
+    """IncidentsFunction: where the changes it publishes go, and how held runs are rechecked
+    (HOLD_HOURS, RECHECK_COMMENT; the CI credentials in the CI API tokens secret)."""
 
     event_bus_name: str
+    hold_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    recheck_comment: str = Field(default="recheck", min_length=1, max_length=200)
+    ci_tokens_secret_arn: str | None = None
 
 
 class QuerySettings(_EnvSettings):
@@ -181,7 +185,11 @@ class NotifySettings(_EnvSettings):
     ses_configuration_set: str | None = None
     suppressions_table: str
     ci_admins: list[str] = Field(default_factory=list)
+    # An infra run outside any incident reaches the CI admins in their daily digest, or at once.
+    ci_admin_infra_delivery: Literal["daily", "immediate"] = "daily"
     fixed_mails: bool = True
+    # Where the runs an open incident holds are kept for their recheck (none: not kept).
+    incidents_table: str | None = None
     mail_templates_dir: str | None = None
     mail_templates_s3_uri: str | None = None
     # The HTTP API's URL (one-click unsubscribe links) and the secret that signs them; without

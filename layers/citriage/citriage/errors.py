@@ -101,3 +101,12 @@ def read_input(path: Path) -> str:
         raise InputError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
+
+
+class RecheckUnavailable(CitriageError):
+    """A held run's CI cannot be asked to run it again (no API, no credential, refused): the run
+    is released with a mail instead."""
+
+
+class RecheckFailed(CitriageError):
+    """A recheck did not get through this time (timeout, 5xx, 429): it is tried again later."""

@@ -26,7 +26,15 @@ if TYPE_CHECKING:
         Subscription,
         SweepCursor,
     )
-    from citriage.models.incident import Incident, IncidentHit, IncidentState
+    from citriage.models.incident import (
+        HeldRun,
+        HoldState,
+        Incident,
+        IncidentHit,
+        IncidentState,
+        Recheck,
+        RunReleased,
+    )
     from citriage.models.query import ApiToken, IssueHit, QueueDepth, RunSummary, TestFailure, TokenScope
     from citriage.notify.history import RunRecord
 
@@ -199,6 +207,9 @@ class Publisher(Protocol):
     def incident_changed(self, incident: Incident, change: IncidentState) -> None:
         """Publish an incident's IncidentOpened or IncidentClosed event."""
 
+    def run_released(self, released: RunReleased) -> None:
+        """Publish the RunReleased event of a held run that will not run again."""
+
 
 class HistoryRecorder(Protocol):
     """Where each analysed run's per-test results are kept for flakiness judgements."""
@@ -256,6 +267,38 @@ class Incidents(Protocol):
 
     def mark_announced(self, incident_id: str, change: IncidentState) -> bool:
         """Note that a change's event went out; False when noted already."""
+
+
+class HeldRuns(Protocol):
+    """The runs incidents held; every change is conditional on the run's state."""
+
+    def hold(self, held: HeldRun) -> bool:
+        """Keep a held run unless it is kept already; False then."""
+
+    def held_of(self, incident_id: str) -> list[HeldRun]:
+        """The runs an incident held."""
+
+    def claim_hold(self, incident_id: str, run_id: str, now: datetime, lease_seconds: int) -> HeldRun | None:
+        """Take a waiting run (or one whose taker's lease ran out); None when it is not to be had."""
+
+    def settle_hold(
+        self,
+        held: HeldRun,
+        state: HoldState,
+        at: datetime,
+        *,
+        recheck: Recheck | None = None,
+        because: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Settle a taken run (rechecked, released, or held again with `error`); False if not taken."""
+
+
+class Rechecker(Protocol):
+    """Asks a run's CI to run it again (citriage.feedback.rechecks)."""
+
+    def recheck(self, run: RunEvent, comment: str) -> Recheck:
+        """Ask once; RecheckUnavailable when the CI cannot be asked, RecheckFailed to try later."""
 
 
 # ---- query ----------------------------------------------------------------------------------

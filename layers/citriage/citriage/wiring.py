@@ -20,6 +20,7 @@ from citriage.adapters.aws.dynamodb import (
     SuppressionStore,
 )
 from citriage.adapters.aws.events import EventPublisher
+from citriage.adapters.aws.holds import HeldRunStore
 from citriage.adapters.aws.secrets import SecretKeys
 from citriage.adapters.aws.sqs import RunQueue
 from citriage.config import (
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from citriage.adapters.aws.tokens import TokenStore
     from citriage.analyze.matching.infra_rules import InfraRuleSet
     from citriage.analyze.service import Analyzer, AnalyzeService
+    from citriage.incidents.holds import HoldService
     from citriage.incidents.ledger import IncidentLedger
     from citriage.incidents.tracker import IncidentTracker
     from citriage.intake.sweep import Sweeper
@@ -202,8 +204,13 @@ def notify_service(settings: NotifySettings, aws: AwsClients) -> NotifyService:
         renderer=mail_renderer(settings, aws),
         history=HistoryStore(aws.table(settings.runs_table)),
         suppressions=SuppressionStore(aws.table(settings.suppressions_table)),
-        policy=NotifyPolicy(ci_admins=settings.ci_admins, fixed_mails=settings.fixed_mails),
+        policy=NotifyPolicy(
+            ci_admins=settings.ci_admins,
+            fixed_mails=settings.fixed_mails,
+            admin_infra_delivery=settings.ci_admin_infra_delivery,
+        ),
         links=unsubscribe_links(settings),
+        holds=HeldRunStore(aws.table(settings.incidents_table)) if settings.incidents_table else None,
     )
 
 
@@ -248,6 +255,7 @@ def digest_service(settings: NotifySettings, aws: AwsClients) -> DigestService:
         renderer=mail_renderer(settings, aws),
         suppressions=SuppressionStore(aws.table(settings.suppressions_table)),
         links=unsubscribe_links(settings),
+        admins=settings.ci_admins if settings.ci_admin_infra_delivery == "daily" else (),
     )
 
 
@@ -363,13 +371,28 @@ def token_store(table: str, aws: AwsClients) -> TokenStore:
 
 
 def incident_upkeep(
-    settings: IncidentSettings, upkeep: IncidentUpkeepSettings, aws: AwsClients
-) -> tuple[IncidentTracker, EventPublisher]:
-    """The scheduled incident round's tracker and the bus it announces on."""
+    settings: IncidentSettings, upkeep: IncidentUpkeepSettings, fetch: FetchSettings, aws: AwsClients
+) -> tuple[IncidentTracker, EventPublisher, HoldService]:
+    """The incident round's tracker, the bus it announces on, and the held runs' rechecks."""
+    from citriage.adapters.aws.incidents import IncidentStore
+    from citriage.feedback.http import CiApi
+    from citriage.feedback.rechecks import CiRechecker
+    from citriage.incidents.holds import HoldService
+    from citriage.models.incident import HoldPolicy
+
     if not settings.incidents_table:
         raise CitriageError("INCIDENTS_TABLE is not set")
     tracker = incident_tracker(settings.incidents_table, settings, aws)
-    return tracker, EventPublisher(aws.events, upkeep.event_bus_name)
+    publisher = EventPublisher(aws.events, upkeep.event_bus_name)
+    tokens = SecretKeys(upkeep.ci_tokens_secret_arn) if upkeep.ci_tokens_secret_arn else None
+    holds = HoldService(
+        IncidentStore(aws.table(settings.incidents_table), aws.dynamodb_client),
+        HeldRunStore(aws.table(settings.incidents_table)),
+        CiRechecker(CiApi(fetch), tokens),
+        publisher,
+        HoldPolicy(hold_hours=upkeep.hold_hours, recheck_comment=upkeep.recheck_comment),
+    )
+    return tracker, publisher, holds
 
 
 def downtime_mailer(settings: NotifySettings, incidents: IncidentSettings, aws: AwsClients) -> DowntimeMailer:

@@ -121,3 +121,31 @@ def test_digests_are_sent_once_per_period_and_skip_suppressed(caplog):
     # When the schedule fires again for the same day, nothing new is sent
     again = service(history, transport, dedupe, {"gone@example.org"}).send("daily", NOW + timedelta(hours=1))
     assert again.sent == [] and "daily@example.org" in again.already_sent and len(transport.sent) == 1
+
+
+def test_the_ci_admins_get_the_days_infra_runs_in_their_daily_digest_and_nothing_on_a_clean_day():
+    # Given a day with one infra run (devstack, outside any incident) and a CI admin
+    history, transport = day_of_runs(), FakeTransport()
+    digests = DigestService(
+        history, FakeList([]), FakeDedupe(), [transport], "c@example.org", admins=["ci-admins@example.org"]
+    )
+    # When the daily digest runs: the admin gets one, which says why and lists the infra run
+    outcome = digests.send("daily", NOW)
+    assert outcome.sent == ["ci-admins@example.org"]
+    ((_recipient, mail),) = transport.sent
+    assert mail.subject == "[citriage] Daily digest 2026-11-01: 6 runs, 1 infra, 2 flaky tests"
+    assert "you are a CI admin: the runs that failed on the infrastructure outside any incident" in mail.text
+    assert "devstack: 1 run(s): 1 infra" in mail.text
+    # And no weekly digest for them, nor a daily one on a day without infra runs
+    assert digests.send("weekly", NOW).sent == []
+    clean = FakeHistory()
+    clean.record(make_report([], build="p1", at=T0))
+    quiet = DigestService(
+        clean,
+        FakeList([]),
+        FakeDedupe(),
+        [FakeTransport()],
+        "c@example.org",
+        admins=["ci-admins@example.org"],
+    )
+    assert quiet.send("daily", NOW).empty == ["ci-admins@example.org"]

@@ -97,15 +97,19 @@ def test_test_subscriber_gets_nothing_when_its_tests_pass():
     assert sorted(mails) == ["nova@example.org"]
 
 
-def test_infra_only_run_goes_to_admins_only():
+def test_infra_only_run_goes_to_infra_subscribers_and_to_the_admins_digest_or_at_once():
     # Given a run that failed only because of the infrastructure, a volume test among its victims
     report = make_report(
         [failure(VOLUME_TEST, Classification.INFRA), failure(DNS_TEST, Classification.INFRA)]
     )
     assert report.verdict is Verdict.INFRA
-    # When notified
+    # When notified: the infra subscribers get it, the code owners do not, and the CI admins
+    # only in their daily digest (an outage reaches them as one incident alert)
     _, mails = notify(report)
-    # Then the configured CI admins and the infra subscribers get it, the code owners do not
+    assert sorted(mails) == ["infra-team@example.org"]
+    # And a site that wants a mail per infra run for its admins gets one
+    immediate = NotifyPolicy(ci_admins=["ci-admins@example.org"], admin_infra_delivery="immediate")
+    _, mails = notify(report, policy=immediate)
     assert sorted(mails) == ["ci-admins@example.org", "infra-team@example.org"]
     admin_mail = mails["ci-admins@example.org"]
     assert admin_mail.subject.startswith("Infra failure: tempest-full")
@@ -439,3 +443,57 @@ def test_an_outage_run_is_held_and_the_outage_is_alerted_once_per_change():
     assert len(again.sent) == 2
     text = transport.sent[-1][1].text
     assert "It lasted 42m 00s" in text and "closed by clean runs" in text
+
+
+class HeldRecorder:
+    """Where notify keeps the runs an incident holds (only `hold` is used here)."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, object] = {}
+
+    def hold(self, held) -> bool:
+        if held.run_id in self.held:
+            return False
+        self.held[held.run_id] = held
+        return True
+
+
+def test_a_held_run_is_kept_for_its_recheck_and_a_released_one_tells_its_job_subscribers_it_never_ran_again():
+    from citriage.models.incident import HoldState, RunReleased
+
+    # Given an infra run that an open incident holds
+    report = make_report([failure(DNS_TEST, Classification.INFRA)], verdict=Verdict.INFRA, build="held2")
+    report.incident = "20261205-090000-network-mirror-abc123"
+    reports, transport, dedupe, held = FakeReports(), FakeTransport(), FakeDedupe(), HeldRecorder()
+    reports.put_report(report)
+    service = notifier(reports, transport, dedupe, holds=held)
+    # When it is notified, twice: no mail, and it is kept once to be rechecked
+    for _ in range(2):
+        assert service.handle(RunAnalyzed.from_report(report)).held == report.incident
+    assert transport.sent == []
+    [kept] = held.held.values()
+    assert (kept.run_id, kept.incident, kept.state, kept.run.job) == (
+        report.run_id,
+        report.incident,
+        HoldState.HELD,
+        report.run.job,
+    )
+    # When it is released (its CI could not be asked for a recheck)
+    released = RunReleased(
+        run_id=report.run_id,
+        incident=report.incident,
+        held_at=T0,
+        because="its CI could not be asked to run it again: generic runs cannot be rechecked through an API",
+    )
+    outcome = service.released(released)
+    # Then the subscribers of its job hear it never ran again; test subscribers, other jobs'
+    # subscribers, digest subscribers, and the CI admins and infra subscribers (who got the
+    # incident's alerts) do not
+    assert [d.recipient for d in outcome.sent] == ["nova@example.org"]
+    mail = dict(transport.sent)["nova@example.org"]
+    assert mail.subject.startswith("Infra failure, not rerun: tempest-full")
+    assert f"incident {report.incident}" in mail.text
+    assert "It never ran again: its CI could not be asked to run it again" in mail.text
+    assert "It never ran again</b>: its CI could not be asked" in mail.html
+    # And a redelivered release mails nobody again
+    assert service.released(released).sent == []

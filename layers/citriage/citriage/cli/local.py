@@ -34,6 +34,8 @@ def _serve(args: argparse.Namespace) -> int:
             known_issues=existing(args.known_issues, "events/known-issues.yaml"),
             subscriptions=existing(args.subscriptions, "events/subscriptions.yaml"),
             keys_file=Path(args.keys) if args.keys else None,
+            ci_tokens_file=Path(args.ci_tokens) if args.ci_tokens else None,
+            round_seconds=args.round_seconds,
             state_dir=None if args.no_state else Path(args.state or Path(args.out) / "state"),
             demo_events=Path(args.events) if args.demo else None,
         )
@@ -69,6 +71,17 @@ def register(sub: Any) -> None:
     )
     serve.add_argument(
         "--keys", metavar="FILE", help='JSON {"<source>": "<key>"} to use instead of random webhook keys'
+    )
+    serve.add_argument(
+        "--ci-tokens",
+        metavar="FILE",
+        help='JSON {"<source>": {"<host>": "<credential>"}}: the CI API tokens secret (API reads, rechecks)',
+    )
+    serve.add_argument(
+        "--round-seconds",
+        type=float,
+        default=60.0,
+        help="how often the incidents' round runs: quiet incidents, held runs past their limit (default 60)",
     )
     serve.add_argument(
         "--demo",

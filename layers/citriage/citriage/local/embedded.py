@@ -89,6 +89,8 @@ class LocalStack:
     webhook_keys: dict[str, str]
     # The CI API tokens secret: per source, host -> credential (see citriage.analyze.ci_api.credentials).
     ci_tokens: dict[str, object] = field(default_factory=dict)
+    # IncidentClosed events for IncidentsFunction (None in a state kept before it existed).
+    incidents_queue_url: str | None = None
 
 
 # A WSGI application wrapper: `serve --state` passes every request through its snapshot gate.
@@ -189,6 +191,7 @@ class EmbeddedAws:
             done.queue_urls["NotifyQueue"],
             keys,
             tokens,
+            done.queue_urls["IncidentsQueue"],
         )
 
     def resume(self, saved: Mapping[str, Any], log_hosts: list[str], mail_out_dir: Path | None) -> LocalStack:
@@ -205,6 +208,9 @@ class EmbeddedAws:
             str(saved["notify_queue_url"]).replace(old, self.endpoint),
             dict(saved["webhook_keys"]),
             dict(saved.get("ci_tokens") or {}),
+            str(saved["incidents_queue_url"]).replace(old, self.endpoint)
+            if saved.get("incidents_queue_url")
+            else None,
         )
 
 
@@ -339,6 +345,7 @@ class HandlerChain:
         self.webhook = HandlerPool("webhook", webhooks, root)
         self.analyze = load_handler("analyze", root)
         self.notify = load_handler("notify", root)
+        self.incidents = load_handler("incidents", root)
         self.unsubscribe = HandlerPool("unsubscribe", 1, root)
         self._sqs = AwsClients().sqs
 
@@ -384,7 +391,25 @@ class HandlerChain:
         return done
 
     def run_pending(self) -> tuple[int, int]:
-        """Analyse everything queued, then notify; returns (runs analysed, events notified)."""
+        """Analyse everything queued, then notify, then recheck the held runs of closed incidents
+        (and mail the runs that released); returns (runs analysed, events notified)."""
         analysed = self.drain(self.stack.analyze_queue_url, self.analyze, "AnalyzeFunction")
         notified = self.drain(self.stack.notify_queue_url, self.notify, "NotifyFunction")
+        if self.stack.incidents_queue_url and self.drain(
+            self.stack.incidents_queue_url, self.incidents, "IncidentsFunction"
+        ):
+            notified += self.drain(self.stack.notify_queue_url, self.notify, "NotifyFunction")
         return analysed, notified
+
+    def incident_round(self) -> dict[str, Any]:
+        """IncidentsFunction's scheduled round (quiet incidents, unannounced changes, held runs
+        past their limit), then the mails it led to."""
+        outcome = self.incidents(
+            {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}},
+            LambdaContext("IncidentsFunction"),
+        )
+        self.drain(self.stack.notify_queue_url, self.notify, "NotifyFunction")
+        if self.stack.incidents_queue_url:
+            self.drain(self.stack.incidents_queue_url, self.incidents, "IncidentsFunction")
+            self.drain(self.stack.notify_queue_url, self.notify, "NotifyFunction")
+        return dict(outcome)

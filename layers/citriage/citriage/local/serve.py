@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field
@@ -68,6 +69,10 @@ class ServeOptions:
     poll_seconds: float = 1.0
     # JSON object source -> key, so a CI configured once keeps working across restarts.
     keys_file: Path | None = None
+    # JSON, the CI API tokens secret's shape (source -> host -> credential): reading CI APIs, rechecks.
+    ci_tokens_file: Path | None = None
+    # How often IncidentsFunction's scheduled round runs (every 5 minutes in AWS).
+    round_seconds: float = 60.0
     # Where tables, queues and keys are kept across restarts; None keeps them in memory only.
     state_dir: Path | None = None
     # Replay the bundled Zuul events from this directory at start (their logs are served too).
@@ -93,19 +98,26 @@ class QueueWorker(threading.Thread):
         poll_seconds: float,
         report: Callable[[str], None],
         commit: Callable[[], None] | None = None,
+        round_seconds: float = 60.0,
     ) -> None:
         super().__init__(name="citriage-queue-worker", daemon=True)
         self._chain = chain
         self._poll = poll_seconds
+        self._round_seconds = round_seconds
         self._report = report
         self._commit = commit
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        """Drain both queues, then wait a moment; a failing round is reported, not fatal."""
+        """Drain the queues, then wait a moment; every `round_seconds`, the incidents' scheduled
+        round too. A failing round is reported, not fatal."""
+        next_round = time.monotonic() + self._round_seconds
         while not self.stopping.is_set():
             try:
                 analysed, notified = self._chain.run_pending()
+                if time.monotonic() >= next_round:
+                    next_round = time.monotonic() + self._round_seconds
+                    self._rounded(self._chain.incident_round())
                 if self._commit and (analysed or notified):
                     self._commit()
             except Exception as exc:  # the worker must outlive one bad round; it says why
@@ -114,6 +126,13 @@ class QueueWorker(threading.Thread):
                 if analysed or notified:
                     self._report(f"analysed {analysed} run(s), notified {notified} event(s)")
             self.stopping.wait(self._poll)
+
+    def _rounded(self, outcome: dict[str, Any]) -> None:
+        done = {k: v for k, v in outcome.items() if k != "announced" and v}
+        if done:
+            self._report(f"incident round: {json.dumps(done)}")
+        if self._commit:
+            self._commit()
 
 
 def _handler(
@@ -249,7 +268,9 @@ def serve(
         token_file = _api_token(stack, options.out_dir, commit)
         httpd = _Server((options.host, options.port), _handler(chain, gateway, commit))
         cleanup.callback(httpd.server_close)
-        worker = QueueWorker(chain, options.poll_seconds, lambda line: print(line, flush=True), commit)
+        worker = QueueWorker(
+            chain, options.poll_seconds, lambda line: print(line, flush=True), commit, options.round_seconds
+        )
         worker.start()
         cleanup.callback(worker.join)
         cleanup.callback(worker.stopping.set)
@@ -288,7 +309,12 @@ def _stack(
     """The stack: resumed from the state directory, or provisioned afresh."""
     out_dir = options.out_dir.resolve()
     if saved is None:
-        return aws.provision(options.sender, hosts, out_dir, keys)
+        tokens = json.loads(options.ci_tokens_file.read_text("utf-8")) if options.ci_tokens_file else None
+        if tokens is not None and not isinstance(tokens, dict):
+            raise ValueError(
+                f"{options.ci_tokens_file}: expected a JSON object of source -> host -> credential"
+            )
+        return aws.provision(options.sender, hosts, out_dir, keys, tokens)
     stack = aws.resume(saved, hosts, out_dir)
     if keys and any(stack.webhook_keys.get(source) != key for source, key in keys.items()):
         print(f"note: the webhook keys kept in {options.state_dir} are used, not those of --keys", flush=True)

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citriage.models.run import RunEvent
+
 # What an incident keeps of its runs and evidence at most (its counters count them all).
 MAX_INCIDENT_RUNS = 200
 MAX_INCIDENT_EVIDENCE = 5
@@ -132,3 +134,64 @@ class IncidentEnvelope(BaseModel):
     source: Literal["citriage"]
     detail_type: Literal["IncidentOpened", "IncidentClosed"] = Field(alias="detail-type")
     detail: IncidentChanged
+
+
+class HoldState(StrEnum):
+    """Where a run an incident held is: waiting, being rechecked, rechecked, or released."""
+
+    HELD = "held"
+    RECHECKING = "rechecking"
+    RECHECKED = "rechecked"
+    RELEASED = "released"
+
+
+class Recheck(BaseModel):
+    """What citriage asked a run's CI to run again, and what the CI answered."""
+
+    ci: str = Field(description="gerrit, zuul, jenkins, github, gitlab or openqa")
+    action: str = Field(description="What was asked, in words: e.g. `recheck comment on change 12345,3`")
+    url: str = Field(description="The API URL that was called (no credentials)")
+    status: int = Field(description="The CI's HTTP status")
+    at: datetime
+
+
+class HeldRun(BaseModel):
+    """A run whose mails an open incident held: it failed on the outage, not on its change."""
+
+    run_id: str
+    incident: str
+    run: RunEvent
+    held_at: datetime
+    state: HoldState = HoldState.HELD
+    attempts: int = Field(default=0, description="Recheck attempts (a failed one is retried)")
+    last_error: str | None = None
+    recheck: Recheck | None = None
+    released_at: datetime | None = None
+    released_because: str | None = None
+
+
+class HoldPolicy(BaseModel):
+    """How long a held run waits for its incident to end, and how a recheck is asked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hold_hours: float = Field(default=24.0, gt=0, le=24 * 30, description="Released after this long")
+    recheck_comment: str = Field(default="recheck", min_length=1, max_length=200)
+    lease_seconds: int = Field(default=300, ge=10, description="A recheck in flight blocks others this long")
+
+
+class RunReleased(BaseModel):
+    """The `RunReleased` event's detail: a held run that will not run again, to be mailed."""
+
+    run_id: str
+    incident: str
+    held_at: datetime
+    because: str
+
+
+class RunReleasedEnvelope(BaseModel):
+    """A RunReleased event as the bus delivers it to the notify queue."""
+
+    source: Literal["citriage"]
+    detail_type: Literal["RunReleased"] = Field(alias="detail-type")
+    detail: RunReleased

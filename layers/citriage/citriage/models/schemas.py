@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from citriage.models.incident import DowntimeReport, Incident, IncidentChanged
+from citriage.models.incident import DowntimeReport, Incident, IncidentChanged, RunReleased
 from citriage.models.query import (
     Envelope,
     GridStatus,
@@ -41,6 +41,10 @@ CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
     "job-page": (Page[JobSummary], "GET /jobs: jobs with their last run and recent pass rate"),
     "test-history": (TestHistory, "GET /tests/{test_id}/history: the runs a test failed in, rates per job"),
     "known-issue-status": (KnownIssueStatus, "GET /known-issues/{id}: a signature, its statistics, its hits"),
+    "run-released": (
+        RunReleased,
+        "The `detail` of RunReleased on the citriage bus: a held run that never ran again",
+    ),
     "incident": (
         Incident,
         "GET /incidents/{id}: an infrastructure incident (GET /incidents: a list of them)",

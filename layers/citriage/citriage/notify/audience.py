@@ -17,7 +17,7 @@ Two file shapes are read (YAML, so JSON too):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -26,8 +26,6 @@ from citriage.errors import CitriageError
 from citriage.models import FIXED, DeliveryMode, RunReport, Subscription, Verdict, glob_match
 from citriage.notify.history import FAILED_VERDICTS, RunRecord
 from citriage.notify.view import MailContext
-
-ADMIN_VERDICTS = (Verdict.INFRA, Verdict.NO_RESULTS)
 
 
 def _as_list(value: object, where: str) -> list[str]:
@@ -118,6 +116,11 @@ class NotifyPolicy(BaseModel):
 
     ci_admins: list[str] = Field(default_factory=list, description="Get every infra and no-results run")
     fixed_mails: bool = Field(default=True, description="Send `fixed` mails to who asked for them")
+    admin_infra_delivery: Literal["daily", "immediate"] = Field(
+        default="daily",
+        description="How the CI admins get an infra run outside any incident: in their daily digest "
+        "(an outage reaches them as one incident alert), or a mail per run",
+    )
 
 
 class Recipient(BaseModel):
@@ -178,7 +181,10 @@ def audience(
         and previous is not None
         and previous.verdict in FAILED_VERDICTS
     )
-    if report.verdict in ADMIN_VERDICTS:
+    admin_now = report.verdict is Verdict.NO_RESULTS or (
+        report.verdict is Verdict.INFRA and policy.admin_infra_delivery == "immediate"
+    )
+    if admin_now:
         for email in policy.ci_admins:
             reasons.setdefault(email, []).append("you are a CI admin and this is an infrastructure matter")
     for subscription in subscriptions:
@@ -208,3 +214,26 @@ def audience(
         )
         recipients.append(Recipient(email=email, context=context))
     return recipients
+
+
+# The verdicts of a run that actually tested its change: who asked for any of them wanted its news.
+_CODE_VERDICTS = (Verdict.FAILED_NEW, Verdict.FAILED_KNOWN, Verdict.PASSED)
+
+
+def released_audience(report: RunReport, subscriptions: Iterable[Subscription]) -> list[Recipient]:
+    """Who hears that a held run never ran again: the immediate subscribers of its job who asked
+    for the verdicts of a run that tested its change (they never got this one's). Subscribers of
+    `infra` verdicts only, and the CI admins, heard of the outage from its alerts."""
+    reasons = {
+        s.email: f"you subscribed to runs of jobs {_globs(s.jobs)}"
+        for s in subscriptions
+        if s.delivery is DeliveryMode.IMMEDIATE
+        and s.jobs
+        and not s.tests
+        and s.covers_job(report.run.job)
+        and any(s.wants_verdict(v) for v in _CODE_VERDICTS)
+    }
+    return [
+        Recipient(email=email, context=MailContext(kind="released", reason=reason))
+        for email, reason in sorted(reasons.items())
+    ]

@@ -26,6 +26,10 @@ from citriage.ports import Dedupe, MailTransport, RecordsByTime, Subscriptions, 
 Period = Literal["daily", "weekly"]
 PERIOD_LENGTH: dict[str, timedelta] = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 TOP = 10
+ADMIN_REASON = (
+    "you are a CI admin: the runs that failed on the infrastructure outside any incident "
+    "are listed here, not mailed one by one"
+)
 
 
 class DigestTrigger(BaseModel):
@@ -206,8 +210,10 @@ class DigestService:
         renderer: MailRenderer | None = None,
         suppressions: Suppressions | None = None,
         links: UnsubscribeLinks = NO_LINKS,
+        admins: Sequence[str] = (),
     ) -> None:
         self._records = records
+        self._admins = list(admins)
         self._subscriptions = subscriptions
         self._delivery = MailDelivery(dedupe, transports, suppressions, links)
         self._sender = sender
@@ -219,13 +225,22 @@ class DigestService:
         start, end = period_window(period, now)
         outcome = DigestOutcome(period=period)
         subscribers = [s for s in self._subscriptions.list() if s.delivery == period]
-        if not subscribers:
+        # The CI admins' daily digest carries the infra runs no incident took in: an outage
+        # reaches them as one alert, a lone broken run here (docs/incidents.md).
+        admins = [
+            Subscription(email=a, jobs=["*"], delivery="daily")
+            for a in (self._admins if period == "daily" else [])
+            if a not in {s.email for s in subscribers}
+        ]
+        if not subscribers and not admins:
             return outcome
         records = list(self._records.between(start, end))
-        for subscription in sorted(subscribers, key=lambda s: s.email):
+        for subscription in sorted([*subscribers, *admins], key=lambda s: s.email):
             email = subscription.email
             view = build_digest(subscription, records, period, start, end)
-            if view.total_runs == 0:
+            if subscription in admins:
+                view = view.model_copy(update={"reason": ADMIN_REASON})
+            if view.total_runs == 0 or (subscription in admins and view.infra_runs == 0):
                 outcome.empty.append(email)
                 continue
             attempt = self._delivery.deliver(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
 
@@ -12,15 +13,24 @@ from pydantic import BaseModel, Field
 
 from citriage import keys
 from citriage.errors import CitriageError
+from citriage.incidents.holds import held_run
 from citriage.models import MailMessage, RunAnalyzed, RunReport, Verdict
-from citriage.models.incident import IncidentChanged
+from citriage.models.incident import IncidentChanged, RunReleased
 from citriage.notify.alerts import alert_audience, alert_key, render_alert
-from citriage.notify.audience import NotifyPolicy, audience
+from citriage.notify.audience import NotifyPolicy, audience, released_audience
 from citriage.notify.history import RunRecord, judge_issue, judge_test, previous_run
 from citriage.notify.render import MailRenderer
 from citriage.notify.unsubscribe import NO_LINKS, UnsubscribeLinks
 from citriage.notify.view import MailContext
-from citriage.ports import Dedupe, JobHistory, MailTransport, ReportReader, Subscriptions, Suppressions
+from citriage.ports import (
+    Dedupe,
+    HeldRuns,
+    JobHistory,
+    MailTransport,
+    ReportReader,
+    Subscriptions,
+    Suppressions,
+)
 
 # A child of the function's Powertools Logger: structured, with the invocation's correlation id.
 logger = Logger(child=True)
@@ -143,8 +153,12 @@ class NotifyService:
         suppressions: Suppressions | None = None,
         policy: NotifyPolicy | None = None,
         links: UnsubscribeLinks = NO_LINKS,
+        holds: HeldRuns | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._reports = reports
+        self._holds = holds
+        self._clock = clock
         self._subscriptions = subscriptions
         self._delivery = MailDelivery(dedupe, transports, suppressions, links)
         self._sender = sender
@@ -159,7 +173,10 @@ class NotifyService:
             raise CitriageError(f"no stored report for run {event.run_id}")
         if report.incident and report.verdict is Verdict.INFRA:
             # An outage's run: its developers are not mailed (it is not their code) and the admins
-            # hear of the outage once, from its alert (docs/incidents.md).
+            # hear of the outage once, from its alert (docs/incidents.md). It is kept to be
+            # rechecked when the outage is over (citriage.incidents.holds).
+            if self._holds is not None:
+                self._holds.hold(held_run(report, self._clock()))
             return NotifyOutcome(run_id=report.run_id, sent=[], already_sent=[], held=report.incident)
         records: list[RunRecord] = []
         if self._history is not None:
@@ -189,6 +206,29 @@ class NotifyService:
                 f"run {report.run_id}",
             )
             outcome.record(email, attempt, context.kind)
+        return outcome
+
+    def released(self, event: RunReleased) -> NotifyOutcome:
+        """Mail a held run that never ran again to the subscribers of its job, once per address."""
+        report = self._reports.get_report(event.run_id)
+        if report is None:
+            raise CitriageError(f"no stored report for run {event.run_id}")
+        outcome = NotifyOutcome(run_id=report.run_id, sent=[], already_sent=[])
+        for recipient in released_audience(report, self._subscriptions.list()):
+            context = recipient.context.model_copy(
+                update={
+                    "held_incident": event.incident,
+                    "held_since": event.held_at,
+                    "held_because": event.because,
+                }
+            )
+            attempt = self._delivery.deliver(
+                keys.run_mail(report.run_id, recipient.email),
+                recipient.email,
+                partial(self._renderer.render, report, self._sender, [recipient.email], context),
+                f"released run {report.run_id}",
+            )
+            outcome.record(recipient.email, attempt, "released")
         return outcome
 
     def incident_alert(self, changed: IncidentChanged) -> NotifyOutcome:

@@ -57,6 +57,17 @@ class MailContext(BaseModel):
     component_globs: list[str] = Field(
         default_factory=list, description="The component names the recipient cares about; empty: all"
     )
+    held_incident: str | None = Field(default=None, description="A released run: the incident that held it")
+    held_since: datetime | None = None
+    held_because: str | None = Field(default=None, description="A released run: why it was not rerun")
+
+
+class HeldView(BaseModel):
+    """A released run: which outage held it, since when, and why it never ran again."""
+
+    incident: str
+    since: str
+    because: str
 
 
 class FailureView(BaseModel):
@@ -181,6 +192,10 @@ class MailView(BaseModel):
     components_more: int = Field(description="Components left out of the mail (they stay in the report)")
     history_scope: str
     fixed: FixedView
+    held: HeldView = Field(
+        default=HeldView(incident=UNKNOWN, since=UNKNOWN, because=UNKNOWN),
+        description="Set on a `released` mail (kind), `unknown` otherwise",
+    )
     notes: list[str]
     results_file: str
 
@@ -399,6 +414,11 @@ def build_view(report: RunReport, context: MailContext | None = None) -> MailVie
             else "unknown (no run history kept)"
         ),
         fixed=_fixed_view(context),
+        held=HeldView(
+            incident=_or_unknown(context.held_incident),
+            since=_date(context.held_since),
+            because=_or_unknown(context.held_because),
+        ),
         notes=report.notes,
         results_file=_or_unknown(report.results_file),
     )

@@ -69,7 +69,9 @@ def last_runs(count: int) -> str:
     return "the last run" if count == 1 else f"the last {count} runs"
 
 
-MailKind = Literal["run", "fixed"]
+MailKind = Literal["run", "fixed", "released"]
+# The subject's first word of a held run released without a rerun.
+RELEASED_WORD = "Infra failure, not rerun"
 
 
 def subject_for(report: RunReport, kind: MailKind = "run", yours: Sequence[Failure] = ()) -> str:
@@ -79,6 +81,8 @@ def subject_for(report: RunReport, kind: MailKind = "run", yours: Sequence[Failu
     run = report.run
     if kind == "fixed":
         word = "Fixed"
+    elif kind == "released":
+        word = RELEASED_WORD
     elif yours:
         word = SUBJECT_WORDS[YOURS_VERDICTS[worst_classification(yours)]]
     else:

@@ -6,11 +6,11 @@ from typing import Any
 
 from citriage.errors import CitriageError
 from citriage.models import RunAnalyzed, RunReport
-from citriage.models.incident import Incident, IncidentChanged, IncidentState
+from citriage.models.incident import Incident, IncidentChanged, IncidentState, RunReleased
 
 
 class EventPublisher:
-    """Puts `RunAnalyzed`, `IncidentOpened` and `IncidentClosed` events on the bus."""
+    """Puts `RunAnalyzed`, `IncidentOpened`, `IncidentClosed` and `RunReleased` events on the bus."""
 
     source = "citriage"
 
@@ -28,6 +28,10 @@ class EventPublisher:
         self._put(
             detail_type, IncidentChanged(change=change, incident=incident).model_dump_json(), incident.id
         )
+
+    def run_released(self, released: RunReleased) -> None:
+        """Publish RunReleased: a held run that will not run again (raises when refused)."""
+        self._put("RunReleased", released.model_dump_json(), released.run_id)
 
     def _put(self, detail_type: str, detail: str, subject: str) -> None:
         response = self._events.put_events(

@@ -1,0 +1,102 @@
+"""Calls to a CI's API that change something (a recheck comment, a rebuild), without trusting the
+URL they are built from.
+
+The URL comes from a run a webhook described, so it is checked as a log URL is (the host among
+LOG_HOSTS, plain http only where allowed, addresses public unless ALLOW_PRIVATE_ADDRESSES), the
+connection goes to the checked address, redirects are not followed (a POST is not replayed
+elsewhere), and the answer is read up to a cap. The caller sends credentials only to a host
+the CI API tokens secret names (citriage.analyze.ci_api.credentials).
+"""
+
+from __future__ import annotations
+
+import json as json_module
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from citriage.analyze.logs.policy import PinnedAdapter, UrlPolicy
+from citriage.config import FetchSettings
+from citriage.errors import FetchFailed
+
+# A CI's answer to an action is a small JSON document; more is not read.
+MAX_ANSWER_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class CiAnswer:
+    """A CI API's status and (capped) body."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (Gerrit's `)]}'` prefix taken off), or None when it is not JSON."""
+        text = self.body.decode("utf-8", "replace")
+        if text.startswith(")]}'"):
+            text = text[4:]
+        try:
+            return json_module.loads(text)
+        except ValueError:
+            return None
+
+
+class CiApi:
+    """One request at a time to a CI's API, under the fetch policy."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        policy: UrlPolicy | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._settings = settings
+        self._policy = policy or UrlPolicy(settings)
+        self._adapter = PinnedAdapter()
+        self._session = session or requests.Session()
+        self._session.trust_env = False  # an environment proxy would reach a host we did not check
+        self._session.mount("http://", self._adapter)
+        self._session.mount("https://", self._adapter)
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+    ) -> CiAnswer:
+        """Send one request; FetchRefused when the policy refuses the URL, FetchFailed when no
+        answer came (timeout, connection refused, cut off)."""
+        addresses = self._policy.check(url)
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._adapter.pin(host, port, addresses[0])
+        name = f"[{host}]" if ":" in host else host
+        sent = dict(headers)
+        sent["Host"] = name if port == (443 if parts.scheme == "https" else 80) else f"{name}:{port}"
+        try:
+            with self._session.request(
+                method,
+                url,
+                headers=sent,
+                json=json,
+                data=data,
+                timeout=(self._settings.connect_timeout, self._settings.read_timeout),
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                body = b""
+                for chunk in response.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) >= MAX_ANSWER_BYTES:
+                        body = body[:MAX_ANSWER_BYTES]
+                        break
+                return CiAnswer(response.status_code, body)
+        except requests.RequestException as exc:
+            raise FetchFailed(f"{method} {url}: {type(exc).__name__}") from exc
