@@ -9,12 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from citriage.adapters.aws.clients import AwsClients
+from citriage.adapters.aws.holds import HeldRunStore
+from citriage.adapters.aws.incidents import IncidentStore
 from citriage.errors import InputError
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
 from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
+from citriage.local.outage import DEMO_GERRIT_LOGIN, StandInGerrit, replay_outage, stand_in_gerrit
 from citriage.models import Classification, parse_time
 from citriage.notify.transports import safe_name
+from citriage.notify.wording import duration_text
 from citriage.wiring import run_store, seed_tables
 
 DEMO_SENDER = "citriage@example.org"
@@ -52,8 +56,10 @@ def run_demo(events_dir: Path, parent: Path) -> int:
     aws = EmbeddedAws()
     aws.start()
     try:
-        with serve_directory(events_dir / "logs") as log_server:
-            stack = aws.provision(DEMO_SENDER, [log_server], out_dir.resolve())
+        with serve_directory(events_dir / "logs") as log_server, stand_in_gerrit() as gerrit:
+            # The stand-in Gerrit is where the outage's held runs are rechecked.
+            tokens = {"gerrit": {gerrit.url.split("://", 1)[1]: DEMO_GERRIT_LOGIN}}
+            stack = aws.provision(DEMO_SENDER, [log_server, gerrit.url], out_dir.resolve(), ci_tokens=tokens)
             clients = AwsClients()
             seed_tables(
                 stack.env, clients, events_dir / "known-issues.yaml", events_dir / "subscriptions.yaml"
@@ -82,10 +88,34 @@ def run_demo(events_dir: Path, parent: Path) -> int:
                     f"{counts[0]:3} {counts[1]:5} {counts[2]:5}  "
                     + (", ".join(str(m) for m in mails) or "(no subscriber wanted this verdict)")
                 )
+            show_outage(chain, stack.webhook_keys["zuul"], log_server, gerrit, out_dir)
             print(f"mails: {len(list(out_dir.glob('*.eml')))} .eml and .html pairs under {out_dir}/")
     finally:
         aws.stop()
     return 0
+
+
+def show_outage(chain: HandlerChain, key: str, log_server: str, gerrit: StandInGerrit, out_dir: Path) -> None:
+    """Replay the outage and its recovery; print the incident, its alerts and the rechecks."""
+    run_ids = replay_outage(chain, key, log_server, gerrit.url)
+    clients = AwsClients()
+    table = clients.table(chain.stack.env["INCIDENTS_TABLE"])
+    now = datetime.now(UTC)
+    incidents = IncidentStore(table, clients.dynamodb_client).between(now - timedelta(days=1), now)
+    print(f"outage: {len(run_ids)} runs (5 on one unreachable mirror, then 2 clean runs)")
+    for incident in incidents:
+        lasted = f", lasted {duration_text(incident.duration_seconds)}" if incident.duration_seconds else ""
+        print(
+            f"  incident {incident.id}: {incident.category} {incident.service}, {incident.run_count} runs "
+            f"of {len(incident.jobs)} jobs, {incident.state.value} by {incident.closed_by or '-'}{lasted}"
+        )
+        for alert in sorted(out_dir.glob(f"{incident.id}.*.html")):
+            print(f"  alert: {alert}")
+        for held in HeldRunStore(table).held_of(incident.id):
+            what = held.recheck.action if held.recheck else held.released_because or "waiting"
+            print(f"  held {held.run_id} ({held.run.job}): {held.state.value}: {what}")
+    for path, message in gerrit.reviews:
+        print(f"  stand-in Gerrit got {message!r} on {path}")
 
 
 def post_bundled(
