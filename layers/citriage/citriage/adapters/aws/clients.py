@@ -71,6 +71,11 @@ class AwsClients:
         return self._client("s3")
 
     @cached_property
+    def sns(self) -> Any:
+        """SNS (for creating the alerts topic locally)."""
+        return self._client("sns")
+
+    @cached_property
     def secretsmanager(self) -> Any:
         """Secrets Manager (for creating secrets locally; reads go through Powertools' cache)."""
         return self._client("secretsmanager")

@@ -124,6 +124,20 @@ def _create_queues(template: Mapping[str, Any], aws: AwsClients, done: Provision
         ]["QueueArn"]
 
 
+def _create_topics(template: Mapping[str, Any], aws: AwsClients, done: Provisioned) -> None:
+    # The incident alerts topic a rule delivers to (a topic's Ref is its ARN).
+    for logical, _ in _of_type(template, "AWS::SNS::Topic"):
+        arn: str = aws.sns.create_topic(Name=local_name(logical))["TopicArn"]
+        done.arns[logical] = done.refs[logical] = arn
+
+
+def _target_arn(target: Mapping[str, Any], done: Provisioned) -> str:
+    """A rule target's ARN: a queue's `!GetAtt Q.Arn`, or a topic's `!Ref T`."""
+    arn = target["Arn"]
+    logical = arn["Fn::GetAtt"][0] if "Fn::GetAtt" in arn else arn["Ref"]
+    return done.arns[logical]
+
+
 def _create_buses(template: Mapping[str, Any], aws: AwsClients, done: Provisioned) -> None:
     for logical, _ in _of_type(template, "AWS::Events::EventBus"):
         aws.events.create_event_bus(Name=local_name(logical))
@@ -133,11 +147,15 @@ def _create_buses(template: Mapping[str, Any], aws: AwsClients, done: Provisione
         aws.events.put_rule(
             Name=local_name(logical), EventBusName=bus, EventPattern=json.dumps(props["EventPattern"])
         )
-        aws.events.put_targets(
-            Rule=local_name(logical),
-            EventBusName=bus,
-            Targets=[{"Id": t["Id"], "Arn": done.arns[t["Arn"]["Fn::GetAtt"][0]]} for t in props["Targets"]],
-        )
+        # moto's EventBridge delivers to queues, not to topics (it fails the PutEvents): the
+        # alerts topic exists locally, and only AWS delivers the rule's events to it.
+        targets = [
+            {"Id": t["Id"], "Arn": arn}
+            for t in props["Targets"]
+            if not (arn := _target_arn(t, done)).startswith("arn:aws:sns:")
+        ]
+        if targets:
+            aws.events.put_targets(Rule=local_name(logical), EventBusName=bus, Targets=targets)
 
 
 def _create_secrets(
@@ -205,6 +223,7 @@ def provision(
     done = Provisioned()
     _create_tables(template, aws, done)
     _create_queues(template, aws, done)
+    _create_topics(template, aws, done)
     _create_buses(template, aws, done)
     _create_secrets(template, aws, done, secrets)
     values = parameter_defaults(template) | dict(parameters)
