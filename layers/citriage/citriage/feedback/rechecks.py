@@ -20,7 +20,6 @@ No answer, a 5xx or a 429 raise RecheckFailed: the next round tries again.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -31,6 +30,9 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from citriage.analyze.ci_api.credentials import credential_for
+from citriage.analyze.ci_api.github import github_api_headers
+from citriage.analyze.ci_api.gitlab import gitlab_api_headers
+from citriage.analyze.ci_api.jenkins import jenkins_headers
 from citriage.errors import FetchFailed, FetchRefused, RecheckFailed, RecheckUnavailable
 from citriage.feedback.http import CiApi
 from citriage.models import RunEvent
@@ -47,10 +49,6 @@ _ZUUL_TENANT = re.compile(r"^(?P<base>https?://[^?#]+?)/t/(?P<tenant>[^/]+)/")
 _ZERO = "0" * 40
 # The most of a Jenkins build's parameters passed on to its rebuild.
 MAX_PARAMETERS = 200
-
-
-def _basic(credential: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(credential.encode("utf-8")).decode("ascii")}
 
 
 def gerrit_base(change_url: str) -> str | None:
@@ -102,7 +100,7 @@ class CiRechecker:
                     f"{comment!r} comment on change {run.change},{run.patchset}",
                     "POST",
                     url,
-                    _basic(credential),
+                    jenkins_headers(credential),
                     json={"message": comment},
                 )
         return self._zuul_enqueue(run)
@@ -140,7 +138,7 @@ class CiRechecker:
         if match is None:
             raise RecheckUnavailable(f"{run.web_url or run.log_url} is not a Jenkins build URL")
         build = f"{match.group('job')}{match.group('number')}/"
-        auth = _basic(self._credential("jenkins", build))
+        auth = jenkins_headers(self._credential("jenkins", build))
         parameters = self._jenkins_parameters(build, auth)
         job = match.group("job")
         if parameters:
@@ -173,11 +171,7 @@ class CiRechecker:
         if not _GITHUB_RUN.match(run.log_url):
             raise RecheckUnavailable(f"{run.log_url} is not a GitHub Actions run's API URL")
         token = self._credential("github", run.log_url)
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-            "Authorization": f"Bearer {token}",
-        }
+        headers = github_api_headers(token)
         return self._send(
             "github",
             f"re-run of the failed jobs of {run.job}",
@@ -195,7 +189,7 @@ class CiRechecker:
             f"retry of pipeline {run.build_id}",
             "POST",
             f"{run.log_url}/retry",
-            {"PRIVATE-TOKEN": token},
+            gitlab_api_headers(token),
         )
 
     def _openqa(self, run: RunEvent) -> Recheck:
