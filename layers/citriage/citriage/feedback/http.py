@@ -18,9 +18,12 @@ from urllib.parse import urlsplit
 
 import requests
 
+from citriage.analyze.ci_api.credentials import credential_for
 from citriage.analyze.logs.policy import PinnedAdapter, UrlPolicy
 from citriage.config import FetchSettings
-from citriage.errors import FetchFailed
+from citriage.errors import CitriageError, FetchFailed, FetchRefused
+from citriage.models.run import without_credentials
+from citriage.ports import TokenSource
 
 # A CI's answer to an action is a small JSON document; more is not read.
 MAX_ANSWER_BYTES = 256 * 1024
@@ -100,3 +103,50 @@ class CiApi:
                 return CiAnswer(response.status_code, body)
         except requests.RequestException as exc:
             raise FetchFailed(f"{method} {url}: {type(exc).__name__}") from exc
+
+
+class CiActions:
+    """Credentialed calls to CI APIs for one purpose (rechecks, reviews): `unavailable` is raised
+    when the CI cannot be asked (no credential for the host, a URL the policy refuses, a 4xx
+    answer), `failed` when it may work later (no answer, a 5xx, a 429)."""
+
+    def __init__(
+        self,
+        api: CiApi,
+        tokens: TokenSource | None,
+        unavailable: type[CitriageError],
+        failed: type[CitriageError],
+    ) -> None:
+        self._api = api
+        self._tokens = tokens
+        self._unavailable = unavailable
+        self._failed = failed
+
+    def credential(self, kind: str, url: str, required: bool = True) -> str:
+        """The `kind` credential the CI API tokens secret names for the URL's host; `unavailable`
+        when there is none and one is required ("" when not required)."""
+        entry = self._tokens.entry_for(kind) if self._tokens is not None else None
+        credential = credential_for(kind, entry, url)
+        if credential is None and required:
+            host = urlsplit(url).netloc.rsplit("@", 1)[-1]
+            raise self._unavailable(f"the CI API tokens secret has no {kind} credential for {host}")
+        return credential or ""
+
+    def answer(self, method: str, url: str, headers: Mapping[str, str], **body: Any) -> CiAnswer:
+        """The CI's answer, whatever its status."""
+        try:
+            return self._api.call(method, url, headers, **body)
+        except FetchRefused as exc:
+            raise self._unavailable(str(exc)) from exc
+        except FetchFailed as exc:
+            raise self._failed(str(exc)) from exc
+
+    def send(self, method: str, url: str, headers: Mapping[str, str], **body: Any) -> CiAnswer:
+        """A 2xx answer; `failed` on a 5xx or 429, `unavailable` on any other status."""
+        answer = self.answer(method, url, headers, **body)
+        shown = without_credentials(url)
+        if answer.status >= 500 or answer.status == 429:
+            raise self._failed(f"{method} {shown}: HTTP {answer.status}")
+        if answer.status >= 300:
+            raise self._unavailable(f"{method} {shown}: HTTP {answer.status}")
+        return answer

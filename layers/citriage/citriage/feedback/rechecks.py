@@ -29,12 +29,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from citriage.analyze.ci_api.credentials import credential_for
 from citriage.analyze.ci_api.github import github_api_headers
 from citriage.analyze.ci_api.gitlab import gitlab_api_headers
 from citriage.analyze.ci_api.jenkins import jenkins_headers
-from citriage.errors import FetchFailed, FetchRefused, RecheckFailed, RecheckUnavailable
-from citriage.feedback.http import CiApi
+from citriage.errors import RecheckFailed, RecheckUnavailable
+from citriage.feedback.http import CiActions, CiApi
 from citriage.models import RunEvent
 from citriage.models.incident import Recheck
 from citriage.models.run import without_credentials
@@ -67,8 +66,7 @@ class CiRechecker:
     def __init__(
         self, api: CiApi, tokens: TokenSource | None, clock: Callable[[], float] = time.time
     ) -> None:
-        self._api = api
-        self._tokens = tokens
+        self._calls = CiActions(api, tokens, RecheckUnavailable, RecheckFailed)
         self._clock = clock
         self._by_source: dict[str, Callable[[RunEvent], Recheck]] = {
             "jenkins": self._jenkins,
@@ -79,7 +77,7 @@ class CiRechecker:
 
     def recheck(self, run: RunEvent, comment: str) -> Recheck:
         """Ask the run's CI to run it again, once."""
-        if run.source == "zuul":
+        if run.source in ("zuul", "gerrit"):
             return self._zuul(run, comment)
         way = self._by_source.get(run.source)
         if way is None:
@@ -214,28 +212,15 @@ class CiRechecker:
     # ---- shared
 
     def _credential(self, kind: str, url: str, required: bool = True) -> str:
-        entry = self._tokens.entry_for(kind) if self._tokens is not None else None
-        credential = credential_for(kind, entry, url)
-        if credential is None and required:
-            host = urlsplit(url).netloc.rsplit("@", 1)[-1]
-            raise RecheckUnavailable(f"the CI API tokens secret has no {kind} credential for {host}")
-        return credential or ""
+        return self._calls.credential(kind, url, required)
 
     def _answer(self, method: str, url: str, headers: Mapping[str, str], **body: Any) -> Any:
-        try:
-            return self._api.call(method, url, headers, **body)
-        except FetchRefused as exc:
-            raise RecheckUnavailable(str(exc)) from exc
-        except FetchFailed as exc:
-            raise RecheckFailed(str(exc)) from exc
+        return self._calls.answer(method, url, headers, **body)
 
     def _send(
         self, ci: str, action: str, method: str, url: str, headers: Mapping[str, str], **body: Any
     ) -> Recheck:
-        answer = self._answer(method, url, headers, **body)
-        shown = without_credentials(url)
-        if answer.status >= 500 or answer.status == 429:
-            raise RecheckFailed(f"{method} {shown}: HTTP {answer.status}")
-        if answer.status >= 300:
-            raise RecheckUnavailable(f"{method} {shown}: HTTP {answer.status}")
-        return Recheck(ci=ci, action=action, url=shown, status=answer.status, at=datetime.now(UTC))
+        answer = self._calls.send(method, url, headers, **body)
+        return Recheck(
+            ci=ci, action=action, url=without_credentials(url), status=answer.status, at=datetime.now(UTC)
+        )
