@@ -298,28 +298,6 @@ def subscription_store(table: str, aws: AwsClients) -> SubscriptionStore:
     return SubscriptionStore(aws.table(table))
 
 
-def seed_tables(
-    env: dict[str, str], aws: AwsClients, known_issues: Path | None, subscriptions: Path | None
-) -> tuple[int, int]:
-    """Load a known-issues YAML file and a subscriptions YAML file into the tables that `env` (the
-    functions' environment) names; returns how many of each were stored. Every item is checked
-    before any is written."""
-    from citriage.known_issues.yaml_file import load_known_issues_yaml
-    from citriage.notify.audience import load_subscriptions_yaml
-
-    issues = load_known_issues_yaml(read_input(known_issues), str(known_issues)) if known_issues else []
-    subs = load_subscriptions_yaml(subscriptions.read_text("utf-8")) if subscriptions else []
-    if issues:
-        store = known_issue_store(env["KNOWN_ISSUES_TABLE"], aws)
-        for issue in issues:
-            store.put(issue)
-    if subs:
-        table = subscription_store(env["SUBSCRIPTIONS_TABLE"], aws)
-        for subscription in subs:
-            table.put(subscription)
-    return len(issues), len(subs)
-
-
 def query_service(
     settings: QuerySettings, aws: AwsClients, incidents: IncidentSettings | None = None
 ) -> QueryService:

@@ -16,10 +16,11 @@ from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
 from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
 from citriage.local.outage import DEMO_GERRIT_LOGIN, StandInGerrit, replay_outage, stand_in_gerrit
+from citriage.local.seed import seed_tables
 from citriage.models import Classification, parse_time
 from citriage.notify.transports import safe_name
 from citriage.notify.wording import duration_text
-from citriage.wiring import run_store, seed_tables
+from citriage.wiring import run_store
 
 DEMO_SENDER = "citriage@example.org"
 DEMO_ENV = {

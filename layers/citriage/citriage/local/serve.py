@@ -41,9 +41,10 @@ from citriage.local.embedded import (
     serve_directory,
 )
 from citriage.local.gateway import QueryGateway
+from citriage.local.seed import seed_tables
 from citriage.local.state import StateKeeper, release_in_flight
 from citriage.models.query import TokenScope
-from citriage.wiring import seed_tables, token_store
+from citriage.wiring import token_store
 
 # Bodies larger than this are refused before they are read (the webhook's own limit is lower).
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
