@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from citriage.adapters.aws.buildsets import BuildsetStore
 from citriage.adapters.aws.clients import AwsClients
 from citriage.adapters.aws.dynamodb import (
     CursorStore,
@@ -30,6 +31,7 @@ from citriage.adapters.aws.sqs import RunQueue
 from citriage.models import RunAnalyzed, RunEvent
 
 from tests.unit.fakes import (
+    FakeBuildsets,
     FakeCursors,
     FakeDedupe,
     FakePublisher,
@@ -124,6 +126,11 @@ def publisher(aws: AwsClients | None) -> Observed:
         return [RunAnalyzed.model_validate(json.loads(m["Body"])["detail"]) for m in messages]
 
     return Observed(EventPublisher(aws.events, env("EVENT_BUS_NAME")), delivered)
+
+
+@pytest.fixture
+def buildsets(aws: AwsClients | None) -> Any:
+    return FakeBuildsets() if aws is None else BuildsetStore(aws.table(env("BUILDSETS_TABLE")))
 
 
 @pytest.fixture

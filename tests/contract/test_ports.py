@@ -213,3 +213,57 @@ def test_transport_sends_each_mail_once_and_answers_an_id(transport):
     # SES counts recipients its own way (moto counts the raw message's headers too): each send
     # adds to what was sent, and nothing is sent twice by one call of the fake.
     assert before < after_first < len(transport.arrived())
+
+
+# ---- buildsets
+
+
+def _member(run_id: str, verdict: str = "passed"):
+    from citriage.models.buildset import BuildsetMember
+
+    return BuildsetMember(
+        run_id=run_id,
+        job=run_id.rsplit(":", maxsplit=1)[-1],
+        verdict=verdict,
+        log_url=f"https://l.example.org/{run_id}/",
+        analyzed_at=datetime(2026, 12, 5, 10, tzinfo=UTC),
+    )
+
+
+def test_buildsets_gather_runs_once_each_and_keep_the_first_deadline(buildsets):
+    from citriage.models.buildset import BuildsetKey
+
+    key = BuildsetKey(id="zuul:bs1", source="zuul", expected=2, change="912345", patchset="3")
+    t0 = datetime(2026, 12, 5, 10, tzinfo=UTC)
+    first = buildsets.record(key, _member("zuul:a"), t0, t0 + timedelta(hours=3))
+    assert [m.run_id for m in first.members] == ["zuul:a"] and not first.complete
+    # A redelivered run is the same member; a later run does not move the deadline
+    buildsets.record(key, _member("zuul:a"), t0 + timedelta(minutes=1), t0 + timedelta(hours=9))
+    second = buildsets.record(
+        key, _member("zuul:b", "failed_new"), t0 + timedelta(minutes=2), t0 + timedelta(hours=9)
+    )
+    assert sorted(m.run_id for m in second.members) == ["zuul:a", "zuul:b"] and second.complete
+    assert second.deadline == t0 + timedelta(hours=3) and second.change == "912345"
+
+
+def test_buildsets_claim_an_event_once_and_the_round_sees_only_unsettled_overdue_ones(buildsets):
+    from citriage.models.buildset import BuildsetAnalyzed, BuildsetKey
+
+    t0 = datetime(2026, 12, 5, 10, tzinfo=UTC)
+    for name in ("early", "late"):
+        key = BuildsetKey(id=f"zuul:{name}", source="zuul", expected=2)
+        hours = 1 if name == "early" else 5
+        buildsets.record(key, _member(f"zuul:{name}-a"), t0, t0 + timedelta(hours=hours))
+    assert buildsets.overdue(t0) == []
+    (due,) = buildsets.overdue(t0 + timedelta(hours=2))
+    assert due.id == "zuul:early" and due.published is None
+    event = BuildsetAnalyzed.of(due, t0 + timedelta(hours=2), incomplete=True)
+    assert buildsets.claim(event) is True
+    assert buildsets.claim(event) is False
+    # A claimed event that was not published can be claimed again after unclaim
+    buildsets.unclaim(due.id)
+    assert buildsets.claim(event) is True
+    claimed = buildsets.overdue(t0 + timedelta(hours=2))[0]
+    assert claimed.published == event
+    buildsets.settle(claimed)
+    assert [b.id for b in buildsets.overdue(t0 + timedelta(hours=6))] == ["zuul:late"]

@@ -36,9 +36,9 @@ def wait_for(lines: queue.Queue[str], prefix: str, timeout: float = 60) -> str:
     raise AssertionError(f"serve never printed {prefix!r}")
 
 
-def launch_serve(out: Path, keys: Path) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
-    """`citriage serve --port 0` with the bundled logs, signatures and subscriptions; its
-    process and the queue its output lines arrive on."""
+def launch_serve(out: Path, keys: Path, *extra: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    """`citriage serve --port 0` with the bundled logs, signatures and subscriptions (and `extra`
+    options); its process and the queue its output lines arrive on."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
         [
@@ -58,6 +58,7 @@ def launch_serve(out: Path, keys: Path) -> tuple[subprocess.Popen[str], queue.Qu
             str(EVENTS / "known-issues.yaml"),
             "--subscriptions",
             str(EVENTS / "subscriptions.yaml"),
+            *extra,
         ],
         cwd=REPO,
         env=env,

@@ -80,4 +80,10 @@ def test_every_queue_outlasts_six_invocations_of_its_function():
             timeout = resource["Properties"].get("Timeout", default)
             assert visibility >= 6 * timeout, (name, queue, visibility, timeout)
             checked.append(queue)
-    assert sorted(checked) == ["AnalyzeQueue", "IncidentsQueue", "NotifyQueue"]
+    assert sorted(checked) == [
+        "AnalyzeQueue",
+        "FeedbackQueue",
+        "IncidentsQueue",
+        "NotifyQueue",
+        "ReleaseGateQueue",
+    ]

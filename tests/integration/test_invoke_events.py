@@ -56,15 +56,20 @@ def test_the_files_are_what_the_generator_writes():
         assert load(name) == json.loads(json.dumps(content)), name
 
 
-@pytest.mark.parametrize("source", ["zuul", "jenkins", "github", "gitlab", "openqa", "generic"])
+@pytest.mark.parametrize("source", ["zuul", "jenkins", "github", "gitlab", "openqa", "gerrit", "generic"])
 def test_each_webhook_event_is_accepted_by_the_webhook_function(source, keyed_stack):
     # Given the sample API Gateway event of the source, signed with the sample keys
     event = load(f"webhook-{source}.json")
     # When the webhook function is invoked with it
     response = load_handler("webhook")(event, LambdaContext("WebhookFunction"))
-    # Then one run is accepted
+    # Then its runs are accepted: one, or the two failed jobs of Zuul's Gerrit comment
     assert response["statusCode"] == 202, response
-    assert len(json.loads(response["body"])["accepted"]) == 1
+    assert len(json.loads(response["body"])["accepted"]) == (2 if source == "gerrit" else 1)
+
+
+def test_the_feedback_round_finds_no_buildset_past_its_deadline_on_a_fresh_stack(keyed_stack):
+    outcome = load_handler("feedback")(load("feedback-scheduled.json"), LambdaContext("FeedbackFunction"))
+    assert outcome == {"published": [], "incomplete": []}
 
 
 def test_analyze_then_notify_events_succeed(keyed_stack):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from citriage.models import (
     KnownIssue,
     MailMessage,
@@ -126,6 +128,7 @@ class FakePublisher:
         self.events: list[RunAnalyzed] = []
         self.incident_events: list[tuple[str, str]] = []
         self.released: list = []
+        self.buildsets: list = []
 
     def run_analyzed(self, report: RunReport) -> None:
         self.events.append(RunAnalyzed.from_report(report))
@@ -135,3 +138,50 @@ class FakePublisher:
 
     def run_released(self, released) -> None:
         self.released.append(released)
+
+    def buildset_analyzed(self, event) -> None:
+        self.buildsets.append(event)
+
+
+class FakeBuildsets:
+    """The buildsets table in memory (the Buildsets port)."""
+
+    def __init__(self) -> None:
+        self.heads: dict[str, Any] = {}
+        self.members: dict[str, dict[str, Any]] = {}
+        self.open: set[tuple[Any, str]] = set()
+
+    def record(self, key, member, now, deadline):
+        from citriage.models.buildset import Buildset
+
+        if key.id not in self.heads:
+            self.heads[key.id] = Buildset(**key.model_dump(), started_at=now, deadline=deadline)
+        head = self.heads[key.id]
+        if head.published is None:
+            self.open.add((head.deadline, key.id))
+        self.members.setdefault(key.id, {})[member.run_id] = member
+        return self.get(key.id)
+
+    def get(self, buildset_id):
+        head = self.heads.get(buildset_id)
+        if head is None:
+            return None
+        members = [self.members[buildset_id][r] for r in sorted(self.members.get(buildset_id, {}))]
+        return head.model_copy(update={"members": members})
+
+    def claim(self, event) -> bool:
+        head = self.heads.get(event.id)
+        if head is None or head.published is not None:
+            return False
+        self.heads[event.id] = head.model_copy(update={"published": event})
+        return True
+
+    def unclaim(self, buildset_id) -> None:
+        self.heads[buildset_id] = self.heads[buildset_id].model_copy(update={"published": None})
+
+    def settle(self, buildset) -> None:
+        self.open.discard((buildset.deadline, buildset.id))
+
+    def overdue(self, now, limit=100):
+        due = sorted(item for item in self.open if item[0] <= now)[:limit]
+        return [self.get(buildset_id) for _, buildset_id in due]

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,9 +42,13 @@ class WebhookSettings(_EnvSettings):
     dedupe_table: str
     webhook_secret_arn: str
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # The Gerrit accounts (username, e-mail or name) whose comments list a CI's job results.
+    gerrit_ci_accounts: list[str] = Field(default_factory=lambda: ["zuul"])
     # As long as the runs they guard are kept (RUN_RETENTION_DAYS): a redelivery later than a
     # shorter claim would be analysed and mailed again.
     dedupe_ttl_days: int = Field(default=400, gt=0)
+
+    _split_accounts = field_validator("gerrit_ci_accounts", mode="before")(_split)
 
 
 class FetchSettings(_EnvSettings):
@@ -119,6 +125,44 @@ class IncidentUpkeepSettings(_EnvSettings):
     hold_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     recheck_comment: str = Field(default="recheck", min_length=1, max_length=200)
     ci_tokens_secret_arn: str | None = None
+
+
+class FeedbackSettings(_EnvSettings):
+    """FeedbackFunction: where buildsets are tracked and their events go, and how the CI is
+    answered (docs/feedback.md); the credentials are in the CI API tokens secret."""
+
+    buildsets_table: str
+    runs_table: str
+    dedupe_table: str
+    event_bus_name: str
+    ci_tokens_secret_arn: str | None = None
+    # A buildset not complete this long after its first run is published as incomplete.
+    buildset_deadline_minutes: int = Field(default=180, ge=1, le=7 * 1440)
+    # Reviews go to this Gerrit instead of the change URL's (a test Gerrit, `serve --gerrit-url`).
+    gerrit_url: str | None = None
+    # A label the review votes on (e.g. Verified): off unless set.
+    gerrit_vote_label: str | None = None
+
+    @property
+    def buildset_deadline(self) -> timedelta:
+        """How long a buildset may take to be analysed whole."""
+        return timedelta(minutes=self.buildset_deadline_minutes)
+
+
+class GateSettings(_EnvSettings):
+    """ReleaseGateFunction: the OBS-style API whose release requests it accepts or declines."""
+
+    dedupe_table: str
+    release_gate_url: str | None = None
+    release_gate_group: str | None = None
+    # Which part of a buildset's id names the release request (the group `request`).
+    release_gate_request_pattern: str = r"(?P<request>\d+)"
+    ci_tokens_secret_arn: str | None = None
+
+    @property
+    def gate_host(self) -> str:
+        """The release API's host (and port): the only one the gate calls."""
+        return urlsplit(self.release_gate_url or "").netloc
 
 
 class QuerySettings(_EnvSettings):

@@ -40,6 +40,16 @@ def digest_mail(period: str, day: str, email: str) -> str:
     return f"digest#{period}#{day}#{email}"
 
 
+def buildset_answer(buildset_id: str) -> str:
+    """Claimed before a buildset's review, check run or note is sent: one answer a buildset."""
+    return f"answer#{buildset_id}"
+
+
+def gate_decision(buildset_id: str, request: str) -> str:
+    """Claimed before the release gate accepts or declines a request for a buildset: one decision."""
+    return f"gate#{buildset_id}#{request}"
+
+
 def cursor(job_key: str) -> str:
     """The item holding a periodic job's sweep cursor."""
     return f"cursor#{job_key}"

@@ -1,10 +1,8 @@
-"""Every port, once: what the domain code needs from the outside world.
-
-The adapters live in `citriage.adapters.aws` (DynamoDB, SQS, EventBridge, Secrets Manager, SES),
-`citriage.analyze.logs.fetch` (log trees over HTTP or a directory) and `citriage.notify.transports`
-(mail as files). Tests use in-memory fakes (tests/unit/fakes.py); `tests/contract/` runs each fake
-and its real adapter through the same cases, so neither can drift from what the port promises.
-"""
+"""Every port, once: what the domain code needs from the outside world. The adapters live in
+`citriage.adapters.aws` (DynamoDB, SQS, EventBridge, Secrets Manager, SES), `citriage.analyze.logs.fetch`
+(log trees over HTTP or a directory) and `citriage.notify.transports` (mail as files). Tests use
+in-memory fakes (tests/unit/fakes.py); `tests/contract/` runs each fake and its real adapter through
+the same cases, so neither can drift from what the port promises."""
 
 from __future__ import annotations
 
@@ -26,6 +24,7 @@ if TYPE_CHECKING:
         Subscription,
         SweepCursor,
     )
+    from citriage.models.buildset import Buildset, BuildsetAnalyzed, BuildsetKey, BuildsetMember
     from citriage.models.incident import (
         HeldRun,
         HoldState,
@@ -210,6 +209,9 @@ class Publisher(Protocol):
     def run_released(self, released: RunReleased) -> None:
         """Publish the RunReleased event of a held run that will not run again."""
 
+    def buildset_analyzed(self, event: BuildsetAnalyzed) -> None:
+        """Publish a buildset's BuildsetAnalyzed event."""
+
 
 class HistoryRecorder(Protocol):
     """Where each analysed run's per-test results are kept for flakiness judgements."""
@@ -299,6 +301,25 @@ class Rechecker(Protocol):
 
     def recheck(self, run: RunEvent, comment: str) -> Recheck:
         """Ask once; RecheckUnavailable when the CI cannot be asked, RecheckFailed to try later."""
+
+
+class Buildsets(Protocol):
+    """Buildsets while their runs are analysed; the event is claimed conditionally."""
+
+    def record(self, key: BuildsetKey, member: BuildsetMember, now: datetime, deadline: datetime) -> Buildset:
+        """Add an analysed run (the buildset is made on its first); the buildset after the write."""
+
+    def claim(self, event: BuildsetAnalyzed) -> bool:
+        """Keep the buildset's event unless one is kept; False then."""
+
+    def unclaim(self, buildset_id: str) -> None:
+        """Drop a kept event that could not be published."""
+
+    def settle(self, buildset: Buildset) -> None:
+        """Its event is out: the round no longer looks at it."""
+
+    def overdue(self, now: datetime, limit: int = 100) -> list[Buildset]:
+        """Buildsets not settled whose deadline has passed."""
 
 
 # ---- query ----------------------------------------------------------------------------------

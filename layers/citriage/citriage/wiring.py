@@ -25,7 +25,9 @@ from citriage.adapters.aws.secrets import SecretKeys
 from citriage.adapters.aws.sqs import RunQueue
 from citriage.config import (
     AnalyzeSettings,
+    FeedbackSettings,
     FetchSettings,
+    GateSettings,
     IncidentSettings,
     IncidentUpkeepSettings,
     LayoutSettings,
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from citriage.adapters.aws.tokens import TokenStore
     from citriage.analyze.matching.infra_rules import InfraRuleSet
     from citriage.analyze.service import Analyzer, AnalyzeService
+    from citriage.feedback.buildsets import BuildsetTracker
+    from citriage.feedback.gate import ReleaseGate
+    from citriage.feedback.reviews import ReviewService
     from citriage.incidents.holds import HoldService
     from citriage.incidents.ledger import IncidentLedger
     from citriage.incidents.tracker import IncidentTracker
@@ -62,6 +67,7 @@ if TYPE_CHECKING:
 
 def webhook_service(settings: WebhookSettings, aws: AwsClients) -> WebhookService:
     """The webhook intake over Secrets Manager, DynamoDB and SQS."""
+    from citriage.intake.sources import configured_sources
     from citriage.intake.webhook import WebhookService
 
     return WebhookService(
@@ -69,6 +75,7 @@ def webhook_service(settings: WebhookSettings, aws: AwsClients) -> WebhookServic
         dedupe=DedupeStore(aws.table(settings.dedupe_table), settings.dedupe_ttl_days),
         queue=RunQueue(aws.sqs, settings.analyze_queue_url),
         max_body_bytes=settings.max_body_bytes,
+        sources=configured_sources(settings.gerrit_ci_accounts),
     )
 
 
@@ -371,6 +378,44 @@ def incident_upkeep(
         HoldPolicy(hold_hours=upkeep.hold_hours, recheck_comment=upkeep.recheck_comment),
     )
     return tracker, publisher, holds
+
+
+def feedback_services(
+    settings: FeedbackSettings, fetch: FetchSettings, aws: AwsClients
+) -> tuple[BuildsetTracker, ReviewService]:
+    """The buildset tracker (its events on the bus) and the reviews that answer the CI."""
+    from citriage.adapters.aws.buildsets import BuildsetStore
+    from citriage.feedback.buildsets import BuildsetTracker
+    from citriage.feedback.http import CiApi
+    from citriage.feedback.reviews import ReviewService
+    from citriage.models.buildset import FeedbackPolicy
+
+    tokens = SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None
+    buildsets, reports = (
+        BuildsetStore(aws.table(settings.buildsets_table)),
+        RunStore(aws.table(settings.runs_table)),
+    )
+    publisher = EventPublisher(aws.events, settings.event_bus_name)
+    tracker = BuildsetTracker(buildsets, reports, publisher, settings.buildset_deadline)
+    policy = FeedbackPolicy(
+        gerrit_url=settings.gerrit_url or None, vote_label=settings.gerrit_vote_label or None
+    )
+    return tracker, ReviewService(CiApi(fetch), tokens, DedupeStore(aws.table(settings.dedupe_table)), policy)
+
+
+def release_gate(settings: GateSettings, fetch: FetchSettings, aws: AwsClients) -> ReleaseGate | None:
+    """The release gate over its OBS-style API (the one host it may call), or None when no
+    ReleaseGateUrl is set."""
+    from citriage.feedback.gate import ReleaseGate
+    from citriage.feedback.http import CiApi
+
+    if not settings.release_gate_url:
+        return None
+    api = CiApi(fetch.model_copy(update={"log_hosts": [settings.gate_host]}))
+    tokens = SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None
+    dedupe = DedupeStore(aws.table(settings.dedupe_table))
+    group, pattern = settings.release_gate_group or "", settings.release_gate_request_pattern
+    return ReleaseGate(api, tokens, dedupe, settings.release_gate_url, group, pattern)
 
 
 def downtime_mailer(settings: NotifySettings, incidents: IncidentSettings, aws: AwsClients) -> DowntimeMailer:

@@ -36,6 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
             keys_file=Path(args.keys) if args.keys else None,
             ci_tokens_file=Path(args.ci_tokens) if args.ci_tokens else None,
             round_seconds=args.round_seconds,
+            gerrit_url=args.gerrit_url,
             state_dir=None if args.no_state else Path(args.state or Path(args.out) / "state"),
             demo_events=Path(args.events) if args.demo else None,
         )
@@ -82,6 +83,12 @@ def register(sub: Any) -> None:
         type=float,
         default=60.0,
         help="how often the incidents' round runs: quiet incidents, held runs past their limit (default 60)",
+    )
+    serve.add_argument(
+        "--gerrit-url",
+        metavar="URL",
+        help="post reviews to this Gerrit (a test Gerrit); its credential is --ci-tokens' gerrit entry, "
+        "or --keys' gerrit entry (user:http-password)",
     )
     serve.add_argument(
         "--demo",

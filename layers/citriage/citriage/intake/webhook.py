@@ -10,9 +10,9 @@ from pydantic import BaseModel, ValidationError
 
 from citriage import keys
 from citriage.errors import BadRequest, IntakeInProgress, PayloadTooLarge, Unauthorized, validation_summary
-from citriage.intake.sources import get_source
+from citriage.intake.sources import SOURCES, get_source
 from citriage.models import RunEvent
-from citriage.ports import Dedupe, KeySource, Queue
+from citriage.ports import Dedupe, KeySource, Queue, WebhookSource
 
 # Runs one webhook message may carry (a Zuul buildset's finished builds, an openQA group).
 MAX_RUNS_PER_MESSAGE = 500
@@ -28,7 +28,15 @@ class WebhookOutcome(BaseModel):
 class WebhookService:
     """Turns a signed CI webhook into queued, deduplicated analysis requests."""
 
-    def __init__(self, keys: KeySource, dedupe: Dedupe, queue: Queue, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        dedupe: Dedupe,
+        queue: Queue,
+        max_body_bytes: int,
+        sources: Mapping[str, WebhookSource] = SOURCES,
+    ) -> None:
+        self._sources = sources
         self._keys = keys
         self._dedupe = dedupe
         self._queue = queue
@@ -47,7 +55,7 @@ class WebhookService:
         or the same build found by a sweep) is reported as a duplicate and not enqueued again;
         so is every run of a delivery whose id (e.g. X-GitHub-Delivery) was seen before.
         """
-        source = get_source(source_name)
+        source = get_source(source_name, self._sources)
         if len(body) > self._max_body_bytes:
             raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {self._max_body_bytes}")
         key = self._keys.key_for(source.name)

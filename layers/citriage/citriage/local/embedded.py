@@ -91,6 +91,9 @@ class LocalStack:
     ci_tokens: dict[str, object] = field(default_factory=dict)
     # IncidentClosed events for IncidentsFunction (None in a state kept before it existed).
     incidents_queue_url: str | None = None
+    # RunAnalyzed and BuildsetAnalyzed for FeedbackFunction, BuildsetAnalyzed for the release gate.
+    feedback_queue_url: str | None = None
+    gate_queue_url: str | None = None
 
 
 # A WSGI application wrapper: `serve --state` passes every request through its snapshot gate.
@@ -192,6 +195,8 @@ class EmbeddedAws:
             keys,
             tokens,
             done.queue_urls["IncidentsQueue"],
+            done.queue_urls["FeedbackQueue"],
+            done.queue_urls["ReleaseGateQueue"],
         )
 
     def resume(self, saved: Mapping[str, Any], log_hosts: list[str], mail_out_dir: Path | None) -> LocalStack:
@@ -208,9 +213,10 @@ class EmbeddedAws:
             str(saved["notify_queue_url"]).replace(old, self.endpoint),
             dict(saved["webhook_keys"]),
             dict(saved.get("ci_tokens") or {}),
-            str(saved["incidents_queue_url"]).replace(old, self.endpoint)
-            if saved.get("incidents_queue_url")
-            else None,
+            *(
+                str(saved[name]).replace(old, self.endpoint) if saved.get(name) else None
+                for name in ("incidents_queue_url", "feedback_queue_url", "gate_queue_url")
+            ),
         )
 
 
@@ -346,6 +352,8 @@ class HandlerChain:
         self.analyze = load_handler("analyze", root)
         self.notify = load_handler("notify", root)
         self.incidents = load_handler("incidents", root)
+        self.feedback = load_handler("feedback", root)
+        self.gate = load_handler("gate", root)
         self.unsubscribe = HandlerPool("unsubscribe", 1, root)
         self._sqs = AwsClients().sqs
 
@@ -391,15 +399,40 @@ class HandlerChain:
         return done
 
     def run_pending(self) -> tuple[int, int]:
-        """Analyse everything queued, then notify, then recheck the held runs of closed incidents
-        (and mail the runs that released); returns (runs analysed, events notified)."""
+        """Analyse everything queued, then notify; recheck the held runs of closed incidents
+        (and mail the runs that released); fill buildsets and answer their CI (and the release
+        gate, when one is configured). Returns (runs analysed, events notified)."""
         analysed = self.drain(self.stack.analyze_queue_url, self.analyze, "AnalyzeFunction")
         notified = self.drain(self.stack.notify_queue_url, self.notify, "NotifyFunction")
         if self.stack.incidents_queue_url and self.drain(
             self.stack.incidents_queue_url, self.incidents, "IncidentsFunction"
         ):
             notified += self.drain(self.stack.notify_queue_url, self.notify, "NotifyFunction")
+        self.answer_pending()
         return analysed, notified
+
+    def answer_pending(self) -> int:
+        """Work the feedback queue until it is empty (a buildset's last run puts its
+        BuildsetAnalyzed there), then the release gate's queue; returns the events done."""
+        done = 0
+        if self.stack.feedback_queue_url:
+            while worked := self.drain(self.stack.feedback_queue_url, self.feedback, "FeedbackFunction"):
+                done += worked
+        if self.stack.gate_queue_url:
+            if os.environ.get("RELEASE_GATE_URL"):
+                done += self.drain(self.stack.gate_queue_url, self.gate, "ReleaseGateFunction")
+            else:  # no gate here: its queue is not left to grow
+                self._sqs.purge_queue(QueueUrl=self.stack.gate_queue_url)
+        return done
+
+    def buildset_round(self) -> dict[str, Any]:
+        """FeedbackFunction's scheduled round (buildsets past their deadline), then the answers."""
+        outcome = self.feedback(
+            {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}},
+            LambdaContext("FeedbackFunction"),
+        )
+        self.answer_pending()
+        return dict(outcome)
 
     def incident_round(self) -> dict[str, Any]:
         """IncidentsFunction's scheduled round (quiet incidents, unannounced changes, held runs

@@ -72,8 +72,10 @@ class ServeOptions:
     keys_file: Path | None = None
     # JSON, the CI API tokens secret's shape (source -> host -> credential): reading CI APIs, rechecks.
     ci_tokens_file: Path | None = None
-    # How often IncidentsFunction's scheduled round runs (every 5 minutes in AWS).
+    # How often IncidentsFunction's and FeedbackFunction's scheduled rounds run (5 minutes in AWS).
     round_seconds: float = 60.0
+    # Reviews go to this Gerrit instead of the one in each change URL.
+    gerrit_url: str | None = None
     # Where tables, queues and keys are kept across restarts; None keeps them in memory only.
     state_dir: Path | None = None
     # Replay the bundled Zuul events from this directory at start (their logs are served too).
@@ -119,6 +121,7 @@ class QueueWorker(threading.Thread):
                 if time.monotonic() >= next_round:
                     next_round = time.monotonic() + self._round_seconds
                     self._rounded(self._chain.incident_round())
+                    self._chain.buildset_round()
                 if self._commit and (analysed or notified):
                     self._commit()
             except Exception as exc:  # the worker must outlive one bad round; it says why
@@ -309,13 +312,17 @@ def _stack(
 ) -> LocalStack:
     """The stack: resumed from the state directory, or provisioned afresh."""
     out_dir = options.out_dir.resolve()
+    hosts = [*hosts, options.gerrit_url] if options.gerrit_url else hosts
     if saved is None:
         tokens = json.loads(options.ci_tokens_file.read_text("utf-8")) if options.ci_tokens_file else None
         if tokens is not None and not isinstance(tokens, dict):
             raise ValueError(
                 f"{options.ci_tokens_file}: expected a JSON object of source -> host -> credential"
             )
-        return aws.provision(options.sender, hosts, out_dir, keys, tokens)
+        if options.gerrit_url and keys and keys.get("gerrit") and not (tokens or {}).get("gerrit"):
+            # The --keys file's gerrit entry (user:http-password) is the test Gerrit's credential.
+            tokens = (tokens or {}) | {"gerrit": {urlsplit(options.gerrit_url).netloc: keys["gerrit"]}}
+        return _reviews_to(options.gerrit_url, aws.provision(options.sender, hosts, out_dir, keys, tokens))
     stack = aws.resume(saved, hosts, out_dir)
     if keys and any(stack.webhook_keys.get(source) != key for source, key in keys.items()):
         print(f"note: the webhook keys kept in {options.state_dir} are used, not those of --keys", flush=True)
@@ -328,6 +335,14 @@ def _stack(
         f"{ended} unfinished claim(s) released",
         flush=True,
     )
+    return _reviews_to(options.gerrit_url, stack)
+
+
+def _reviews_to(gerrit_url: str | None, stack: LocalStack) -> LocalStack:
+    """With --gerrit-url, FeedbackFunction posts its reviews to that Gerrit (for this start)."""
+    if gerrit_url:
+        stack.env["GERRIT_URL"] = gerrit_url
+        os.environ["GERRIT_URL"] = gerrit_url
     return stack
 
 

@@ -213,6 +213,9 @@ class RunAnalyzed(BaseModel):
     project: str | None = None
     pipeline: str | None = None
     incident: str | None = Field(default=None, description="The infrastructure incident the run belongs to")
+    buildset_id: str | None = Field(
+        default=None, description="The buildset it belongs to, when its CI said (a BuildsetAnalyzed follows)"
+    )
 
     @classmethod
     def from_report(cls, report: RunReport) -> RunAnalyzed:
@@ -232,6 +235,7 @@ class RunAnalyzed(BaseModel):
             project=report.run.project,
             pipeline=report.run.pipeline,
             incident=report.incident,
+            buildset_id=report.run.buildset_id if report.run.buildset_size else None,
         )
 
 

@@ -18,6 +18,7 @@ class SourceName(StrEnum):
     GITHUB = "github"
     GITLAB = "gitlab"
     OPENQA = "openqa"
+    GERRIT = "gerrit"
     GENERIC = "generic"
 
 
@@ -114,6 +115,15 @@ class RunEvent(BaseModel):
     patchset: str | None = None
     change_url: str | None = None
     buildset_id: str | None = None
+    buildset_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="How many runs of its buildset citriage was sent (their analyses complete the buildset)",
+    )
+    revision: str | None = Field(
+        default=None, description="The commit the run tested (GitHub checks and GitLab notes are put on it)"
+    )
     voting: bool | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -140,6 +150,7 @@ class RunEvent(BaseModel):
         "patchset",
         "change_url",
         "buildset_id",
+        "revision",
         "reanalysis",
         mode="after",
     )(_plain_text)

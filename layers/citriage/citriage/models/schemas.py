@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from citriage.models.buildset import BuildsetAnalyzed
 from citriage.models.incident import DowntimeReport, Incident, IncidentChanged, RunReleased
 from citriage.models.query import (
     Envelope,
@@ -41,6 +42,10 @@ CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
     "job-page": (Page[JobSummary], "GET /jobs: jobs with their last run and recent pass rate"),
     "test-history": (TestHistory, "GET /tests/{test_id}/history: the runs a test failed in, rates per job"),
     "known-issue-status": (KnownIssueStatus, "GET /known-issues/{id}: a signature, its statistics, its hits"),
+    "buildset-analyzed": (
+        BuildsetAnalyzed,
+        "The `detail` of BuildsetAnalyzed on the citriage bus: one verdict per buildset, for bots",
+    ),
     "run-released": (
         RunReleased,
         "The `detail` of RunReleased on the citriage bus: a held run that never ran again",

@@ -6,11 +6,13 @@ from typing import Any
 
 from citriage.errors import CitriageError
 from citriage.models import RunAnalyzed, RunReport
+from citriage.models.buildset import BuildsetAnalyzed
 from citriage.models.incident import Incident, IncidentChanged, IncidentState, RunReleased
 
 
 class EventPublisher:
-    """Puts `RunAnalyzed`, `IncidentOpened`, `IncidentClosed` and `RunReleased` events on the bus."""
+    """Puts `RunAnalyzed`, `BuildsetAnalyzed`, `IncidentOpened`, `IncidentClosed` and `RunReleased`
+    events on the bus."""
 
     source = "citriage"
 
@@ -32,6 +34,10 @@ class EventPublisher:
     def run_released(self, released: RunReleased) -> None:
         """Publish RunReleased: a held run that will not run again (raises when refused)."""
         self._put("RunReleased", released.model_dump_json(), released.run_id)
+
+    def buildset_analyzed(self, event: BuildsetAnalyzed) -> None:
+        """Publish BuildsetAnalyzed: one buildset's verdict (raises when refused)."""
+        self._put("BuildsetAnalyzed", event.model_dump_json(), event.id)
 
     def _put(self, detail_type: str, detail: str, subject: str) -> None:
         response = self._events.put_events(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from citriage.errors import UnknownSource
 from citriage.intake.sources.generic import GenericSource
+from citriage.intake.sources.gerrit import GerritSource
 from citriage.intake.sources.github import GitHubSource
 from citriage.intake.sources.gitlab import GitLabSource
 from citriage.intake.sources.jenkins import JenkinsSource
@@ -19,14 +22,20 @@ SOURCES: dict[str, WebhookSource] = {
         GitHubSource(),
         GitLabSource(),
         OpenQaSource(),
+        GerritSource(),
         GenericSource(),
     )
 }
 
 
-def get_source(name: str) -> WebhookSource:
+def configured_sources(gerrit_ci_accounts: Sequence[str]) -> dict[str, WebhookSource]:
+    """The sources, with the Gerrit accounts whose comments list job results."""
+    return SOURCES | {GerritSource.name: GerritSource(gerrit_ci_accounts)}
+
+
+def get_source(name: str, sources: Mapping[str, WebhookSource] = SOURCES) -> WebhookSource:
     """The source of that name, or UnknownSource."""
     try:
-        return SOURCES[name]
+        return sources[name]
     except KeyError:
-        raise UnknownSource(f"unknown webhook source {name!r}; known: {', '.join(sorted(SOURCES))}") from None
+        raise UnknownSource(f"unknown webhook source {name!r}; known: {', '.join(sorted(sources))}") from None

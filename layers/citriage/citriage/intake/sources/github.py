@@ -52,6 +52,7 @@ class GitHubWorkflowRun(BaseModel):
     conclusion: str | None = None
     event: str | None = None
     head_branch: str | None = None
+    head_sha: str | None = None
     html_url: str | None = None
     url: str
     run_started_at: datetime | None = None
@@ -109,6 +110,10 @@ class GitHubSource:
                     branch=run.head_branch,
                     change=str(change) if change else None,
                     change_url=f"{base}/pull/{change}" if change else None,
+                    revision=run.head_sha,
+                    # A workflow run is its own buildset: its verdict becomes a check run.
+                    buildset_id=f"{run.id}-{run.run_attempt}",
+                    buildset_size=1,
                     start_time=run.run_started_at,
                     end_time=run.updated_at,
                 )

@@ -40,6 +40,7 @@ class GitLabPipeline(BaseModel):
     ref: str | None = None
     source: str | None = None
     status: str
+    sha: str | None = None
     created_at: str | None = None
     finished_at: str | None = None
     url: str | None = None
@@ -127,6 +128,10 @@ class GitLabSource:
                     branch=pipeline.ref,
                     change=str(mr.iid) if mr and mr.iid else None,
                     change_url=mr.url if mr else None,
+                    revision=pipeline.sha,
+                    # A pipeline is its own buildset: its verdict notes the merge request.
+                    buildset_id=str(pipeline.id),
+                    buildset_size=1,
                     start_time=pipeline.created_at,
                     end_time=pipeline.finished_at,
                 )

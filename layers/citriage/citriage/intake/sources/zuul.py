@@ -119,6 +119,7 @@ class ZuulMessage(BaseModel):
     change_url: str | None = None
     change: str | None = None
     patchset: str | None = None
+    commit_id: str | None = None
     buildset: ZuulBuildset
 
     _as_text = field_validator("change", "patchset", mode="before")(as_text)
@@ -140,9 +141,8 @@ class ZuulSource(HmacSignedSource):
             patchset=message.patchset,
             ref_url=message.change_url,
         )
-        for build in message.buildset.builds:
-            if not build.finished:
-                continue
+        finished = [build for build in message.buildset.builds if build.finished]
+        for build in finished:
             try:
                 runs.append(
                     build.run_event(
@@ -150,6 +150,9 @@ class ZuulSource(HmacSignedSource):
                         context,
                         pipeline=message.pipeline,
                         buildset_id=message.buildset.uuid,
+                        revision=message.commit_id,
+                        # Its finished builds complete the buildset (a skipped one has no logs).
+                        buildset_size=len(finished) if message.buildset.uuid else None,
                     )
                 )
             except ValidationError as exc:
