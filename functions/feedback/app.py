@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.config import FeedbackSettings, FetchSettings
 from citriage.feedback.buildsets import BuildsetTracker
-from citriage.feedback.reviews import FeedbackUnavailable, ReviewService
+from citriage.feedback.reviews import FeedbackNotConfigured, FeedbackUnavailable, ReviewService
 from citriage.models import RunAnalyzedEnvelope
 from citriage.models.buildset import BuildsetAnalyzedEnvelope
 from citriage.wiring import feedback_services
@@ -43,6 +43,9 @@ def feedback_record(record: SQSRecord) -> None:
     event = BuildsetAnalyzedEnvelope.model_validate_json(record.body).detail
     try:
         answered = reviews.answer(event)
+    except FeedbackNotConfigured as exc:  # no credential, or nothing to answer on: by choice
+        logger.info("buildset not answered", buildset=event.id, reason=str(exc))
+        return
     except FeedbackUnavailable as exc:
         logger.warning("buildset not answered", buildset=event.id, reason=str(exc))
         return

@@ -45,6 +45,12 @@ def test_demo_keeps_what_was_there_and_writes_a_run_folder(tmp_path):
     assert len(held) == 3 and all(": rechecked: 'recheck' comment on change 9001" in line for line in held)
     reviews = [line for line in lines if line.startswith("  stand-in Gerrit got 'recheck' on /a/changes/")]
     assert len(reviews) == 3 and len(set(reviews)) == 3
+    # And each of the outage's seven changes got one review: the held runs' as infrastructure
+    # failures, the clean runs' as passed
+    answered = [line for line in lines if line.startswith("  stand-in Gerrit got 'citriage: ")]
+    assert len(answered) == 7 and len({line.rsplit(" on ", 1)[1] for line in answered}) == 7
+    assert sum("only known or infrastructure failures" in line for line in answered) == 5
+    assert sum("no failures" in line for line in answered) == 2
     held_runs = [line.split()[1] for line in held]
     assert not [m for m in folder.glob("zuul_*.eml") if any(r.split(":")[1] in m.name for r in held_runs)]
     # and its output is the summary table, with no metric records (EMF) among the lines

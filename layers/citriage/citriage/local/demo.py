@@ -116,7 +116,8 @@ def show_outage(chain: HandlerChain, key: str, log_server: str, gerrit: StandInG
             what = held.recheck.action if held.recheck else held.released_because or "waiting"
             print(f"  held {held.run_id} ({held.run.job}): {held.state.value}: {what}")
     for path, message in gerrit.reviews:
-        print(f"  stand-in Gerrit got {message!r} on {path}")
+        # A recheck is its whole comment; a buildset's review, its first line.
+        print(f"  stand-in Gerrit got {(message.splitlines() or [''])[0]!r} on {path}")
 
 
 def post_bundled(
