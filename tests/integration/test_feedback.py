@@ -286,3 +286,27 @@ def test_the_gate_leaves_an_incomplete_buildset_and_one_that_names_no_request(st
     assert gate.decide(event.model_copy(update={"id": "openqa:no-request-here"})) is None
     assert cis["obs"].posts() == []
     assert datetime.now(UTC) > event.published_at
+
+
+def test_an_openqa_builds_size_is_its_overview_and_unknown_when_openqa_cannot_say(cis):
+    from citriage.feedback.sizes import BuildsetSizes
+
+    openqa = cis["obs"]  # any stand-in server will do for openQA's API
+    overview = [
+        {"id": n, "name": f"sle-15-SP7-Online-x86_64-Build:41234:kernel-test{n}@64bit"} for n in (7, 8, 9)
+    ]
+    openqa.json("/api/v1/jobs/overview?build=%3A41234%3Akernel&groupid=12", overview)
+
+    def run(build: str) -> RunEvent:
+        return RunEvent(
+            source="openqa",
+            job="test7",
+            build_id=f"{_host(openqa)}/7",
+            log_url=f"{openqa.url}/tests/7",
+            buildset_id=f"{_host(openqa)}/12/{build}",
+        )
+
+    sizes = BuildsetSizes(CiApi(settings(cis)))
+    assert sizes.size_of(run(":41234:kernel")) == 3
+    assert sizes.size_of(run(":99999:other")) is None  # a 404: the run is not tracked
+    assert BuildsetSizes(CiApi(FetchSettings())).size_of(run(":41234:kernel")) is None  # not a log host

@@ -155,14 +155,17 @@ class GateSettings(_EnvSettings):
     dedupe_table: str
     release_gate_url: str | None = None
     release_gate_group: str | None = None
-    # Which part of a buildset's id names the release request (the group `request`).
-    release_gate_request_pattern: str = r"(?P<request>\d+)"
+    # Which part of a buildset's id names the release request (the group `request`); by default
+    # qem-bot's openQA BUILD `:<request>:<package>`. A buildset it does not match is left alone.
+    release_gate_request_pattern: str = r":(?P<request>\d+):"
     ci_tokens_secret_arn: str | None = None
 
     @property
     def gate_host(self) -> str:
-        """The release API's host (and port): the only one the gate calls."""
-        return urlsplit(self.release_gate_url or "").netloc
+        """The release API's host (and port), as LOG_HOSTS names one: the only host the gate
+        calls (`http://host:port` when its URL is plain http, which only that form allows)."""
+        parts = urlsplit(self.release_gate_url or "")
+        return f"http://{parts.netloc}" if parts.scheme == "http" else parts.netloc
 
 
 class QuerySettings(_EnvSettings):

@@ -388,6 +388,7 @@ def feedback_services(
     from citriage.feedback.buildsets import BuildsetTracker
     from citriage.feedback.http import CiApi
     from citriage.feedback.reviews import ReviewService
+    from citriage.feedback.sizes import BuildsetSizes
     from citriage.models.buildset import FeedbackPolicy
 
     tokens = SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None
@@ -396,7 +397,8 @@ def feedback_services(
         RunStore(aws.table(settings.runs_table)),
     )
     publisher = EventPublisher(aws.events, settings.event_bus_name)
-    tracker = BuildsetTracker(buildsets, reports, publisher, settings.buildset_deadline)
+    sizes = BuildsetSizes(CiApi(fetch))
+    tracker = BuildsetTracker(buildsets, reports, publisher, settings.buildset_deadline, sizes=sizes)
     policy = FeedbackPolicy(
         gerrit_url=settings.gerrit_url or None, vote_label=settings.gerrit_vote_label or None
     )

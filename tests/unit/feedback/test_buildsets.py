@@ -130,13 +130,40 @@ def test_a_bus_failure_leaves_the_event_to_be_published_again():
     assert event is not None and event.approvable is True and bus.buildsets == [event]
 
 
-def test_runs_without_a_buildset_are_not_tracked_and_a_missing_report_is_retried():
-    track, bus, _, _ = tracker()
-    lone = report("x", Verdict.PASSED).model_copy(
-        update={"run": report("x", Verdict.PASSED).run.model_copy(update={"buildset_size": None})}
-    )
-    assert RunAnalyzed.from_report(lone).buildset_id is None
-    assert track.on_run(RunAnalyzed.from_report(lone)) is None
+def test_runs_whose_buildset_size_nobody_knows_are_not_tracked_and_a_missing_report_is_retried():
+    unsized = report("x", Verdict.PASSED)
+    unsized = unsized.model_copy(update={"run": unsized.run.model_copy(update={"buildset_size": None})})
+    track, bus, _, store = tracker(unsized)
+    assert track.on_run(RunAnalyzed.from_report(unsized)) is None and store.heads == {}
     with pytest.raises(ReportNotStored):
         track.on_run(RunAnalyzed.from_report(report("y", Verdict.PASSED)))
     assert bus.buildsets == []
+
+
+def test_an_openqa_builds_size_comes_from_the_sizes_and_its_runs_fill_it():
+    class Sizes:
+        def size_of(self, run):
+            return run.buildset_size or 2
+
+    def job(n: int, verdict: Verdict, *failures: Failure) -> RunReport:
+        run = RunEvent(
+            source="openqa",
+            job=f"test{n}",
+            build_id=f"openqa.example.org/{n}",
+            result="failed",
+            log_url=f"https://openqa.example.org/tests/{n}",
+            buildset_id="openqa.example.org/1/:41234:kernel",
+        )
+        return RunReport(
+            run=run, verdict=verdict, tests=TestCounts(), failures=list(failures), analyzed_at=T0
+        )
+
+    runs = [job(1, Verdict.PASSED), job(2, Verdict.FAILED_KNOWN, KNOWN)]
+    store, reps, bus = FakeBuildsets(), FakeReports(), FakePublisher()
+    for r in runs:
+        reps.put_report(r)
+    track = BuildsetTracker(store, reps, bus, timedelta(hours=3), Clock(), sizes=Sizes())
+    assert track.on_run(RunAnalyzed.from_report(runs[0])) is None
+    event = track.on_run(RunAnalyzed.from_report(runs[1]))
+    assert event is not None and event.id == "openqa:openqa.example.org/1/:41234:kernel"
+    assert (event.expected, event.approvable) == (2, True)

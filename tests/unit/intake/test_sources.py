@@ -156,7 +156,7 @@ def test_openqa_job_done_points_at_the_job_page():
     assert (run.job, run.project, run.buildset_id) == (
         "textmode",
         "opensuse-Tumbleweed-DVD-x86_64",
-        "20261120",
+        "ci.example.org/1/20261120",  # instance, job group, BUILD: the jobs of one build
     )
 
 

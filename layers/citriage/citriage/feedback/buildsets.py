@@ -4,7 +4,8 @@
 
 A run belongs to a buildset when its source said how many runs the buildset has: a Zuul
 reporter message (its finished builds), a Gerrit comment (its failed jobs), a GitHub workflow
-run or a GitLab pipeline (one run each). Whoever finds the buildset complete, or the round that
+run or a GitLab pipeline (one run each); or when its CI's API does (an openQA build's jobs,
+citriage.feedback.sizes). Whoever finds the buildset complete, or the round that
 finds it overdue, claims its event with a conditional write: one event a buildset, under
 concurrent analyses and redeliveries. A crash between the claim and the bus leaves the buildset
 where the round finds it and publishes the kept event again (consumers dedupe on the id).
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from citriage.analyze.classify import ci_says_passed
 from citriage.errors import CitriageError
+from citriage.feedback.sizes import BuildsetSizes
 from citriage.models import RunAnalyzed
 from citriage.models.buildset import Buildset, BuildsetAnalyzed, BuildsetKey, BuildsetMember
 from citriage.ports import Buildsets, Publisher, ReportReader
@@ -41,7 +43,9 @@ class BuildsetTracker:
         publisher: Publisher,
         deadline: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sizes: BuildsetSizes | None = None,
     ) -> None:
+        self._sizes = sizes or BuildsetSizes(None)
         self._buildsets = buildsets
         self._reports = reports
         self._publisher = publisher
@@ -56,12 +60,13 @@ class BuildsetTracker:
         if report is None:
             raise ReportNotStored(f"{analyzed.run_id}: no stored report yet")
         run = report.run
-        if not run.buildset_id or not run.buildset_size:
+        size = self._sizes.size_of(run) if run.buildset_id else None
+        if not run.buildset_id or not size:
             return None
         key = BuildsetKey(
             id=buildset_key(run.source, run.buildset_id),
             source=run.source,
-            expected=run.buildset_size,
+            expected=size,
             project=run.project,
             pipeline=run.pipeline,
             change=run.change,

@@ -5,9 +5,9 @@ a release request on an OBS-style API, when testing is finished, without polling
     POST {ReleaseGateUrl}/request/{id}?cmd=changereviewstate&by_group={group}
          &newstate=accepted|declined&comment=...
 
-The request id comes from the buildset's own id (an openQA `BUILD` such as `:41234:kernel`, a
-Zuul buildset, a generic one) through `ReleaseGateRequestPattern`'s `request` group; a buildset
-it does not match is none of the gate's business. An approvable buildset accepts; one with a
+The request id comes from the buildset's own id (by default from an openQA `BUILD` such as
+`:41234:kernel`) through `ReleaseGateRequestPattern`'s `request` group; a buildset it does not
+match is none of the gate's business. An approvable buildset accepts; one with a
 new failure declines, naming each blocking failure; an incomplete one is left to a person. The
 decision is claimed in the dedupe table first, so a redelivered event decides nothing twice.
 The credential is the CI API tokens secret's `obs` entry (`user:password`) for the API's host.

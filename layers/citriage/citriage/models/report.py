@@ -235,7 +235,7 @@ class RunAnalyzed(BaseModel):
             project=report.run.project,
             pipeline=report.run.pipeline,
             incident=report.incident,
-            buildset_id=report.run.buildset_id if report.run.buildset_size else None,
+            buildset_id=report.run.buildset_id,
         )
 
 

@@ -72,7 +72,11 @@ class OpenQaSource(HmacSignedSource):
                     web_url=f"{base}/tests/{message.id}",
                     pipeline=f"group {message.group_id}" if message.group_id else None,
                     project=product or None,
-                    buildset_id=message.build,
+                    # The jobs of one BUILD in one job group of one instance are a buildset;
+                    # openQA's API says how many (citriage.feedback.sizes).
+                    buildset_id=f"{url_host(parts)}/{message.group_id or '-'}/{message.build}"
+                    if message.build
+                    else None,
                 )
             ]
         except ValidationError as exc:
