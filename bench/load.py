@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "layers" / "citriage"))
 
 from citriage.intake.sources.auth import sign_hmac_sha256  # noqa: E402  # after the path above
-from citriage.local.embedded import serve_directory  # noqa: E402
+from citriage.local.loopback import serve_directory  # noqa: E402
 from citriage.notify.transports import safe_name  # noqa: E402
 
 EVENTS = REPO / "events"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from citriage.local.embedded import EmbeddedAws, LocalStack, serve_directory
+from citriage.local.embedded import EmbeddedAws, LocalStack
+from citriage.local.loopback import serve_directory
 
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "events"

@@ -9,9 +9,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from citriage.local.loopback import serving_on_loopback
 
 
 @dataclass
@@ -139,14 +141,5 @@ def _handler(ci: FakeCi) -> type[BaseHTTPRequestHandler]:
 def fake_ci() -> Iterator[FakeCi]:
     """Run a FakeCi on 127.0.0.1 for the duration of the block."""
     ci = FakeCi()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ci))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    ci.url = f"http://{host!s}:{port}"
-    try:
+    with serving_on_loopback(_handler(ci)) as ci.url:
         yield ci
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

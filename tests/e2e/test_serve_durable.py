@@ -28,7 +28,7 @@ def test_kill_9_mid_burst_and_a_restart_lose_nothing_and_mail_nothing_twice(tmp_
 
 
 def test_a_message_of_many_builds_holds_up_no_other_webhook(tmp_path):
-    from citriage.local.embedded import serve_directory
+    from citriage.local.loopback import serve_directory
 
     with serve_directory(EVENTS / "logs") as log_server:
         serve = Serve(tmp_path, _free_port(), log_server, state=True)

@@ -7,7 +7,7 @@ import pytest
 from citriage.analyze.matching.infra_rules import InfraRuleSet, load_builtin_rules
 from citriage.analyze.service import Analyzer
 from citriage.config import FetchSettings, LayoutSettings
-from citriage.local.embedded import serve_directory
+from citriage.local.loopback import serve_directory
 from citriage.models import RunEvent, Verdict
 
 from tests.unit.fakes import FakeList

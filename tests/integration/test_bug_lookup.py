@@ -5,7 +5,7 @@ import json
 import pytest
 from citriage.cli.main import main
 from citriage.known_issues.yaml_file import load_known_issues_yaml
-from citriage.local.embedded import serve_directory
+from citriage.local.loopback import serve_directory
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.cli.main import main
 from citriage.config import AnalyzeSettings, FetchSettings, LayoutSettings
 from citriage.known_issues.yaml_file import load_known_issues_yaml
-from citriage.local.embedded import serve_directory
+from citriage.local.loopback import serve_directory
 from citriage.models import (
     Classification,
     Failure,

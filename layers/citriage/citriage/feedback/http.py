@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 
 from citriage.analyze.ci_api.credentials import credential_for
-from citriage.analyze.logs.policy import PinnedAdapter, UrlPolicy
+from citriage.analyze.logs.policy import PinnedAdapter, UrlPolicy, host_header
 from citriage.config import FetchSettings
 from citriage.errors import CitriageError, FetchFailed, FetchRefused
 from citriage.models.run import without_credentials
@@ -80,9 +80,7 @@ class CiApi:
         host = (parts.hostname or "").lower()
         port = parts.port or (443 if parts.scheme == "https" else 80)
         self._adapter.pin(host, port, addresses[0])
-        name = f"[{host}]" if ":" in host else host
-        sent = dict(headers)
-        sent["Host"] = name if port == (443 if parts.scheme == "https" else 80) else f"{name}:{port}"
+        sent = dict(headers) | {"Host": host_header(parts.scheme, host, port)}
         try:
             with self._session.request(
                 method,

@@ -14,7 +14,8 @@ from citriage.adapters.aws.incidents import IncidentStore
 from citriage.errors import InputError
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
-from citriage.local.embedded import EmbeddedAws, HandlerChain, serve_directory
+from citriage.local.embedded import EmbeddedAws, HandlerChain
+from citriage.local.loopback import serve_directory
 from citriage.local.outage import DEMO_GERRIT_LOGIN, StandInGerrit, replay_outage, stand_in_gerrit
 from citriage.local.seed import seed_tables
 from citriage.models import Classification, parse_time

@@ -17,11 +17,8 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -228,25 +225,6 @@ def _set_mail_out(env: dict[str, str], mail_out_dir: Path | None) -> None:
     if mail_out_dir:
         env["MAIL_OUT_DIR"] = str(mail_out_dir)
     os.environ.update(env)
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # the stdlib's parameter name
-        """Keep the demo's output to its own lines."""
-
-
-@contextmanager
-def serve_directory(directory: Path) -> Iterator[str]:
-    """Serve a directory over HTTP on 127.0.0.1 (a local log server); yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host!s}:{port}"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def http_api_event(

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from citriage.intake.sources.auth import sign_hmac_sha256
 from citriage.intake.sources.zuul import SIGNATURE_HEADER
 from citriage.local.embedded import HandlerChain
+from citriage.local.loopback import serving_on_loopback
 
 # The Gerrit account the demo's rechecks log in as (the stand-in checks nothing else).
 DEMO_GERRIT_LOGIN = "citriage-demo:demo-http-password"
@@ -64,17 +65,8 @@ def stand_in_gerrit() -> Iterator[StandInGerrit]:
         def log_message(self, format: str, *args: Any) -> None:  # the stdlib's parameter name
             """Quiet."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    gerrit.url = f"http://{host!s}:{port}"
-    try:
+    with serving_on_loopback(Handler) as gerrit.url:
         yield gerrit
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _payload(job: str, n: int, ended: datetime, tree: str, log_server: str, gerrit: str) -> dict[str, Any]:

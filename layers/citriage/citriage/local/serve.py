@@ -38,9 +38,9 @@ from citriage.local.embedded import (
     HandlerPool,
     LocalStack,
     load_handler,
-    serve_directory,
 )
 from citriage.local.gateway import QueryGateway
+from citriage.local.loopback import serve_directory
 from citriage.local.seed import seed_tables
 from citriage.local.state import StateKeeper, release_in_flight
 from citriage.models.query import TokenScope

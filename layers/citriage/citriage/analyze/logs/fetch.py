@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from citriage.analyze.logs.policy import CURRENT_WATCHDOG, PinnedAdapter, UrlPolicy, Watchdog
+from citriage.analyze.logs.policy import CURRENT_WATCHDOG, PinnedAdapter, UrlPolicy, Watchdog, host_header
 from citriage.analyze.logs.streams import CHUNK, FetchBudget, maybe_inflate, open_stream
 from citriage.config import FetchSettings
 from citriage.errors import FetchDenied, FetchFailed, FetchRefused
@@ -245,8 +245,7 @@ class HttpLogTree:
             # Only gzip is inflated here (streamed and capped); never ask for br/zstd/deflate.
             headers["Accept-Encoding"] = "gzip"
             # The Host header carries the name while the connection goes to the pinned address.
-            name = f"[{host}]" if ":" in host else host
-            headers["Host"] = name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
+            headers["Host"] = host_header(scheme, host, port)
             response = self._session.get(
                 url, stream=True, timeout=timeout, allow_redirects=False, headers=headers
             )

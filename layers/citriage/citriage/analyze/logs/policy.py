@@ -229,6 +229,13 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
+def host_header(scheme: str, host: str, port: int) -> str:
+    """The Host header of a request whose connection is pinned to an address: the URL's name
+    (bracketed when an IPv6 literal), with the port unless it is the scheme's default."""
+    name = f"[{host}]" if ":" in host else host
+    return name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
+
+
 class PinnedAdapter(HTTPAdapter):
     """Connects to the address the UrlPolicy checked, not to whatever DNS says next.
 
