@@ -1,4 +1,5 @@
-"""WebhookFunction: `POST /hooks/{source}` -> authenticated, deduplicated runs on the analyze queue."""
+"""WebhookFunction: `POST /hooks/{source}` -> authenticated, deduplicated runs on the analyze queue;
+and the upload routes a job's `citriage submit` uses (`/uploads`, docs/in-job.md)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from citriage.adapters.aws.clients import AwsClients
 from citriage.config import WebhookSettings
-from citriage.errors import CitriageError
+from citriage.errors import CitriageError, NotFound
+from citriage.intake.uploads import UploadService
 from citriage.intake.webhook import WebhookService
 from citriage.tracing import handler_tracer
-from citriage.wiring import webhook_service
+from citriage.wiring import intake_services
 
 logger = Logger()
 tracer = handler_tracer()
@@ -26,18 +28,59 @@ app = APIGatewayHttpResolver()
 
 
 @cache
-def service() -> WebhookService:
+def services() -> tuple[WebhookService, UploadService | None]:
     """Built on first use from the environment, then kept for warm invocations."""
-    return webhook_service(WebhookSettings.from_env(), AwsClients())
+    return intake_services(WebhookSettings.from_env(), AwsClients())
+
+
+def uploads() -> UploadService:
+    """The upload intake, or 404 when this stack keeps no uploads bucket."""
+    found = services()[1]
+    if found is None:
+        raise NotFound("uploads are not enabled here (no UPLOADS_BUCKET)")
+    return found
+
+
+def _body() -> bytes:
+    event = app.current_event
+    raw = event.body or ""
+    return base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+
+
+def _json(status: int, body: str) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.post("/uploads")
+def upload_ticket() -> Response[str]:
+    """A presigned PUT URL for a job's archive, and its run id."""
+    ticket = uploads().ticket(app.current_event.headers, _body())
+    logger.info("upload ticket", run_id=ticket.run_id, duplicate=ticket.duplicate)
+    return _json(200 if ticket.duplicate else 201, ticket.model_dump_json())
+
+
+@app.post("/uploads/<upload_id>/complete")
+def upload_complete(upload_id: str) -> Response[str]:
+    """The archive is in the bucket: queue its run (once)."""
+    outcome = uploads().complete(app.current_event.headers, upload_id, _body())
+    logger.info(
+        "upload complete", upload_id=upload_id, accepted=outcome.accepted, duplicates=outcome.duplicates
+    )
+    return _json(202, outcome.model_dump_json())
+
+
+@app.get("/uploads/<upload_id>")
+def upload_status(upload_id: str) -> Response[str]:
+    """Waiting, queued, or analysed with its verdict."""
+    return _json(200, uploads().status(app.current_event.headers, upload_id).model_dump_json())
 
 
 @app.post("/hooks/<source>")
 def receive(source: str) -> Response[str]:
     """Accept one CI webhook."""
     event = app.current_event
-    raw = event.body or ""
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
-    outcome = service().receive(source, event.headers, body, event.query_string_parameters or {})
+    body = _body()
+    outcome = services()[0].receive(source, event.headers, body, event.query_string_parameters or {})
     metrics.add_metric(name="RunsAccepted", unit=MetricUnit.Count, value=len(outcome.accepted))
     metrics.add_metric(name="RunsDuplicate", unit=MetricUnit.Count, value=len(outcome.duplicates))
     logger.info("webhook accepted", source=source, accepted=outcome.accepted, duplicates=outcome.duplicates)

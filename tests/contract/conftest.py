@@ -28,6 +28,7 @@ from citriage.adapters.aws.known_issues import KnownIssueStore
 from citriage.adapters.aws.secrets import SecretKeys
 from citriage.adapters.aws.ses import SesTransport
 from citriage.adapters.aws.sqs import RunQueue
+from citriage.adapters.aws.uploads import UploadStore
 from citriage.models import RunAnalyzed, RunEvent
 
 from tests.unit.fakes import (
@@ -39,6 +40,7 @@ from tests.unit.fakes import (
     FakeReports,
     FakeTokens,
     FakeTransport,
+    FakeUploads,
 )
 from tests.unit.mail_fakes import FakeHistory, FakeSuppressions
 
@@ -126,6 +128,31 @@ def publisher(aws: AwsClients | None) -> Observed:
         return [RunAnalyzed.model_validate(json.loads(m["Body"])["detail"]) for m in messages]
 
     return Observed(EventPublisher(aws.events, env("EVENT_BUS_NAME")), delivered)
+
+
+@dataclass
+class Uploadable:
+    """The uploads bucket, and a job's PUT of an archive into it."""
+
+    port: Any
+    put: Callable[[str, bytes], None]
+
+
+@pytest.fixture
+def uploads(aws: AwsClients | None) -> Uploadable:
+    """The uploads bucket, and how a job's PUT reaches it (over HTTP to the presigned URL, for real)."""
+    if aws is None:
+        fake = FakeUploads()
+        return Uploadable(fake, fake.put_archive)
+    import requests  # only the real adapter is reached over HTTP
+
+    store = UploadStore(aws.s3, env("UPLOADS_BUCKET"))
+
+    def put(upload_id: str, data: bytes) -> None:
+        url, headers = store.presign_archive(upload_id, len(data), 60)
+        requests.put(url, data=data, headers=headers, timeout=30).raise_for_status()
+
+    return Uploadable(store, put)
 
 
 @pytest.fixture

@@ -267,3 +267,26 @@ def test_buildsets_claim_an_event_once_and_the_round_sees_only_unsettled_overdue
     assert claimed.published == event
     buildsets.settle(claimed)
     assert [b.id for b in buildsets.overdue(t0 + timedelta(hours=6))] == ["zuul:late"]
+
+
+# ---- uploads
+
+
+def test_uploads_keep_the_run_then_the_archive_put_to_the_presigned_url(uploads):
+    from citriage.errors import FetchFailed
+    from citriage.models import RunEvent
+
+    store, upload = uploads.port, "0123456789abcdef0123456789abcdef"
+    assert store.get_run(upload) is None and store.archive_size(upload) is None
+    run = RunEvent(source="upload", job="unit", build_id="b7", log_url=store.location(upload))
+    store.put_run(upload, run)
+    assert store.get_run(upload) == run
+    url, headers = store.presign_archive(upload, 11, 60)
+    assert url.startswith(("http://", "https://")) and headers["Content-Length"] == "11"
+    uploads.put(upload, b"hello world")
+    assert store.archive_size(upload) == 11
+    assert store.open_archive(upload, 11).read() == b"hello world"
+    with pytest.raises(FetchFailed):
+        store.open_archive(upload, 10)
+    with pytest.raises(FetchFailed):
+        store.open_archive("f" * 32, 100)

@@ -185,3 +185,43 @@ class FakeBuildsets:
     def overdue(self, now, limit=100):
         due = sorted(item for item in self.open if item[0] <= now)[:limit]
         return [self.get(buildset_id) for _, buildset_id in due]
+
+
+class FakeUploads:
+    """The uploads bucket in memory (the Uploads port): `put_archive` plays the job's PUT."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, Any] = {}
+        self.archives: dict[str, bytes] = {}
+        self.presigned: list[tuple[str, int]] = []
+
+    def location(self, upload_id: str) -> str:
+        return f"s3://citriage-uploads/uploads/{upload_id}/archive.tar.gz"
+
+    def presign_archive(self, upload_id: str, size: int, expires_in: int) -> tuple[str, dict[str, str]]:
+        self.presigned.append((upload_id, size))
+        headers = {"Content-Type": "application/gzip", "Content-Length": str(size)}
+        return f"https://s3.example.org/uploads/{upload_id}/archive.tar.gz?signed", headers
+
+    def put_run(self, upload_id: str, run) -> None:
+        self.runs[upload_id] = run
+
+    def get_run(self, upload_id: str):
+        return self.runs.get(upload_id)
+
+    def put_archive(self, upload_id: str, data: bytes) -> None:
+        self.archives[upload_id] = data
+
+    def archive_size(self, upload_id: str) -> int | None:
+        data = self.archives.get(upload_id)
+        return None if data is None else len(data)
+
+    def open_archive(self, upload_id: str, max_bytes: int):
+        import io
+
+        from citriage.errors import FetchFailed
+
+        data = self.archives.get(upload_id)
+        if data is None or len(data) > max_bytes:
+            raise FetchFailed(f"{self.location(upload_id)}: missing or over {max_bytes} bytes")
+        return io.BytesIO(data)

@@ -48,6 +48,13 @@ class WebhookSettings(_EnvSettings):
     # shorter claim would be analysed and mailed again.
     dedupe_ttl_days: int = Field(default=400, gt=0)
 
+    # Uploads (`citriage submit`): the bucket, the cap on an archive, the API tokens that may
+    # submit, and the runs table an upload's status is read from.
+    uploads_bucket: str | None = None
+    max_upload_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    tokens_table: str | None = None
+    runs_table: str | None = None
+
     _split_accounts = field_validator("gerrit_ci_accounts", mode="before")(_split)
 
 
@@ -61,6 +68,11 @@ class FetchSettings(_EnvSettings):
     # over it is read head and tail: jobs die at the end of their logs.
     max_console_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_run_bytes: int = Field(default=2048 * 1024 * 1024, gt=0)
+    # An uploaded archive (`citriage submit`) is taken up to this (compressed); its members are
+    # read within max_file_bytes each and max_run_bytes together.
+    max_upload_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    # Where uploaded archives are kept (the uploads bucket).
+    uploads_bucket: str | None = None
     console_tail_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
@@ -194,6 +206,8 @@ class ClientSettings(_EnvSettings):
 
     citriage_server: str | None = None
     citriage_token: str | None = None
+    # `citriage submit`'s HMAC key (the generic source's), when it signs instead of a token.
+    citriage_key: str | None = None
     citriage_client_conf: str | None = None
     xdg_config_home: str | None = None
     home: str | None = None

@@ -3,6 +3,8 @@ so an intake, a sweep and a redelivery must all build the same key for the same 
 
 from __future__ import annotations
 
+import hashlib
+
 
 def intake_run(run_id: str) -> str:
     """Claimed by every intake (webhook, sweep) before a run is enqueued: one analysis a run."""
@@ -48,6 +50,12 @@ def buildset_answer(buildset_id: str) -> str:
 def gate_decision(buildset_id: str, request: str) -> str:
     """Claimed before the release gate accepts or declines a request for a buildset: one decision."""
     return f"gate#{buildset_id}#{request}"
+
+
+def upload_id(run_id: str) -> str:
+    """An uploaded run's prefix in the uploads bucket: the same for every submit of one build, so
+    a retry reuses its keys."""
+    return hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:32]
 
 
 def cursor(job_key: str) -> str:

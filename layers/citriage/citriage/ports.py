@@ -14,16 +14,6 @@ if TYPE_CHECKING:
     from citriage.analyze.logs.layouts import Discovery
     from citriage.analyze.logs.streams import FetchBudget
     from citriage.config import LayoutSettings
-    from citriage.models import (
-        KnownIssue,
-        MailMessage,
-        RunEvent,
-        RunReport,
-        SignatureStats,
-        SourceName,
-        Subscription,
-        SweepCursor,
-    )
     from citriage.models.buildset import Buildset, BuildsetAnalyzed, BuildsetKey, BuildsetMember
     from citriage.models.incident import (
         HeldRun,
@@ -34,19 +24,18 @@ if TYPE_CHECKING:
         Recheck,
         RunReleased,
     )
+    from citriage.models.known_issue import KnownIssue, SignatureStats
+    from citriage.models.mail import MailMessage, Subscription
     from citriage.models.query import ApiToken, IssueHit, QueueDepth, RunSummary, TestFailure, TokenScope
+    from citriage.models.report import RunReport
+    from citriage.models.run import RunEvent, SourceName, SweepCursor
     from citriage.notify.history import RunRecord
 
 
 # ---- intake ----------------------------------------------------------------------------------
-
-
 class Dedupe(Protocol):
-    """Claims on keys (the dedupe table), so redelivered work is done once.
-
-    A plain claim is final. A claim with a lease is pending until `complete`; a pending claim
-    whose lease ran out (its worker died) can be taken again.
-    """
+    """Claims on keys (the dedupe table), so redelivered work is done once. A plain claim is final;
+    a leased one is pending until `complete`, and can be taken again once its lease ran out."""
 
     def claim(self, key: str, lease_seconds: int | None = None) -> bool:
         """True when the key was free (or its lease ran out) and is now taken."""
@@ -109,9 +98,29 @@ class WebhookSource(Protocol):
         """The finished builds to analyze (raise BadRequest for a malformed payload)."""
 
 
+class Uploads(Protocol):
+    """Where jobs' own archives are put (`citriage submit`), and the runs they belong to."""
+
+    def location(self, upload_id: str) -> str:
+        """The archive's URL (the run's log URL)."""
+
+    def presign_archive(self, upload_id: str, size: int, expires_in: int) -> tuple[str, dict[str, str]]:
+        """A PUT URL for exactly `size` bytes, and the headers the PUT must send."""
+
+    def put_run(self, upload_id: str, run: RunEvent) -> None:
+        """Keep the run a manifest described."""
+
+    def get_run(self, upload_id: str) -> RunEvent | None:
+        """The run of an upload, or None."""
+
+    def archive_size(self, upload_id: str) -> int | None:
+        """The archive's size, or None before it is put."""
+
+    def open_archive(self, upload_id: str, max_bytes: int) -> BinaryIO:
+        """The archive's bytes (FetchFailed when it is missing or over `max_bytes`)."""
+
+
 # ---- analyze ---------------------------------------------------------------------------------
-
-
 class LogTree(Protocol):
     """A job's log tree: files by relative path, read as capped, decompressed streams."""
 
@@ -125,8 +134,7 @@ class LogTree(Protocol):
         """Where a person can read the file."""
 
     def listing(self, notes: list[str]) -> list[str] | None:
-        """Every file of the tree (relative paths, bounded), when the tree can list itself (a local
-        directory); None when it cannot (a log server is listed by its manifest or indexes)."""
+        """Every file (relative paths, bounded) when the tree can list itself; None when it cannot."""
 
     @property
     def root(self) -> str:
@@ -234,8 +242,6 @@ class Patterned(Protocol):
 
 
 # ---- incidents ------------------------------------------------------------------------------
-
-
 class Incidents(Protocol):
     """Where incidents are kept; every change is conditional, so concurrent analyses agree."""
 
@@ -252,8 +258,7 @@ class Incidents(Protocol):
         """Keep a candidate hit of a key; its candidates that ended at or after `since` (this one too)."""
 
     def open(self, incident: Incident, hits: Sequence[IncidentHit]) -> tuple[Incident, bool]:
-        """Open `incident` with its first hits, unless its key has an open one; the open one,
-        and whether this call opened it."""
+        """Open `incident` unless its key has an open one; the open one, and whether this opened it."""
 
     def add_hit(self, incident_id: str, hit: IncidentHit) -> bool:
         """Count a run into an open incident (once per run); False when it was counted already."""
@@ -323,16 +328,13 @@ class Buildsets(Protocol):
 
 
 # ---- query ----------------------------------------------------------------------------------
-
-
 class RunReads(Protocol):
     """The read side's queries over the runs table (keys and indexes only, never a Scan)."""
 
     def records_by_day(
         self, until: datetime, since: datetime, before: str | None, limit: int
     ) -> Iterable[RunRecord]:
-        """Every job's records that ended in [since, until), newest first, from sort key `before`
-        (exclusive) on; `limit` of them at most."""
+        """Records ended in [since, until), newest first, after sort key `before`; `limit` at most."""
 
     def job_records(
         self, source: str, job: str, before: str | None, after: str | None, limit: int
@@ -389,8 +391,6 @@ class Tokens(Protocol):
 
 
 # ---- notify ----------------------------------------------------------------------------------
-
-
 class JobHistory(Protocol):
     """A job's recorded runs."""
 

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from citriage.incidents.ledger import IncidentLedger
     from citriage.incidents.tracker import IncidentTracker
     from citriage.intake.sweep import Sweeper
+    from citriage.intake.uploads import UploadService
     from citriage.intake.webhook import WebhookService
     from citriage.notify.digest import DigestService
     from citriage.notify.downtime_mail import DowntimeMailer
@@ -65,18 +66,26 @@ if TYPE_CHECKING:
     from citriage.query.service import QueryService
 
 
-def webhook_service(settings: WebhookSettings, aws: AwsClients) -> WebhookService:
-    """The webhook intake over Secrets Manager, DynamoDB and SQS."""
+def intake_services(
+    settings: WebhookSettings, aws: AwsClients
+) -> tuple[WebhookService, UploadService | None]:
+    """The webhook intake over Secrets Manager, DynamoDB and SQS; and, when an uploads bucket is
+    set, the upload intake (`citriage submit`) over S3 and the tokens and runs tables too."""
+    from citriage.adapters.aws.tokens import TokenStore
+    from citriage.adapters.aws.uploads import UploadStore
     from citriage.intake.sources import configured_sources
+    from citriage.intake.uploads import UploadService
     from citriage.intake.webhook import WebhookService
 
-    return WebhookService(
-        keys=SecretKeys(settings.webhook_secret_arn),
-        dedupe=DedupeStore(aws.table(settings.dedupe_table), settings.dedupe_ttl_days),
-        queue=RunQueue(aws.sqs, settings.analyze_queue_url),
-        max_body_bytes=settings.max_body_bytes,
-        sources=configured_sources(settings.gerrit_ci_accounts),
-    )
+    keys, queue = SecretKeys(settings.webhook_secret_arn), RunQueue(aws.sqs, settings.analyze_queue_url)
+    dedupe = DedupeStore(aws.table(settings.dedupe_table), settings.dedupe_ttl_days)
+    sources = configured_sources(settings.gerrit_ci_accounts)
+    hooks = WebhookService(keys, dedupe, queue, settings.max_body_bytes, sources)
+    if not settings.uploads_bucket:
+        return hooks, None
+    tokens = TokenStore(aws.table(settings.tokens_table)) if settings.tokens_table else None
+    store, runs = UploadStore(aws.s3, settings.uploads_bucket), RunStore(aws.table(settings.runs_table or ""))
+    return hooks, UploadService(keys, tokens, store, dedupe, queue, runs, settings.max_upload_bytes)
 
 
 def analyze_service(
@@ -89,10 +98,12 @@ def analyze_service(
     """The analyzer over DynamoDB and EventBridge (and the incidents table, when named)."""
     from citriage.adapters.aws.known_issues import KnownIssueStore
     from citriage.adapters.aws.run_index import IndexedHistoryStore
+    from citriage.adapters.aws.uploads import UploadStore
     from citriage.analyze.service import Analyzer, AnalyzeService
     from citriage.known_issues.versioned import ReadOncePerVersion
 
     known_issues = KnownIssueStore(aws.table(settings.known_issues_table))
+    table = incidents.incidents_table if incidents else None
     analyzer = Analyzer(
         # A warm function reads the table whole only when the signatures changed.
         known_issues=ReadOncePerVersion(known_issues),
@@ -100,6 +111,7 @@ def analyze_service(
         fetch=fetch,
         layout=layout,
         api_tokens=SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None,
+        uploads=UploadStore(aws.s3, fetch.uploads_bucket) if fetch.uploads_bucket else None,
     )
     return AnalyzeService(
         analyzer=analyzer,
@@ -109,9 +121,7 @@ def analyze_service(
         history=IndexedHistoryStore(aws.table(settings.runs_table), settings.history_ttl_days),
         hit_stats=known_issues,
         dedupe=DedupeStore(aws.table(settings.dedupe_table)),
-        incidents=incident_tracker(incidents.incidents_table, incidents, aws)
-        if incidents and incidents.incidents_table
-        else None,
+        incidents=incident_tracker(table, incidents, aws) if incidents and table else None,
     )
 
 
@@ -121,11 +131,8 @@ def incident_tracker(table: str, settings: IncidentSettings, aws: AwsClients) ->
     from citriage.incidents.tracker import IncidentTracker
     from citriage.models.incident import IncidentPolicy
 
-    policy = (
-        IncidentPolicy.model_validate_json(settings.incident_thresholds)
-        if settings.incident_thresholds
-        else IncidentPolicy()
-    )
+    thresholds = settings.incident_thresholds
+    policy = IncidentPolicy.model_validate_json(thresholds) if thresholds else IncidentPolicy()
     return IncidentTracker(IncidentStore(aws.table(table), aws.dynamodb_client), policy)
 
 
@@ -233,20 +240,16 @@ def unsubscribe_service(settings: UnsubscribeSettings, aws: AwsClients) -> Unsub
     """The unsubscribe route over the subscriptions table and the signing secret."""
     from citriage.notify.unsubscribe import UnsubscribeService
 
-    return UnsubscribeService(
-        SubscriptionStore(aws.table(settings.subscriptions_table)),
-        SecretKeys(settings.unsubscribe_secret_arn),
-    )
+    subscriptions = SubscriptionStore(aws.table(settings.subscriptions_table))
+    return UnsubscribeService(subscriptions, SecretKeys(settings.unsubscribe_secret_arn))
 
 
 def mail_renderer(settings: NotifySettings, aws: AwsClients) -> MailRenderer:
     """The packaged templates, under the site's own from a directory or S3 when configured."""
     from citriage.notify.render import MailRenderer, site_loader
 
-    s3 = aws.s3 if settings.mail_templates_s3_uri else None
-    return MailRenderer(
-        site=site_loader(settings.mail_templates_dir, s3=s3, s3_uri=settings.mail_templates_s3_uri)
-    )
+    s3, uri = (aws.s3 if settings.mail_templates_s3_uri else None), settings.mail_templates_s3_uri
+    return MailRenderer(site=site_loader(settings.mail_templates_dir, s3=s3, s3_uri=uri))
 
 
 def digest_service(settings: NotifySettings, aws: AwsClients) -> DigestService:
@@ -415,9 +418,10 @@ def release_gate(settings: GateSettings, fetch: FetchSettings, aws: AwsClients) 
         return None
     api = CiApi(fetch.model_copy(update={"log_hosts": [settings.gate_host]}))
     tokens = SecretKeys(settings.ci_tokens_secret_arn) if settings.ci_tokens_secret_arn else None
-    dedupe = DedupeStore(aws.table(settings.dedupe_table))
-    group, pattern = settings.release_gate_group or "", settings.release_gate_request_pattern
-    return ReleaseGate(api, tokens, dedupe, settings.release_gate_url, group, pattern)
+    dedupe, group = DedupeStore(aws.table(settings.dedupe_table)), settings.release_gate_group or ""
+    return ReleaseGate(
+        api, tokens, dedupe, settings.release_gate_url, group, settings.release_gate_request_pattern
+    )
 
 
 def downtime_mailer(settings: NotifySettings, incidents: IncidentSettings, aws: AwsClients) -> DowntimeMailer:

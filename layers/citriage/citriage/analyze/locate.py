@@ -15,16 +15,19 @@ from collections.abc import Mapping
 
 from aws_lambda_powertools import Logger
 
+from citriage import keys
 from citriage.analyze.ci_api.credentials import credential_for, withheld_note
 from citriage.analyze.ci_api.github import GitHubLayout, GitHubRun
 from citriage.analyze.ci_api.gitlab import GitLabLayout, GitLabPipelineRun
 from citriage.analyze.ci_api.jenkins import jenkins_headers
+from citriage.analyze.logs.archive import ArchiveLogTree
 from citriage.analyze.logs.fetch import open_log_tree
 from citriage.analyze.logs.layouts import JenkinsLayout, LogTreeLayout, OpenQaLayout
 from citriage.analyze.logs.streams import FetchBudget
 from citriage.config import FetchSettings
+from citriage.errors import FetchFailed, FetchRefused
 from citriage.models import RunEvent, SourceName
-from citriage.ports import Layout, LogTree, TokenSource
+from citriage.ports import Layout, LogTree, TokenSource, Uploads
 
 # Sources whose API reads take a token from the CI API tokens secret.
 TOKEN_SOURCES = frozenset({SourceName.JENKINS, SourceName.GITHUB, SourceName.GITLAB})
@@ -57,12 +60,23 @@ def open_run_tree(
     budget: FetchBudget,
     tokens: TokenSource | None = None,
     allow_local: bool = False,
+    uploads: Uploads | None = None,
 ) -> LogTree:
     """The tree a run is read from (raises FetchRefused when its URL may not be fetched).
 
-    `allow_local` lets a log tree be a local directory or file:// URL (the CLI only)."""
+    `allow_local` lets a log tree be a local directory or file:// URL (the CLI only); an uploaded
+    run is read from its archive in `uploads` (never extracted: ArchiveLogTree)."""
     location = tree_location(run)
     token = _credential(run, location, budget, tokens)
+    if run.source == SourceName.UPLOAD:
+        if uploads is None:
+            raise FetchRefused("uploaded runs are read from the uploads bucket, and none is configured")
+        upload = keys.upload_id(run.run_id)
+        try:
+            archive = uploads.open_archive(upload, settings.max_upload_bytes)
+            return ArchiveLogTree(archive, uploads.location(upload), budget, settings.max_run_bytes)
+        except FetchFailed as exc:
+            raise FetchRefused(str(exc)) from None
     if run.source == SourceName.GITHUB:
         return GitHubRun(run, settings, budget, token)
     if run.source == SourceName.GITLAB:

@@ -21,7 +21,16 @@ from citriage.errors import AnalysisInProgress, FetchRefused
 from citriage.incidents.tracker import IncidentTracker
 from citriage.known_issues.signatures import SignatureSet, usable_signatures
 from citriage.models import RunEvent, RunReport
-from citriage.ports import Dedupe, HistoryRecorder, HitStats, KnownIssues, Publisher, Reports, TokenSource
+from citriage.ports import (
+    Dedupe,
+    HistoryRecorder,
+    HitStats,
+    KnownIssues,
+    Publisher,
+    Reports,
+    TokenSource,
+    Uploads,
+)
 
 # An analysis's lease: longer than the function's timeout (120 s), shorter than the analyze
 # queue's visibility timeout (720 s), so the redelivery of a killed worker's run can take it.
@@ -43,6 +52,7 @@ class Analyzer:
         layout: LayoutSettings,
         api_tokens: TokenSource | None,
         allow_local: bool = False,
+        uploads: Uploads | None = None,
     ) -> None:
         """`api_tokens` None reads CI APIs anonymously; `allow_local` lets a run's log URL name a
         local directory (the CLI only: a webhook's URL never may)."""
@@ -52,6 +62,7 @@ class Analyzer:
         self._layout = layout
         self._api_tokens = api_tokens
         self._allow_local = allow_local
+        self._uploads = uploads
 
     def analyze(
         self,
@@ -78,7 +89,7 @@ class Analyzer:
         try:
             # A CI's API may live beside the log URL (openQA), or need a token (GitHub):
             # the source's layout says where to root the tree and how to reach it.
-            tree = open_run_tree(run, self._fetch, budget, self._api_tokens, self._allow_local)
+            tree = open_run_tree(run, self._fetch, budget, self._api_tokens, self._allow_local, self._uploads)
         except FetchRefused as exc:
             report = analyze_refused(run, str(exc), signatures, self._rules)
         else:

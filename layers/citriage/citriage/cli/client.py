@@ -194,19 +194,24 @@ _OPTIONS = {
 }
 
 
+def options_file(settings: ClientSettings) -> dict[str, str]:
+    """The `[client]` section of the options file (server, token; `submit`'s key), if any."""
+    path = settings.options_file()
+    if not path or not Path(path).is_file():
+        return {}
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        raise ClientFailure(
+            Status.UNREACHABLE, f"{path}: not an options file ({type(exc).__name__})"
+        ) from None
+    return dict(parser["client"]) if parser.has_section("client") else {}
+
+
 def _server_and_token(args: argparse.Namespace) -> tuple[str, str | None]:
     settings = ClientSettings.from_env()
-    conf: Mapping[str, str] = {}
-    path = settings.options_file()
-    if path and Path(path).is_file():
-        parser = configparser.ConfigParser()
-        try:
-            parser.read(path, encoding="utf-8")
-        except configparser.Error as exc:
-            raise ClientFailure(
-                Status.UNREACHABLE, f"{path}: not an options file ({type(exc).__name__})"
-            ) from None
-        conf = parser["client"] if parser.has_section("client") else {}
+    conf = options_file(settings)
     server = args.server or settings.citriage_server or conf.get("server")
     if not server:
         raise ClientFailure(

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
-from citriage.cli import analyze, client, known_issues, local, subscriptions, templates, tokens
+from citriage.cli import analyze, client, known_issues, local, submit, subscriptions, templates, tokens
 from citriage.cli.exits import Exit, printable
 from citriage.errors import CitriageError, validation_summary
 
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     templates.register(sub)
     known_issues.register(sub)
     tokens.register(sub)
+    submit.register(sub)
     client.register(sub)
     return parser
 

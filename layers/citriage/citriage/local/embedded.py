@@ -348,6 +348,23 @@ class HandlerChain:
         response = self.webhook(event, LambdaContext("WebhookFunction"))
         return int(response["statusCode"]), json.loads(response.get("body") or "{}")
 
+    def upload_request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """Invoke the webhook function's upload routes as API Gateway would (404 off them)."""
+        segments = path.strip("/").split("/")
+        route = {
+            ("POST", 1): "POST /uploads",
+            ("GET", 2): "GET /uploads/{upload_id}",
+            ("POST", 3): "POST /uploads/{upload_id}/complete",
+        }.get((method, len(segments)))
+        if segments[0] != "uploads" or route is None or (len(segments) == 3 and segments[2] != "complete"):
+            return 404, {"message": "not found"}
+        parameters = {"upload_id": segments[1]} if len(segments) > 1 else {}
+        event = http_route_event(method, path, route, body, headers, None, parameters)
+        response = self.webhook(event, LambdaContext("WebhookFunction"))
+        return int(response["statusCode"]), json.loads(response.get("body") or "{}")
+
     def unsubscribe_request(self, method: str, query: Mapping[str, str], body: bytes) -> tuple[int, str]:
         """Invoke the unsubscribe function as API Gateway would; return status and HTML page."""
         event = http_route_event(method, "/unsubscribe", f"{method} /unsubscribe", body, {}, query)

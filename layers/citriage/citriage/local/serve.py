@@ -157,6 +157,8 @@ def _handler(
                 self._raw(*gateway.request("GET", parts.path, parts.query, dict(self.headers.items())))
             elif parts.path == "/healthz":
                 self._reply(200, {"status": "ok"})
+            elif parts.path.startswith("/uploads/"):
+                self._reply(*chain.upload_request("GET", parts.path, dict(self.headers.items()), b""))
             elif parts.path == "/unsubscribe":
                 self._unsubscribe("GET", parts.query, b"")
             else:
@@ -174,8 +176,8 @@ def _handler(
             self.wfile.write(data)
 
         def do_POST(self) -> None:
-            """`/hooks/<source>`: the body, headers and query go to the webhook function;
-            `/unsubscribe`: a one-click unsubscribe (RFC 8058)."""
+            """`/hooks/<source>` and `/uploads…`: the body, headers and query go to the webhook
+            function; `/unsubscribe`: a one-click unsubscribe (RFC 8058)."""
             parts = urlsplit(self.path)
             segments = parts.path.strip("/").split("/")
             if gateway.serves(parts.path):
@@ -185,7 +187,8 @@ def _handler(
                 length = min(int(self.headers.get("Content-Length") or 0), 4096)
                 self._unsubscribe("POST", parts.query, self.rfile.read(length))
                 return
-            if len(segments) != 2 or segments[0] != "hooks" or not segments[1]:
+            hook = len(segments) == 2 and segments[0] == "hooks" and segments[1]
+            if not hook and segments[0] != "uploads":
                 self._reply(404, {"message": "not found; webhooks are POST /hooks/<source>"})
                 return
             try:
@@ -199,8 +202,10 @@ def _handler(
                 return
             body = self.rfile.read(length)
             headers = dict(self.headers.items())
-            query = dict(parse_qsl(parts.query))
-            status, response = chain.post(segments[1], body, headers, query)
+            if hook:
+                status, response = chain.post(segments[1], body, headers, dict(parse_qsl(parts.query)))
+            else:  # an upload's ticket or completion (`citriage submit`)
+                status, response = chain.upload_request("POST", parts.path, headers, body)
             if status < 300:
                 # What was accepted is on disk before the CI hears so.
                 commit()

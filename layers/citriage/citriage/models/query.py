@@ -128,10 +128,12 @@ class GridStatus(BaseModel):
 
 
 class TokenScope(StrEnum):
-    """What a token may do: read everything, or also act (re-queue runs)."""
+    """What a token may do: read everything, or also act (re-queue runs); or only push a job's own
+    results (`citriage submit`), which reads nothing else."""
 
     READ = "read"
     ADMIN = "admin"
+    SUBMIT = "submit"
 
 
 class ApiToken(BaseModel):

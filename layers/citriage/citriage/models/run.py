@@ -20,6 +20,8 @@ class SourceName(StrEnum):
     OPENQA = "openqa"
     GERRIT = "gerrit"
     GENERIC = "generic"
+    # A job's own results, pushed by `citriage submit` (docs/in-job.md).
+    UPLOAD = "upload"
 
 
 class TestStatus(StrEnum):

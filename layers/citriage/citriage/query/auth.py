@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from citriage.models.query import TokenScope
 from citriage.ports import Tokens
 
 
@@ -20,6 +21,6 @@ def authorize(header: str | None, tokens: Tokens) -> dict[str, Any]:
     context, or not (an unknown, malformed or revoked token)."""
     token = bearer(header)
     found = tokens.verify(token) if token and len(token) < 200 else None
-    if found is None:
+    if found is None or found.scope is TokenScope.SUBMIT:  # a job's upload token reads nothing
         return {"isAuthorized": False}
     return {"isAuthorized": True, "context": {"scope": found.scope.value, "token_id": found.token_id}}

@@ -59,7 +59,7 @@ def local_name(logical_id: str) -> str:
     """A resource's local name: `RunsTable` -> `citriage-runs`, `AnalyzeDLQ` -> `citriage-analyze-dlq`."""
     if logical_id in _NAMES:
         return _NAMES[logical_id]
-    stem = re.sub(r"(Table|Queue|Secret)$", "", logical_id)
+    stem = re.sub(r"(Table|Queue|Secret|Bucket)$", "", logical_id)
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*", stem)
     return f"{PREFIX}-" + "-".join(w.lower() for w in words)
 
@@ -129,6 +129,13 @@ def _create_topics(template: Mapping[str, Any], aws: AwsClients, done: Provision
     for logical, _ in _of_type(template, "AWS::SNS::Topic"):
         arn: str = aws.sns.create_topic(Name=local_name(logical))["TopicArn"]
         done.arns[logical] = done.refs[logical] = arn
+
+
+def _create_buckets(template: Mapping[str, Any], aws: AwsClients, done: Provisioned) -> None:
+    # The uploads bucket (`citriage submit`): a bucket's Ref is its name.
+    for logical, _ in _of_type(template, "AWS::S3::Bucket"):
+        aws.s3.create_bucket(Bucket=local_name(logical))
+        done.refs[logical] = local_name(logical)
 
 
 def _target_arn(target: Mapping[str, Any], done: Provisioned) -> str:
@@ -223,6 +230,7 @@ def provision(
     done = Provisioned()
     _create_tables(template, aws, done)
     _create_queues(template, aws, done)
+    _create_buckets(template, aws, done)
     _create_topics(template, aws, done)
     _create_buses(template, aws, done)
     _create_secrets(template, aws, done, secrets)
