@@ -9,7 +9,7 @@ PY313_DIR := $(shell d=$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 
 	if [ -n "$$d" ]; then echo "$$d"; else p=$$(command -v python3.13 2>/dev/null) && dirname "$$p"; fi)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: lock demo screenshots browser-tools test lint typecheck validate unit contract hostile conformance conformance-tools integration e2e bench load build deploy clean schemas
+.PHONY: lock demo screenshots browser-tools test lint typecheck validate unit contract hostile conformance conformance-tools integrations-tools integration e2e bench load build deploy clean schemas
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -89,12 +89,22 @@ contract: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(BIN)/pytest -q tests/integration
 
+## The tools the in-job steps (integrations/) are tested with: a venv of their own.
+INTEGRATIONS := .venv-integrations
+$(INTEGRATIONS)/.installed: tests/in_job/requirements.txt
+	$(PYTHON) -m venv $(INTEGRATIONS)
+	$(INTEGRATIONS)/bin/pip install --quiet --upgrade pip
+	$(INTEGRATIONS)/bin/pip install --quiet -r tests/in_job/requirements.txt
+	touch $@
+
+integrations-tools: $(INTEGRATIONS)/.installed
+
 ## Debian's chromium and its chromedriver, for the dashboard's browser tests (and screenshots).
 browser-tools:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-e2e: $(VENV)/.installed browser-tools
+e2e: $(VENV)/.installed browser-tools integrations-tools
 	$(BIN)/pytest -q tests/e2e
 
 ## make schemas: regenerate docs/schemas/ from the models (a unit test fails when they drift).
@@ -124,4 +134,4 @@ deploy: build
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam deploy
 
 clean:
-	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache $(RUNNERS) tests/conformance/js/node_modules
+	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache $(RUNNERS) $(INTEGRATIONS) tests/conformance/js/node_modules
