@@ -15,7 +15,17 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
-from citriage.cli import analyze, client, known_issues, local, submit, subscriptions, templates, tokens
+from citriage.cli import (
+    analyze,
+    client,
+    cluster,
+    known_issues,
+    local,
+    submit,
+    subscriptions,
+    templates,
+    tokens,
+)
 from citriage.cli.exits import Exit, printable
 from citriage.errors import CitriageError, validation_summary
 
@@ -55,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     known_issues.register(sub)
     tokens.register(sub)
     submit.register(sub)
+    cluster.register(sub)
     client.register(sub)
     return parser
 

@@ -1,0 +1,113 @@
+"""`citriage cluster search|info|propose --runs DIR [DIR ...]`: new failures of many local runs in
+clusters, and the signature a cluster proposes (docs/clusters.md). No AWS is needed: each DIR is
+a run's log tree (its name is the run's job and build), analysed as `citriage analyze` does.
+
+The answer is the client's envelope: `{"invocation": {"status", "message"}, "returns": ...}`,
+and the exit code its status (0 ok, 2 no such cluster, 5 refused options).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from citriage.analyze.logs.fetch import LocalLogTree
+from citriage.analyze.logs.streams import FetchBudget, iter_lines
+from citriage.cli.client import ClientFailure, Status
+from citriage.cli.exits import printable
+from citriage.clusters.grouping import clusters_of, propose
+from citriage.config import FetchSettings, LayoutSettings
+from citriage.models import RunEvent, RunReport, Verdict
+from citriage.models.cluster import Cluster
+from citriage.models.query import Envelope, Invocation
+from citriage.wiring import local_analyzer
+
+# A passing run's files are replayed up to this much each, and this many files.
+MAX_REPLAY_BYTES = 16 * 1024 * 1024
+MAX_REPLAY_FILES = 200
+
+
+def _analysed(args: argparse.Namespace) -> list[RunReport]:
+    fetch = FetchSettings.from_env()
+    analyzer = local_analyzer(
+        fetch, LayoutSettings.from_env(), Path(args.known_issues) if args.known_issues else None
+    )
+    reports = []
+    for location in args.runs:
+        path = Path(location)
+        if not path.is_dir():
+            raise ClientFailure(Status.REFUSED, f"--runs {location}: not a directory")
+        name = path.resolve().name
+        run = RunEvent(source="generic", job=name, build_id=name, log_url=path.resolve().as_uri())
+        reports.append(analyzer.analyze(run))
+    return reports
+
+
+def _passing_lines(reports: list[RunReport]) -> Iterator[tuple[str, str, int, str]]:
+    """Each line of each passing run's files: what a good signature never matches."""
+    for report in reports:
+        if report.verdict is not Verdict.PASSED:
+            continue
+        root = Path(report.run.log_url.removeprefix("file://"))
+        tree = LocalLogTree(root, FetchBudget(MAX_REPLAY_BYTES, MAX_REPLAY_BYTES * MAX_REPLAY_FILES))
+        for path in tree.listing([])[:MAX_REPLAY_FILES]:
+            stream = tree.open(path)
+            if stream is None:
+                continue
+            with stream:
+                for number, line in enumerate(iter_lines(stream), 1):
+                    yield report.run_id, path, number, line
+
+
+def _find(clusters: list[Cluster], cluster_id: str | None) -> Cluster:
+    if not cluster_id:
+        raise ClientFailure(Status.REFUSED, "give --id CLUSTER (from `cluster search`)")
+    found = next((c for c in clusters if c.id == cluster_id), None)
+    if found is None:
+        raise ClientFailure(Status.UNKNOWN_ID, f"no cluster {cluster_id} among the runs' new failures")
+    return found
+
+
+def answer(args: argparse.Namespace) -> Any:
+    """What the action returns."""
+    reports = _analysed(args)
+    clusters = clusters_of(reports)
+    if args.cluster_action == "search":
+        return [c.model_dump(mode="json") for c in clusters]
+    cluster = _find(clusters, args.id)
+    if args.cluster_action == "info":
+        return cluster.model_dump(mode="json")
+    return propose(cluster, clusters, _passing_lines(reports)).model_dump(mode="json")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the envelope; exit with its status."""
+    try:
+        envelope = Envelope(invocation=Invocation(status=0, message="ok"), returns=answer(args))
+    except ClientFailure as exc:
+        envelope = Envelope(invocation=Invocation(status=exc.status, message=printable(str(exc))))
+    print(envelope.model_dump_json(indent=2))
+    return envelope.invocation.status
+
+
+def register(sub: Any) -> None:
+    """Add `cluster` to the CLI's subcommands."""
+    cluster = sub.add_parser(
+        "cluster", help="new failures of many runs in clusters, and the signatures they propose"
+    )
+    actions = cluster.add_subparsers(dest="cluster_action", required=True)
+    for name, text in (
+        ("search", "the clusters of the runs' new failures, biggest first"),
+        ("info", "one cluster and its members"),
+        ("propose", "an RE2 signature for a cluster, replayed on the other failures and the passing runs"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument(
+            "--runs", nargs="+", required=True, metavar="DIR", help="runs' log trees (one each)"
+        )
+        action.add_argument("--known-issues", metavar="FILE", help="signatures: what they explain is not new")
+        if name != "search":
+            action.add_argument("--id", help="the cluster's id (`c-…`)")
+        action.set_defaults(func=run)

@@ -1,0 +1,1 @@
+"""Failures understood across runs: normalised exception lines, clusters, proposed signatures."""
