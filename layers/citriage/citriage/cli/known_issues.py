@@ -18,7 +18,7 @@ from typing import Any
 
 from citriage.adapters.aws.clients import AwsClients, aws_errors
 from citriage.config import FetchSettings, KnownIssuesCliSettings
-from citriage.errors import CitriageError, InvalidSignature, read_input
+from citriage.errors import CitriageError, InputError, InvalidSignature, read_input
 from citriage.known_issues.bugs import with_bug_details
 from citriage.known_issues.replay import console_reader, format_replay, replay
 from citriage.known_issues.yaml_file import YamlKnownIssues, dump_known_issues_yaml, load_known_issues_yaml
@@ -45,11 +45,31 @@ def _repository(
 
 def _import(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
     # Every signature is checked before any is written: a bad file changes nothing.
-    issues = load_known_issues_yaml(read_input(Path(args.source)), args.source)
+    if args.source_format == "yaml":
+        issues = load_known_issues_yaml(read_input(Path(args.source)), args.source)
+    else:
+        issues = _translated(args)
     repository = _repository(args, settings, create=True)
     repository.put_many([_looked_up(issue, args) for issue in issues])
     print(f"imported {len(issues)} signature(s)")
     return 0
+
+
+def _translated(args: argparse.Namespace) -> list[KnownIssue]:
+    """elastic-recheck's queries or a BFA export, translated; what could not be is listed."""
+    from citriage.known_issues.importers import from_bfa, from_elastic_recheck  # noqa: PLC0415 - import only
+
+    source = Path(args.source)
+    if args.source_format == "elastic-recheck":
+        if not source.is_dir():
+            raise InputError(f"{source}: not a directory (give elastic-recheck's queries/ directory)")
+        result = from_elastic_recheck(source)
+    else:
+        result = from_bfa(read_input(source))
+    print(f"translated {len(result.translated)}, untranslatable {len(result.untranslated)}")
+    for entry in result.untranslated:
+        print(f"  untranslatable {entry.source}: {entry.reason}")
+    return result.translated
 
 
 def _export(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
@@ -198,8 +218,21 @@ def register(sub: Any) -> None:
         cmd.set_defaults(func=lambda args: _run(func, args))
         return cmd
 
-    cmd = command("import", "check every signature of a YAML file, then store them all", _import)
-    cmd.add_argument("source", help="YAML list of signatures")
+    cmd = command(
+        "import",
+        "check every signature of a YAML file (or translate another tool's), then store them all",
+        _import,
+    )
+    cmd.add_argument(
+        "source", help="YAML list of signatures; elastic-recheck's queries/ directory; a BFA export"
+    )
+    cmd.add_argument(
+        "--from",
+        dest="source_format",
+        choices=["yaml", "elastic-recheck", "bfa"],
+        default="yaml",
+        help="what SOURCE is (default yaml): untranslatable entries are listed with their reason",
+    )
     _lookup_options(cmd)
     cmd = command("export", "write the signatures as YAML", _export)
     cmd.add_argument("--out", help="file to write (default: standard output)")
