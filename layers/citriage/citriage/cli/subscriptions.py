@@ -39,6 +39,8 @@ def _add(args: argparse.Namespace) -> int:
         data["verdicts"] = args.verdict
     if args.delivery:
         data["delivery"] = args.delivery
+    if args.risk:
+        data["risk"] = args.risk
     if not data["jobs"] and not data["tests"]:
         raise CitriageError("a subscription needs at least one --job or --test glob")
     try:
@@ -112,6 +114,11 @@ def register(sub: Any) -> None:
         help="verdict to hear about (repeatable; default failed_new and failed_known)",
     )
     add.add_argument("--delivery", choices=[d.value for d in DeliveryMode], help="default: immediate")
+    add.add_argument(
+        "--risk",
+        choices=["any", "high"],
+        help="high: runs whose new failures are all low risk go to the daily digest",
+    )
     add.set_defaults(func=_add)
 
     remove = commands.add_parser("remove", help="unsubscribe an address")

@@ -60,6 +60,13 @@ class Subscription(BaseModel):
         default_factory=list,
         description="Globs of the component names whose versions the mail shows (all, capped, when empty)",
     )
+    risk: Literal["any", "high"] = Field(
+        default="any",
+        description=(
+            "high: a run whose new failures are all low risk (flaky, broken before) is not mailed at "
+            "once, only listed in the daily digest"
+        ),
+    )
 
     def wants_verdict(self, verdict: MailVerdict) -> bool:
         """True when the verdict is one this subscriber listed."""

@@ -42,14 +42,14 @@ def _from_simple(email: object, value: object) -> Subscription:
     where = f"subscription {email!r}"
     data: dict[str, Any] = {"email": email}
     if isinstance(value, dict):
-        known = ("jobs", "tests", "verdicts", "delivery", "components")
+        known = ("jobs", "tests", "verdicts", "delivery", "components", "risk")
         unknown = set(value) - set(known)
         if unknown:
             raise CitriageError(f"{where}: unknown keys {sorted(unknown)} (known: {', '.join(known)})")
         data["jobs"] = _as_list(value.get("jobs"), where)
         data["tests"] = _as_list(value.get("tests"), where)
         data["components"] = _as_list(value.get("components"), where)
-        for key in ("verdicts", "delivery"):
+        for key in ("verdicts", "delivery", "risk"):
             if key in value:
                 data[key] = value[key]
     elif isinstance(value, list | str):
@@ -107,6 +107,8 @@ def dump_subscriptions_yaml(subscriptions: Iterable[Subscription]) -> str:
         entry["delivery"] = s.delivery.value
         if s.components:
             entry["components"] = list(s.components)
+        if s.risk != "any":
+            entry["risk"] = s.risk
         data[s.email] = entry
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
@@ -164,8 +166,10 @@ def audience(
     subscriptions: Iterable[Subscription],
     policy: NotifyPolicy,
     previous: RunRecord | None,
+    risk: str | None = None,
 ) -> list[Recipient]:
-    """Who gets an immediate mail about a run, and what each one's mail leads with.
+    """Who gets an immediate mail about a run, and what each one's mail leads with. A `risk: high`
+    subscription is not mailed a failed_new run whose `risk` is low (notify/history.run_risk).
 
     Infra and no-results runs go to the CI admins and to subscribers who asked for those
     verdicts, never to code owners by default. A test subscriber hears only when one of its
@@ -190,6 +194,8 @@ def audience(
     for subscription in subscriptions:
         if subscription.delivery is not DeliveryMode.IMMEDIATE:
             continue
+        if subscription.risk == "high" and report.verdict is Verdict.FAILED_NEW and risk == "low":
+            continue  # only low-risk new failures: the daily digest lists the run
         email = subscription.email
         globs.setdefault(email, set()).update(subscription.components)
         if is_fixed and previous is not None:

@@ -224,7 +224,12 @@ class DigestService:
         frees its claim), so the next invocation sends what is missing."""
         start, end = period_window(period, now)
         outcome = DigestOutcome(period=period)
-        subscribers = [s for s in self._subscriptions.list() if s.delivery == period]
+        # A `risk: high` subscription's low-risk runs were not mailed at once: its daily digest lists them.
+        subscribers = [
+            s
+            for s in self._subscriptions.list()
+            if s.delivery == period or (period == "daily" and s.delivery == "immediate" and s.risk == "high")
+        ]
         # The CI admins' daily digest carries the infra runs no incident took in: an outage
         # reaches them as one alert, a lone broken run here (docs/incidents.md).
         admins = [

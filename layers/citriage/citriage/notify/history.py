@@ -12,9 +12,9 @@ neither way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -114,6 +114,11 @@ class TestHistory(BaseModel):
     first_failed_run_id: str
     first_failed_url: str
     text: str
+    risk: Literal["high", "low"] = Field(
+        default="high",
+        description="high: probably this change (a pass streak broke); low: flaky or broken before",
+    )
+    risk_why: str = ""
 
 
 class IssueHistory(BaseModel):
@@ -148,7 +153,8 @@ def judge_test(test_id: str, records: Sequence[RunRecord], window: int) -> TestH
     shown = with_results[:window]
     failed = sum(1 for r in shown if test_id in r.failed)
     earliest_in_window = next(r for r in reversed(shown) if test_id in r.failed)
-    base = {"test_id": test_id, "failed": failed, "runs": len(shown), "passes_before": passes}
+    base: dict[str, Any] = {"test_id": test_id, "failed": failed, "runs": len(shown), "passes_before": passes}
+    base |= _risk(test_id, shown, streak)
     if len(with_results) == 1:
         return TestHistory(
             **base,
@@ -182,6 +188,41 @@ def judge_test(test_id: str, records: Sequence[RunRecord], window: int) -> TestH
     return TestHistory(
         **base, kind="regression", first_failed_run_id=first.run_id, first_failed_url=first.log_url, text=text
     )
+
+
+# A new failure is high risk (mailed at once to a `risk: high` subscription) when the test passed
+# in at least this share of its runs in the window before this one.
+HIGH_RISK_PASS_SHARE = 0.95
+
+
+def _risk(test_id: str, shown: Sequence[RunRecord], streak: int) -> dict[str, str]:
+    """Whether this failure is probably the change's (high) or not (low), and why, from the
+    window's runs before this one."""
+    before = shown[1:]
+    if not before:
+        why = "no earlier run of this job is on record: nothing says it is not this change"
+        return {"risk": "high", "risk_why": why}
+    passed = sum(1 for r in before if test_id not in r.failed)
+    if passed == 0:
+        why = f"it failed in all {len(before)} runs before this one: broken before this change"
+        return {"risk": "low", "risk_why": why}
+    if passed >= HIGH_RISK_PASS_SHARE * len(before) and streak == 1:
+        return {"risk": "high", "risk_why": f"it passed {passed} of its {len(before)} runs before this one"}
+    return {
+        "risk": "low",
+        "risk_why": f"it passed only {passed} of its {len(before)} runs before this one: flaky",
+    }
+
+
+def run_risk(report: RunReport, tests_history: Mapping[str, TestHistory]) -> Literal["high", "low"] | None:
+    """A run's risk: high when one of its new failures is (one with no history to judge it by
+    is), low when all are low; None without new failures."""
+    new = report.failures_by(Classification.NEW)
+    if not new and not report.count(Classification.NEW):
+        return None
+    judged = [tests_history.get(f.test_id) for f in new]
+    unjudged = len(new) < report.count(Classification.NEW)  # new failures not listed one by one
+    return "high" if unjudged or any(h is None or h.risk == "high" for h in judged) else "low"
 
 
 def judge_issue(issue_id: str, records: Sequence[RunRecord], window: int) -> IssueHistory:

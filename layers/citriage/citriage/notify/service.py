@@ -18,7 +18,7 @@ from citriage.models import MailMessage, RunAnalyzed, RunReport, Verdict
 from citriage.models.incident import IncidentChanged, RunReleased
 from citriage.notify.alerts import alert_audience, alert_key, render_alert
 from citriage.notify.audience import NotifyPolicy, audience, released_audience
-from citriage.notify.history import RunRecord, judge_issue, judge_test, previous_run
+from citriage.notify.history import RunRecord, judge_issue, judge_test, previous_run, run_risk
 from citriage.notify.render import MailRenderer
 from citriage.notify.unsubscribe import NO_LINKS, UnsubscribeLinks
 from citriage.notify.view import MailContext
@@ -186,7 +186,8 @@ class NotifyService:
         shared = (
             history_context(report, records, HISTORY_WINDOW) if self._history is not None else MailContext()
         )
-        recipients = audience(report, self._subscriptions.list(), self._policy, shared.previous)
+        risk = run_risk(report, shared.tests_history) if self._history is not None else None
+        recipients = audience(report, self._subscriptions.list(), self._policy, shared.previous, risk)
         outcome = NotifyOutcome(run_id=report.run_id, sent=[], already_sent=[])
         for recipient in recipients:
             email = recipient.email

@@ -250,6 +250,8 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
     issue_history = context.issues_history.get(issue.id) if issue else None
     history_kind = history.kind if history else UNKNOWN
     history_text = history.text if history else "history unknown (no earlier runs on record)"
+    if history and failure.classification is Classification.NEW and history.risk_why:
+        history_text = f"{history_text}; risk {history.risk}: {history.risk_why}"
     if history and history.kind != "no_history" and failure.classification is Classification.INFRA:
         # The infrastructure broke it this time: neither flaky nor a regression of the code.
         history_kind = "infra"
