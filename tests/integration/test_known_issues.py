@@ -1,6 +1,10 @@
 """`citriage known-issues` and hit statistics against the embedded moto endpoint (real HTTP),
 with a local log server for `--fetch`."""
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -305,3 +309,49 @@ def test_a_warm_analyzer_reads_the_signatures_again_only_after_they_change(stack
     report = analyse("v4")
     assert scans.count(table) == 2
     assert "LP-2" in {f.known_issue.id for f in report.failures if f.known_issue}
+
+
+def test_a_signature_matching_a_passing_runs_logs_is_flagged_to_fix_and_a_closed_quiet_one_to_retire(aws):
+    # Given a signature broad enough to match a passing run's console, and one whose bug is closed
+    stack, _ = aws
+    known = KnownIssueStore(boto3.resource("dynamodb").Table(stack.env["KNOWN_ISSUES_TABLE"]))
+    known.put(
+        KnownIssue(
+            id="BROAD-1", title="too broad", bug_url="https://bugs.example.org/1", pattern="Cloning repos"
+        )
+    )
+    known.put(
+        KnownIssue(
+            id="OLD-2", title="fixed long ago", bug_url="https://bugs.example.org/2",
+            pattern="zzz-never-seen", bug_status="Fix Released",
+        )
+    )  # fmt: skip
+    with serve_directory(EVENTS / "logs") as log_server:
+        service = analyze_service(
+            AnalyzeSettings.from_env(stack.env),
+            FetchSettings(log_hosts=[log_server], allow_private_addresses=True),
+            LayoutSettings(),
+            AwsClients(),
+        )
+        # When a passing run is analysed
+        report = service.handle(
+            RunEvent(
+                source="zuul", job="tempest-integrated-networking", build_id="lifecycle-1", result="SUCCESS",
+                log_url=f"{log_server}/tempest-passing/",
+            )
+        )  # fmt: skip
+    assert report.verdict is Verdict.PASSED and "BROAD-1" in {h.issue.id for h in report.log_hits}
+    stats = {i.id: s for i, s in known.list_with_stats()}
+    assert (stats["BROAD-1"].passing_hits, stats["BROAD-1"].last_passing_run_id) == (1, "zuul:lifecycle-1")
+    # Then `known-issues list` flags the broad one to fix and the closed, quiet one to retire
+    done = subprocess.run(
+        [sys.executable, "-m", "citriage.cli.main", "known-issues", "list",
+         "--table", stack.env["KNOWN_ISSUES_TABLE"], "--format", "json"],
+        env=os.environ.copy(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    flags = {entry["id"]: entry["flags"] for entry in json.loads(done.stdout)}
+    assert flags["BROAD-1"][0].startswith("fix: it matched 1 passing run(s), last zuul:lifecycle-1")
+    assert flags["OLD-2"] == [
+        "retire: its bug is Fix Released and it has not explained a failure for 30 days (never)"
+    ]

@@ -20,6 +20,7 @@ from citriage.adapters.aws.clients import AwsClients, aws_errors
 from citriage.config import FetchSettings, KnownIssuesCliSettings
 from citriage.errors import CitriageError, InputError, InvalidSignature, read_input
 from citriage.known_issues.bugs import with_bug_details
+from citriage.known_issues.lifecycle import lifecycle_flags
 from citriage.known_issues.replay import console_reader, format_replay, replay
 from citriage.known_issues.yaml_file import YamlKnownIssues, dump_known_issues_yaml, load_known_issues_yaml
 from citriage.models import IssueCategory, KnownIssue
@@ -83,22 +84,25 @@ def _export(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
 
 def _list(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
     rows = sorted(_repository(args, settings).list_with_stats(), key=lambda row: row[0].id)
+    now = datetime.now(UTC)
     if args.format == "json":
         data = [
-            issue.model_dump(mode="json", exclude_none=True) | {"stats": stats.model_dump(mode="json")}
+            issue.model_dump(mode="json", exclude_none=True)
+            | {"stats": stats.model_dump(mode="json"), "flags": lifecycle_flags(issue, stats, now)}
             for issue, stats in rows
         ]
         print(json.dumps(data, indent=2))
         return 0
-    today = datetime.now(UTC).date()
     for issue, stats in rows:
-        state = "" if issue.is_active(today) else " (expired)"
+        state = "" if issue.is_active(now.date()) else " (expired)"
         state += f" bug={issue.bug_status}" if issue.bug_status else ""
         last = stats.last_hit_at.isoformat(timespec="seconds") if stats.last_hit_at else "never"
         print(
             f"{issue.id} [{issue.category.value}]{state} hits={stats.hits} runs={stats.runs_hit} "
             f"last={last}  {issue.title}"
         )
+        for flag in lifecycle_flags(issue, stats, now):
+            print(f"  {flag}")
     return 0
 
 

@@ -70,6 +70,11 @@ class SignatureStats(BaseModel):
     runs_hit: int = Field(default=0, description="Runs in which it explained at least one failure")
     last_hit_at: datetime | None = None
     last_run_id: str | None = None
+    passing_hits: int = Field(
+        default=0, description="Passing runs whose logs it matched: a sign it is too broad"
+    )
+    last_passing_hit_at: datetime | None = None
+    last_passing_run_id: str | None = None
 
 
 class InfraRule(BaseModel):

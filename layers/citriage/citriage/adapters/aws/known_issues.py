@@ -20,7 +20,7 @@ from citriage.adapters.aws.dynamodb import (
 )
 from citriage.errors import InvalidSignature
 from citriage.known_issues.signatures import check_signature
-from citriage.models import KnownIssue, RunReport, SignatureStats
+from citriage.models import KnownIssue, RunReport, SignatureStats, Verdict
 
 # Attributes of a known-issue item that are statistics, not part of the signature.
 _STATS_FIELDS = frozenset(SignatureStats.model_fields)
@@ -152,23 +152,32 @@ class KnownIssueStore:
             if group.known_issue is not None:
                 counts[group.known_issue.id] += group.count
         when = report.analyzed_at.isoformat()
-        for issue_id, hits in sorted(counts.items()):
-            try:
-                self._table.update_item(
-                    Key={"id": issue_id},
-                    UpdateExpression=(
-                        "ADD hits :hits, runs_hit :one SET last_hit_at = :when, last_run_id = :run"
-                    ),
-                    ConditionExpression="attribute_exists(#id)",
-                    ExpressionAttributeNames={"#id": "id"},
-                    ExpressionAttributeValues={
-                        ":hits": hits,
-                        ":one": 1,
-                        ":when": when,
-                        ":run": report.run_id,
-                    },
+        if report.verdict is Verdict.PASSED:
+            # A signature that matches a passing run's logs is too broad (docs/clusters.md).
+            for issue_id in sorted({hit.issue.id for hit in report.log_hits}):
+                self._count(
+                    issue_id,
+                    "ADD passing_hits :one SET last_passing_hit_at = :when, last_passing_run_id = :run",
+                    {":one": 1, ":when": when, ":run": report.run_id},
                 )
-            except ClientError as exc:
-                if not _is_conditional_failure(exc):
-                    raise
+        for issue_id, hits in sorted(counts.items()):
+            self._count(
+                issue_id,
+                "ADD hits :hits, runs_hit :one SET last_hit_at = :when, last_run_id = :run",
+                {":hits": hits, ":one": 1, ":when": when, ":run": report.run_id},
+            )
         return dict(counts)
+
+    def _count(self, issue_id: str, update: str, values: dict[str, Any]) -> None:
+        """One atomic counter update of a signature that still exists (never recreated)."""
+        try:
+            self._table.update_item(
+                Key={"id": issue_id},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(#id)",
+                ExpressionAttributeNames={"#id": "id"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
