@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import re2
+import yaml
 
 from tests.conftest import REPO
 
@@ -111,6 +112,19 @@ def test_six_failures_differing_in_addresses_ports_uuids_and_times_are_one_clust
         "passing_lines": [],
     }
 
+    # And `known-issues add --from-cluster` stores that pattern; with it, the six are known
+    store = tmp_path / "known-issues.yaml"
+    added = subprocess.run(
+        [sys.executable, "-m", "citriage.cli.main", "known-issues", "add", "--file", str(store),
+         "--from-cluster", biggest["id"], "--bug-url", "https://bugs.example.org/4242", "--runs", *dirs],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
+    (stored,) = yaml.safe_load(store.read_text())
+    assert (stored["id"], stored["pattern"]) == (biggest["id"], proposal["pattern"])
+    again = cluster(["search", "--runs", *dirs, "--known-issues", str(store)])
+    assert [m["message"] for c in again for m in c["members"]] == unrelated
+
     # And `info` lists the members with their runs and tests; an unknown id is status 2
     info = cluster(["info", "--id", biggest["id"], "--runs", *dirs])
     assert {m["run"] for m in info["members"]} == {f"generic:run-{n}" for n in (1, 2, 3, 4)}
@@ -134,4 +148,12 @@ def test_a_pattern_that_hits_a_passing_run_is_not_offered_as_good(tmp_path: Path
     (biggest, *_) = cluster(["search", "--runs", *dirs])
     proposal = cluster(["propose", "--id", biggest["id"], "--runs", *dirs])
     assert proposal["good"] is False and "line(s) of passing runs" in proposal["why"]
+    # and `known-issues add --from-cluster` refuses to store it, saying why
+    refused = subprocess.run(
+        [sys.executable, "-m", "citriage.cli.main", "known-issues", "add", "--file", str(tmp_path / "k.yaml"),
+         "--from-cluster", biggest["id"], "--bug-url", "https://bugs.example.org/1", "--runs", *dirs],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "is not good: it matches 1 line(s) of passing runs" in refused.stderr
+    assert not (tmp_path / "k.yaml").exists()
     assert proposal["replay"]["passing_lines"][0].startswith("generic:run-3 job-output.txt:1:")

@@ -20,7 +20,7 @@ from citriage.cli.exits import printable
 from citriage.clusters.grouping import clusters_of, propose
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.models import RunEvent, RunReport, Verdict
-from citriage.models.cluster import Cluster
+from citriage.models.cluster import Cluster, Proposal
 from citriage.models.query import Envelope, Invocation
 from citriage.wiring import local_analyzer
 
@@ -29,13 +29,12 @@ MAX_REPLAY_BYTES = 16 * 1024 * 1024
 MAX_REPLAY_FILES = 200
 
 
-def _analysed(args: argparse.Namespace) -> list[RunReport]:
+def analysed(runs: list[str], known_issues: str | None) -> list[RunReport]:
+    """Each local run directory's report, analysed as `citriage analyze` does."""
     fetch = FetchSettings.from_env()
-    analyzer = local_analyzer(
-        fetch, LayoutSettings.from_env(), Path(args.known_issues) if args.known_issues else None
-    )
+    analyzer = local_analyzer(fetch, LayoutSettings.from_env(), Path(known_issues) if known_issues else None)
     reports = []
-    for location in args.runs:
+    for location in runs:
         path = Path(location)
         if not path.is_dir():
             raise ClientFailure(Status.REFUSED, f"--runs {location}: not a directory")
@@ -70,9 +69,19 @@ def _find(clusters: list[Cluster], cluster_id: str | None) -> Cluster:
     return found
 
 
+def proposal_for(
+    runs: list[str], known_issues: str | None, cluster_id: str | None
+) -> tuple[Cluster, Proposal]:
+    """A cluster of the local runs and its proposal (`known-issues add --from-cluster`)."""
+    reports = analysed(runs, known_issues)
+    clusters = clusters_of(reports)
+    cluster = _find(clusters, cluster_id)
+    return cluster, propose(cluster, clusters, _passing_lines(reports))
+
+
 def answer(args: argparse.Namespace) -> Any:
     """What the action returns."""
-    reports = _analysed(args)
+    reports = analysed(args.runs, args.known_issues)
     clusters = clusters_of(reports)
     if args.cluster_action == "search":
         return [c.model_dump(mode="json") for c in clusters]

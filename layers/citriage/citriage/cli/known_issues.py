@@ -107,6 +107,11 @@ def _list(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
 
 
 def _add(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
+    if args.from_cluster:
+        _from_cluster(args)
+    missing = [f"--{name}" for name in ("id", "title", "pattern") if not getattr(args, name)]
+    if missing:
+        raise InputError(f"known-issues add needs {', '.join(missing)} (or --from-cluster ID --runs DIR ...)")
     try:
         issue = KnownIssue(
             id=args.id,
@@ -126,6 +131,22 @@ def _add(args: argparse.Namespace, settings: KnownIssuesCliSettings) -> int:
     _repository(args, settings, create=True).put(_looked_up(issue, args))
     print(f"added {issue.id}")
     return 0
+
+
+def _from_cluster(args: argparse.Namespace) -> None:
+    """Fill the signature from a cluster's proposal, which must be good (it matches every member
+    and no other failure and no line of a passing run)."""
+    from citriage.cli.cluster import proposal_for  # noqa: PLC0415 - only this option needs analysis
+
+    if not args.runs:
+        raise InputError("--from-cluster needs the runs it was found in: --runs DIR [DIR ...]")
+    cluster, proposal = proposal_for(args.runs, getattr(args, "known_issues_file", None), args.from_cluster)
+    if not proposal.good:
+        raise InputError(f"the proposal for {cluster.id} is not good: {proposal.why}")
+    args.pattern = args.pattern or proposal.pattern
+    args.id = args.id or cluster.id
+    args.title = args.title or cluster.sample[:200]
+    print(f"proposal for {cluster.id}: {proposal.why}")
 
 
 def _looked_up(issue: KnownIssue, args: argparse.Namespace) -> KnownIssue:
@@ -243,10 +264,14 @@ def register(sub: Any) -> None:
     cmd = command("list", "list signatures with their hit statistics", _list)
     cmd.add_argument("--format", choices=["text", "json"], default="text")
     cmd = command("add", "add or replace one signature (checked first)", _add)
-    cmd.add_argument("--id", required=True)
-    cmd.add_argument("--title", required=True)
+    cmd.add_argument("--id", help="the signature's id (default with --from-cluster: the cluster's)")
+    cmd.add_argument("--title", help="what the bug is (default with --from-cluster: a member's message)")
     cmd.add_argument("--bug-url", required=True)
-    cmd.add_argument("--pattern", required=True, help="RE2 regex")
+    cmd.add_argument("--pattern", help="RE2 regex (or --from-cluster)")
+    cmd.add_argument(
+        "--from-cluster", metavar="ID", help="take the pattern a cluster of --runs proposes, if good"
+    )
+    cmd.add_argument("--runs", nargs="+", metavar="DIR", help="with --from-cluster: the runs' log trees")
     cmd.add_argument("--category", choices=[c.value for c in IssueCategory], default="product")
     cmd.add_argument("--job", action="append", help="job glob (repeatable)")
     cmd.add_argument("--test", action="append", help="test id glob (repeatable)")
