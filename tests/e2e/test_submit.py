@@ -45,17 +45,19 @@ def submit(
 
 
 def mails_for(out: Path, run_id_part: str) -> dict[str, email.message.EmailMessage]:
-    """The mails of one run, by recipient file name suffix."""
-    deadline = time.monotonic() + 60
+    """The mails of one run, by recipient, once they stop coming (every recipient's is written)."""
+    deadline, seen = time.monotonic() + 60, -1
     while time.monotonic() < deadline:
-        found = {
-            p.name.split("__", 1)[1]: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in out.glob("*.eml")
-            if run_id_part in p.name
-        }
-        if found:
-            return found  # type: ignore[return-value]
-        time.sleep(0.5)
+        paths = sorted(p for p in out.glob("*.eml") if run_id_part in p.name)
+        if paths and len(paths) == seen:
+            return {
+                p.name.split("__", 1)[1]: email.message_from_bytes(
+                    p.read_bytes(), policy=email.policy.default
+                )
+                for p in paths
+            }  # type: ignore[misc]
+        seen = len(paths)
+        time.sleep(1.5)
     raise AssertionError(f"no mail for {run_id_part}")
 
 
