@@ -182,3 +182,37 @@ def _read_token(tables: dict[str, str]) -> str:
     listed = _tokens(tables, "list", "--format", "json")
     assert token not in listed.stdout and "release-bot" in listed.stdout
     return str(token)
+
+
+def test_a_new_failure_seen_in_two_jobs_is_one_cluster_over_the_api_and_from(served, tmp_path: Path):
+    url, log_server, out, _ = served
+    admin = (out / "api-token").read_text().strip()
+    home = tmp_path / "home"
+    # Given the same tree failing in two jobs (its port test is a new failure in both)
+    webhook(url, log_server, "tempest-full-py3", 21, "tempest-mixed")
+    webhook(url, log_server, "tempest-slow-py3", 22, "tempest-mixed")
+    deadline, runs = time.monotonic() + 90, []
+    while time.monotonic() < deadline and len(runs) < 2:
+        runs = client(url, admin, "run", "search", home=home)[1]["returns"]
+        time.sleep(1)
+    run_id = "generic:ci.example.org/tempest-full-py3/21"
+    report = requests.get(
+        f"{url}/runs/{run_id.replace('/', '%2F')}", headers={"Authorization": f"Bearer {admin}"}, timeout=30
+    ).json()
+    (new,) = [f for f in report["failures"] if f["classification"] == "new"]
+    from citriage.clusters.normalize import cluster_id, normalise
+
+    wanted = cluster_id(normalise(new["message"]))
+    # When the client asks the API for that cluster
+    status, answer = client(url, admin, "cluster", "info", "--id", wanted, home=home)
+    # Then it holds the failure in both runs, of both jobs
+    assert status == 0, answer
+    cluster = answer["returns"]
+    assert (cluster["id"], cluster["runs"], cluster["jobs"]) == (wanted, 2, 2)
+    assert {(m["job"], m["test_id"]) for m in cluster["members"]} == {
+        ("tempest-full-py3", new["test_id"]),
+        ("tempest-slow-py3", new["test_id"]),
+    }
+    assert all(m["message"] == new["message"] for m in cluster["members"])
+    # And an unknown cluster is status 2
+    assert client(url, admin, "cluster", "info", "--id", "c-000000000000", home=home)[0] == 2

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from citriage.analyze.logs.streams import FetchBudget
     from citriage.config import LayoutSettings
     from citriage.models.buildset import Buildset, BuildsetAnalyzed, BuildsetKey, BuildsetMember
+    from citriage.models.cluster import Cluster
     from citriage.models.incident import (
         HeldRun,
         HoldState,
@@ -32,10 +33,8 @@ if TYPE_CHECKING:
     from citriage.notify.history import RunRecord
 
 
-# ---- intake ----------------------------------------------------------------------------------
 class Dedupe(Protocol):
-    """Claims on keys (the dedupe table), so redelivered work is done once. A plain claim is final;
-    a leased one is pending until `complete`, and can be taken again once its lease ran out."""
+    """Claims on keys, so redelivered work is done once (a leased claim is pending until `complete`)."""
 
     def claim(self, key: str, lease_seconds: int | None = None) -> bool:
         """True when the key was free (or its lease ran out) and is now taken."""
@@ -120,15 +119,13 @@ class Uploads(Protocol):
         """The archive's bytes (FetchFailed when it is missing or over `max_bytes`)."""
 
 
-# ---- analyze ---------------------------------------------------------------------------------
 class LogTree(Protocol):
     """A job's log tree: files by relative path, read as capped, decompressed streams."""
 
     budget: FetchBudget
 
     def open(self, path: str, tail_bytes: int = 0) -> BinaryIO | None:
-        """The file's (decompressed) bytes, or None when it does not exist. With `tail_bytes`, a
-        file over the byte cap gives its head, a marker line, then its last `tail_bytes` bytes."""
+        """The file's bytes, or None; with `tail_bytes`, one over the cap: head, marker, then tail."""
 
     def url_for(self, path: str) -> str:
         """Where a person can read the file."""
@@ -241,7 +238,6 @@ class Patterned(Protocol):
     def files(self) -> list[str]: ...
 
 
-# ---- incidents ------------------------------------------------------------------------------
 class Incidents(Protocol):
     """Where incidents are kept; every change is conditional, so concurrent analyses agree."""
 
@@ -327,7 +323,6 @@ class Buildsets(Protocol):
         """Buildsets not settled whose deadline has passed."""
 
 
-# ---- query ----------------------------------------------------------------------------------
 class RunReads(Protocol):
     """The read side's queries over the runs table (keys and indexes only, never a Scan)."""
 
@@ -352,6 +347,9 @@ class RunReads(Protocol):
 
     def test_failures(self, test_id: str, before: str | None, limit: int) -> list[TestFailure]:
         """The runs a test failed in, newest first."""
+
+    def cluster(self, cluster_id: str, limit: int) -> Cluster | None:
+        """A cluster as its newest `limit` stored new failures make it, or None."""
 
     def issue_hits(self, issue_id: str, limit: int) -> list[IssueHit]:
         """The runs a known issue explained, newest first."""
@@ -390,7 +388,6 @@ class Tokens(Protocol):
         """Remove a token; False when there was none of that id."""
 
 
-# ---- notify ----------------------------------------------------------------------------------
 class JobHistory(Protocol):
     """A job's recorded runs."""
 

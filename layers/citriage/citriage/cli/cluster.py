@@ -15,6 +15,7 @@ from typing import Any
 
 from citriage.analyze.logs.fetch import LocalLogTree
 from citriage.analyze.logs.streams import FetchBudget, iter_lines
+from citriage.cli import client
 from citriage.cli.client import ClientFailure, Status
 from citriage.cli.exits import printable
 from citriage.clusters.grouping import clusters_of, propose
@@ -80,7 +81,17 @@ def proposal_for(
 
 
 def answer(args: argparse.Namespace) -> Any:
-    """What the action returns."""
+    """What the action returns: over `--runs`, or, for `info` without them, from the API."""
+    if not args.runs:
+        if args.cluster_action != "info":
+            raise ClientFailure(Status.REFUSED, f"cluster {args.cluster_action} needs --runs DIR [DIR ...]")
+        if not args.id:
+            raise ClientFailure(Status.REFUSED, "give --id CLUSTER")
+        server, token = client._server_and_token(args)
+        action = client.Action(
+            help="a cluster", method="GET", path=lambda o: f"/clusters/{client._seg(o['id'])}"
+        )
+        return client.call(server, token, action, {"id": args.id})
     reports = analysed(args.runs, args.known_issues)
     clusters = clusters_of(reports)
     if args.cluster_action == "search":
@@ -113,9 +124,10 @@ def register(sub: Any) -> None:
         ("propose", "an RE2 signature for a cluster, replayed on the other failures and the passing runs"),
     ):
         action = actions.add_parser(name, help=text)
-        action.add_argument(
-            "--runs", nargs="+", required=True, metavar="DIR", help="runs' log trees (one each)"
+        runs_help = "runs' log trees (one each)" + (
+            "; without them, the API's (--from)" if name == "info" else ""
         )
+        action.add_argument("--runs", nargs="+", required=name != "info", metavar="DIR", help=runs_help)
         action.add_argument("--known-issues", metavar="FILE", help="signatures: what they explain is not new")
         if name != "search":
             action.add_argument("--id", help="the cluster's id (`c-…`)")

@@ -16,7 +16,8 @@ from citriage.models.cluster import Cluster, ClusterMember, Proposal, ProposalRe
 MAX_LISTED = 20
 
 
-def _members(reports: Iterable[RunReport]) -> Iterable[tuple[str, ClusterMember]]:
+def cluster_members(reports: Iterable[RunReport]) -> Iterable[tuple[str, ClusterMember]]:
+    """Each new failure with an exception line, as (its normalised line, the member)."""
     for report in reports:
         for failure in report.failures_by(Classification.NEW):
             line = exception_line(failure.message, failure.details)
@@ -35,21 +36,23 @@ def _members(reports: Iterable[RunReport]) -> Iterable[tuple[str, ClusterMember]
 def clusters_of(reports: Sequence[RunReport]) -> list[Cluster]:
     """The clusters of the reports' new failures, biggest first (then by id)."""
     grouped: dict[str, list[ClusterMember]] = {}
-    for normalised, member in _members(reports):
+    for normalised, member in cluster_members(reports):
         grouped.setdefault(normalised, []).append(member)
-    clusters = [
-        Cluster(
-            id=cluster_id(normalised),
-            normalised=normalised,
-            sample=members[0].message,
-            runs=len({m.run for m in members}),
-            jobs=len({m.job for m in members}),
-            first_seen=min((m.when for m in members if m.when), default=None),
-            members=members,
-        )
-        for normalised, members in grouped.items()
-    ]
+    clusters = [cluster_of(normalised, members) for normalised, members in grouped.items()]
     return sorted(clusters, key=lambda c: (-len(c.members), c.id))
+
+
+def cluster_of(normalised: str, members: list[ClusterMember]) -> Cluster:
+    """The cluster of members sharing one normalised line."""
+    return Cluster(
+        id=cluster_id(normalised),
+        normalised=normalised,
+        sample=members[0].message,
+        runs=len({m.run for m in members}),
+        jobs=len({m.job for m in members}),
+        first_seen=min((m.when for m in members if m.when), default=None),
+        members=members,
+    )
 
 
 def propose(

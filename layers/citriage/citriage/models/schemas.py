@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from citriage.models.buildset import BuildsetAnalyzed
+from citriage.models.cluster import Cluster
 from citriage.models.incident import DowntimeReport, Incident, IncidentChanged, RunReleased
 from citriage.models.query import (
     Envelope,
@@ -42,6 +43,7 @@ CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
     "job-page": (Page[JobSummary], "GET /jobs: jobs with their last run and recent pass rate"),
     "test-history": (TestHistory, "GET /tests/{test_id}/history: the runs a test failed in, rates per job"),
     "known-issue-status": (KnownIssueStatus, "GET /known-issues/{id}: a signature, its statistics, its hits"),
+    "cluster": (Cluster, "`GET /clusters/{cluster_id}`: a cluster of new failures and its members"),
     "buildset-analyzed": (
         BuildsetAnalyzed,
         "The `detail` of BuildsetAnalyzed on the citriage bus: one verdict per buildset, for bots",

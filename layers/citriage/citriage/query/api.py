@@ -34,6 +34,7 @@ ROUTES = [
     ("GET", "/tests/{test_id}/history"),
     ("GET", "/known-issues"),
     ("GET", "/known-issues/{issue_id}"),
+    ("GET", "/clusters/{cluster_id}"),
     ("GET", "/status"),
     ("GET", "/incidents"),
     ("GET", "/incidents/report"),
@@ -192,6 +193,12 @@ def _known_issues(service: Service) -> APIGatewayHttpRouter:
         """A signature, its statistics and the runs it explained lately (`limit`, default 20)."""
         wanted, limit = path_id(issue_id, "known issue id"), _limit({"limit": "20"} | _query(known_issues))
         return _json(service().known_issue(wanted, limit))
+
+    @known_issues.get("/clusters/<cluster_id>")
+    def cluster_info(cluster_id: str) -> Response[str]:
+        """A cluster of new failures and its members, newest first (`limit`, default 100)."""
+        wanted, limit = path_id(cluster_id, "cluster id"), _limit({"limit": "100"} | _query(known_issues))
+        return _json(service().cluster(wanted, limit))
 
     return known_issues
 

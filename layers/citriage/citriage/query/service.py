@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from citriage.errors import BadRequest, NotFound
 from citriage.incidents.ledger import IncidentLedger
 from citriage.models import RunEvent, RunReport, Verdict
+from citriage.models.cluster import Cluster
 from citriage.models.incident import IncidentState
 from citriage.models.query import (
     GridStatus,
@@ -269,6 +270,13 @@ class QueryService:
             raise NotFound(f"no known issue {issue_id!r}")
         issue, stats = found
         return KnownIssueStatus(issue=issue, stats=stats, recent_hits=self._runs.issue_hits(issue_id, limit))
+
+    def cluster(self, cluster_id: str, limit: int = 100) -> Cluster:
+        """A cluster of new failures, from the newest `limit` of them kept (docs/clusters.md)."""
+        found = self._runs.cluster(cluster_id, limit)
+        if found is None:
+            raise NotFound(f"no cluster {cluster_id!r}: no new failure of it is kept")
+        return found
 
     # ---- status
 

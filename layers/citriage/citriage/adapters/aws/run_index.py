@@ -8,6 +8,7 @@ Written with each run's history record (`HistoryStore.record`), idempotently:
 | `SOURCES`        | `<source>`             | each source's last run (the status page)        |
 | `TEST#<test id>` | `<when>#<run id>`      | a run the test failed in                        |
 | `ISSUE#<id>`     | `<when>#<run id>`      | a run the known issue explained                 |
+| `CLUSTER#<id>`   | `<when>#<run id>#<test>` | a new failure of the cluster (docs/clusters.md) |
 
 with the history's own `HIST#<source>#<job>` and `DAY#<date>` records. Every read here is a
 GetItem or a Query on a key: never a Scan (tests/contract/test_queries.py proves it).
@@ -24,7 +25,10 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from citriage.adapters.aws.dynamodb import HistoryStore, _is_conditional_failure, _query_all
+from citriage.clusters.grouping import cluster_members, cluster_of
+from citriage.clusters.normalize import cluster_id
 from citriage.models import RunReport
+from citriage.models.cluster import Cluster, ClusterMember
 from citriage.models.query import IssueHit, QueueDepth, RunSummary, TestFailure
 from citriage.notify.history import RunRecord, sort_stamp
 
@@ -80,6 +84,16 @@ def write_index(table: Any, record: RunRecord, report: RunReport, expires_at: in
                     "pk": f"ISSUE#{issue_id}",
                     "sk": record.sort_key,
                     "hit": hit.model_dump_json(),
+                    "expires_at": expires_at,
+                }
+            )
+        for normalised, member in cluster_members([report]):
+            batch.put_item(
+                Item={
+                    "pk": f"CLUSTER#{cluster_id(normalised)}",
+                    "sk": f"{record.sort_key}#{member.test_id[:300]}",
+                    "normalised": normalised,
+                    "member": member.model_dump_json(),
                     "expires_at": expires_at,
                 }
             )
@@ -197,6 +211,14 @@ class RunQueries:
             TestFailure.model_validate_json(item["failure"])
             for item in self._query(f"TEST#{test_id}", before, None, limit)
         ]
+
+    def cluster(self, cluster_id: str, limit: int) -> Cluster | None:
+        """A cluster as its stored new failures make it (the newest `limit` of them), or None."""
+        items = list(self._query(f"CLUSTER#{cluster_id}", None, None, limit))
+        if not items:
+            return None
+        members = [ClusterMember.model_validate_json(item["member"]) for item in items]
+        return cluster_of(str(items[0]["normalised"]), members)
 
     def issue_hits(self, issue_id: str, limit: int) -> list[IssueHit]:
         """The runs a known issue explained, newest first."""
