@@ -216,3 +216,16 @@ def test_a_new_failure_seen_in_two_jobs_is_one_cluster_over_the_api_and_from(ser
     assert all(m["message"] == new["message"] for m in cluster["members"])
     # And an unknown cluster is status 2
     assert client(url, admin, "cluster", "info", "--id", "c-000000000000", home=home)[0] == 2
+    # And the later run's report counts the cluster, and its mail says where else it was seen
+    later_id = "generic:ci.example.org/tempest-slow-py3/22"
+    later = requests.get(
+        f"{url}/runs/{later_id.replace('/', '%2F')}", headers={"Authorization": f"Bearer {admin}"}, timeout=30
+    ).json()
+    (counted,) = [f["cluster"] for f in later["failures"] if f["classification"] == "new"]
+    assert (counted["id"], counted["runs"], counted["jobs"]) == (wanted, 2, 2)
+    deadline, found = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not found:
+        found = list(out.glob("*tempest-slow-py3_22__nova-core@example.org.eml"))
+        time.sleep(0.5)
+    (mail,) = found
+    assert "Also seen: in 1 other run of 2 jobs since" in mail.read_text() and wanted in mail.read_text()

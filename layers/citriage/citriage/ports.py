@@ -202,6 +202,13 @@ class KnownIssueRepository(Protocol):
         """Remove a signature."""
 
 
+class ClusterReads(Protocol):
+    """The clusters of new failures kept across runs."""
+
+    def cluster(self, cluster_id: str, limit: int) -> Cluster | None:
+        """A cluster as its newest `limit` stored new failures make it, or None."""
+
+
 class Publisher(Protocol):
     """Where verdict events go (the bus)."""
 
@@ -323,7 +330,7 @@ class Buildsets(Protocol):
         """Buildsets not settled whose deadline has passed."""
 
 
-class RunReads(Protocol):
+class RunReads(ClusterReads, Protocol):
     """The read side's queries over the runs table (keys and indexes only, never a Scan)."""
 
     def records_by_day(
@@ -347,9 +354,6 @@ class RunReads(Protocol):
 
     def test_failures(self, test_id: str, before: str | None, limit: int) -> list[TestFailure]:
         """The runs a test failed in, newest first."""
-
-    def cluster(self, cluster_id: str, limit: int) -> Cluster | None:
-        """A cluster as its newest `limit` stored new failures make it, or None."""
 
     def issue_hits(self, issue_id: str, limit: int) -> list[IssueHit]:
         """The runs a known issue explained, newest first."""

@@ -97,7 +97,7 @@ def analyze_service(
 ) -> AnalyzeService:
     """The analyzer over DynamoDB and EventBridge (and the incidents table, when named)."""
     from citriage.adapters.aws.known_issues import KnownIssueStore
-    from citriage.adapters.aws.run_index import IndexedHistoryStore
+    from citriage.adapters.aws.run_index import IndexedHistoryStore, RunQueries
     from citriage.adapters.aws.uploads import UploadStore
     from citriage.analyze.service import Analyzer, AnalyzeService
     from citriage.known_issues.versioned import ReadOncePerVersion
@@ -122,6 +122,7 @@ def analyze_service(
         hit_stats=known_issues,
         dedupe=DedupeStore(aws.table(settings.dedupe_table)),
         incidents=incident_tracker(table, incidents, aws) if incidents and table else None,
+        clusters=RunQueries(aws.table(settings.runs_table)),
     )
 
 

@@ -16,12 +16,14 @@ from citriage.analyze.logs.readers import ReadContext
 from citriage.analyze.logs.streams import FetchBudget
 from citriage.analyze.matching.infra_rules import InfraRuleSet
 from citriage.analyze.pipeline import RunReading, analyze_run, classify_run
+from citriage.clusters.grouping import with_clusters
 from citriage.config import FetchSettings, LayoutSettings
 from citriage.errors import AnalysisInProgress, FetchRefused
 from citriage.incidents.tracker import IncidentTracker
 from citriage.known_issues.signatures import SignatureSet, usable_signatures
 from citriage.models import RunEvent, RunReport
 from citriage.ports import (
+    ClusterReads,
     Dedupe,
     HistoryRecorder,
     HitStats,
@@ -35,6 +37,8 @@ from citriage.ports import (
 # An analysis's lease: longer than the function's timeout (120 s), shorter than the analyze
 # queue's visibility timeout (720 s), so the redelivery of a killed worker's run can take it.
 ANALYSIS_LEASE_SECONDS = 600
+# A new failure's cluster is counted over its newest this many stored failures.
+CLUSTER_LOOKBACK = 200
 
 
 class Analyzer:
@@ -110,7 +114,9 @@ class AnalyzeService:
         hit_stats: HitStats,
         dedupe: Dedupe,
         incidents: IncidentTracker | None = None,
+        clusters: ClusterReads | None = None,
     ) -> None:
+        self._clusters = clusters
         self._incidents = incidents
         self._analyzer = analyzer
         self._reports = reports
@@ -144,6 +150,9 @@ class AnalyzeService:
             raise AnalysisInProgress(f"{run.run_id} is being analysed by another worker")
         try:
             report = self._analyzer.analyze(run, deadline=deadline)
+            if (clusters := self._clusters) is not None:
+                # Each new failure with its cluster's runs and jobs so far (docs/clusters.md).
+                report = with_clusters(report, lambda cid: clusters.cluster(cid, CLUSTER_LOOKBACK))
             if self._incidents is not None:
                 # Once per analysis, under its lease; the tracker counts each run once anyway.
                 report.incident = self._incidents.observe(report).incident

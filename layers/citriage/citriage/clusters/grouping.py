@@ -4,13 +4,14 @@ signature that hits a passing run, or another cluster, is not a good one)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from citriage.analyze.matching.compiled import compile_pattern
 from citriage.clusters.normalize import cluster_id, exception_line, normalise, to_pattern
 from citriage.errors import InvalidSignature
 from citriage.models import Classification, RunReport
 from citriage.models.cluster import Cluster, ClusterMember, Proposal, ProposalReplay
+from citriage.models.report import ClusterRef
 
 # Listed at most in a replay; the counts are complete.
 MAX_LISTED = 20
@@ -40,6 +41,35 @@ def clusters_of(reports: Sequence[RunReport]) -> list[Cluster]:
         grouped.setdefault(normalised, []).append(member)
     clusters = [cluster_of(normalised, members) for normalised, members in grouped.items()]
     return sorted(clusters, key=lambda c: (-len(c.members), c.id))
+
+
+def with_clusters(report: RunReport, stored: Callable[[str], Cluster | None]) -> RunReport:
+    """The report with each new failure's cluster counted: the runs and jobs `stored` has of it
+    (the newest ones kept), and this run."""
+    found: dict[str, ClusterRef] = {}
+    failures = []
+    for failure in report.failures:
+        line = (
+            exception_line(failure.message, failure.details)
+            if failure.classification is Classification.NEW
+            else ""
+        )
+        if not line:
+            failures.append(failure)
+            continue
+        cid = cluster_id(normalise(line))
+        if cid not in found:
+            kept = stored(cid)
+            members = [m for m in (kept.members if kept else []) if m.run != report.run_id]
+            whens = [m.when for m in members if m.when] + [report.analyzed_at]
+            found[cid] = ClusterRef(
+                id=cid,
+                runs=len({m.run for m in members}) + 1,
+                jobs=len({m.job for m in members} | {report.run.job}),
+                first_seen=min(whens),
+            )
+        failures.append(failure.model_copy(update={"cluster": found[cid]}))
+    return report.model_copy(update={"failures": failures})
 
 
 def cluster_of(normalised: str, members: list[ClusterMember]) -> Cluster:

@@ -58,6 +58,16 @@ class KnownIssueRef(BaseModel):
     status: str | None = Field(default=None, description="The bug's status as last looked up; None: unknown")
 
 
+class ClusterRef(BaseModel):
+    """The cluster of a new failure (docs/clusters.md): the same exception line, ids aside, in
+    other runs too. Counted when the run was analysed, this run included."""
+
+    id: str
+    runs: int
+    jobs: int
+    first_seen: datetime | None = None
+
+
 class Failure(BaseModel):
     """A failed (or interrupted) test and the classification of its cause."""
 
@@ -76,6 +86,7 @@ class Failure(BaseModel):
     output: dict[str, str] = Field(
         default_factory=dict, description="Captured output by stream, bounded; never the explanation"
     )
+    cluster: ClusterRef | None = Field(default=None, description="A new failure's cluster, across runs")
 
 
 class FailureGroup(BaseModel):

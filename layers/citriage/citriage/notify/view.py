@@ -94,6 +94,9 @@ class FailureView(BaseModel):
     history_kind: str
     history_colour: str
     first_failed_url: str
+    seen_elsewhere: str = Field(
+        default="", description="A new failure's cluster in other runs, when it has any"
+    )
 
 
 class ExcerptLine(BaseModel):
@@ -275,11 +278,23 @@ def _failure_view(failure: Failure, report: RunReport, context: MailContext) -> 
         history=history_text,
         history_kind=history_kind,
         history_colour=HISTORY_COLOURS[history_kind],
+        seen_elsewhere=_seen_elsewhere(failure),
         # Linked only when it is an earlier run: this run's logs are linked already.
         first_failed_url=(
             history.first_failed_url if history and history.first_failed_run_id != report.run_id else UNKNOWN
         ),
     )
+
+
+def _seen_elsewhere(failure: Failure) -> str:
+    """`also seen in 6 other runs of 3 jobs since 2026-12-01 (cluster c-…)`, or nothing."""
+    cluster = failure.cluster
+    if cluster is None or cluster.runs < 2:
+        return ""
+    others = cluster.runs - 1
+    since = f" since {cluster.first_seen:%Y-%m-%d}" if cluster.first_seen else ""
+    jobs = f"{cluster.jobs} job{'s' if cluster.jobs != 1 else ''}"
+    return f"in {others} other run{'s' if others != 1 else ''} of {jobs}{since} (cluster {cluster.id})"
 
 
 def _readable_results(results_file: str | None) -> str | None:
