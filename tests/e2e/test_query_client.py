@@ -214,6 +214,10 @@ def test_a_new_failure_seen_in_two_jobs_is_one_cluster_over_the_api_and_from(ser
         ("tempest-slow-py3", new["test_id"]),
     }
     assert all(m["message"] == new["message"] for m in cluster["members"])
+    # And `cluster search` over the API finds it among the week's clusters, biggest first
+    status, found = client(url, admin, "cluster", "search", home=home)
+    assert status == 0, found
+    assert found["returns"][0]["id"] == wanted and found["returns"][0]["runs"] == 2
     # And an unknown cluster is status 2
     assert client(url, admin, "cluster", "info", "--id", "c-000000000000", home=home)[0] == 2
     # And the later run's report counts the cluster, and its mail says where else it was seen

@@ -14,17 +14,10 @@ if TYPE_CHECKING:
     from citriage.analyze.logs.layouts import Discovery
     from citriage.analyze.logs.streams import FetchBudget
     from citriage.config import LayoutSettings
+    from citriage.models import HeldRun, HoldState, Incident
     from citriage.models.buildset import Buildset, BuildsetAnalyzed, BuildsetKey, BuildsetMember
     from citriage.models.cluster import Cluster
-    from citriage.models.incident import (
-        HeldRun,
-        HoldState,
-        Incident,
-        IncidentHit,
-        IncidentState,
-        Recheck,
-        RunReleased,
-    )
+    from citriage.models.incident import IncidentHit, IncidentState, Recheck, RunReleased
     from citriage.models.known_issue import KnownIssue, SignatureStats
     from citriage.models.mail import MailMessage, Subscription
     from citriage.models.query import ApiToken, IssueHit, QueueDepth, RunSummary, TestFailure, TokenScope
@@ -207,6 +200,9 @@ class ClusterReads(Protocol):
 
     def cluster(self, cluster_id: str, limit: int) -> Cluster | None:
         """A cluster as its newest `limit` stored new failures make it, or None."""
+
+    def clusters(self, since: datetime, until: datetime, limit: int) -> list[Cluster]:
+        """The clusters with a new failure in [since, until), biggest first; `limit` at most."""
 
 
 class Publisher(Protocol):

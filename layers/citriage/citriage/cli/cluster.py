@@ -81,17 +81,20 @@ def proposal_for(
 
 
 def answer(args: argparse.Namespace) -> Any:
-    """What the action returns: over `--runs`, or, for `info` without them, from the API."""
+    """What the action returns: over `--runs`, or, for `search` and `info` without them, the API's."""
     if not args.runs:
-        if args.cluster_action != "info":
-            raise ClientFailure(Status.REFUSED, f"cluster {args.cluster_action} needs --runs DIR [DIR ...]")
+        if args.cluster_action == "propose":
+            raise ClientFailure(Status.REFUSED, "cluster propose needs --runs DIR [DIR ...]")
+        server, token = client._server_and_token(args)
+        if args.cluster_action == "search":
+            found = client.Action(help="clusters", method="GET", path=lambda o: "/clusters", query=("since",))
+            return client.call(server, token, found, {"since": args.since})
         if not args.id:
             raise ClientFailure(Status.REFUSED, "give --id CLUSTER")
-        server, token = client._server_and_token(args)
-        action = client.Action(
+        one = client.Action(
             help="a cluster", method="GET", path=lambda o: f"/clusters/{client._seg(o['id'])}"
         )
-        return client.call(server, token, action, {"id": args.id})
+        return client.call(server, token, one, {"id": args.id})
     reports = analysed(args.runs, args.known_issues)
     clusters = clusters_of(reports)
     if args.cluster_action == "search":
@@ -124,10 +127,13 @@ def register(sub: Any) -> None:
         ("propose", "an RE2 signature for a cluster, replayed on the other failures and the passing runs"),
     ):
         action = actions.add_parser(name, help=text)
-        runs_help = "runs' log trees (one each)" + (
-            "; without them, the API's (--from)" if name == "info" else ""
-        )
-        action.add_argument("--runs", nargs="+", required=name != "info", metavar="DIR", help=runs_help)
+        remote = name != "propose"
+        runs_help = "runs' log trees (one each)" + ("; without them, the API's (--from)" if remote else "")
+        action.add_argument("--runs", nargs="+", required=not remote, metavar="DIR", help=runs_help)
+        if name == "search":
+            action.add_argument(
+                "--since", help="without --runs: clusters seen since (ISO, or 7d / 12h; default 7d)"
+            )
         action.add_argument("--known-issues", metavar="FILE", help="signatures: what they explain is not new")
         if name != "search":
             action.add_argument("--id", help="the cluster's id (`c-…`)")

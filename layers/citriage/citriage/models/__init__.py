@@ -5,6 +5,7 @@ event, docs/events.md), `known_issue` (signatures and infrastructure rules), `ma
 (subscriptions and messages). Import them from here.
 """
 
+from citriage.models.incident import HeldRun, HoldState, Incident
 from citriage.models.known_issue import (
     InfraRule,
     IssueCategory,
@@ -53,6 +54,9 @@ __all__ = [
     "Evidence",
     "Failure",
     "FailureGroup",
+    "HeldRun",
+    "HoldState",
+    "Incident",
     "InfraFinding",
     "InfraRule",
     "IssueCategory",

@@ -34,6 +34,7 @@ ROUTES = [
     ("GET", "/tests/{test_id}/history"),
     ("GET", "/known-issues"),
     ("GET", "/known-issues/{issue_id}"),
+    ("GET", "/clusters"),
     ("GET", "/clusters/{cluster_id}"),
     ("GET", "/status"),
     ("GET", "/incidents"),
@@ -193,6 +194,14 @@ def _known_issues(service: Service) -> APIGatewayHttpRouter:
         """A signature, its statistics and the runs it explained lately (`limit`, default 20)."""
         wanted, limit = path_id(issue_id, "known issue id"), _limit({"limit": "20"} | _query(known_issues))
         return _json(service().known_issue(wanted, limit))
+
+    @known_issues.get("/clusters")
+    def cluster_search() -> Response[str]:
+        """Clusters of new failures seen in a period (`since`, default 7 days), biggest first."""
+        query = _query(known_issues)
+        until = when_of(query.get("until"), "until") or datetime.now(UTC)
+        since = when_of(query.get("since"), "since") or until - timedelta(days=7)
+        return _json(service().clusters(since, until, _limit({"limit": "20"} | query)))
 
     @known_issues.get("/clusters/<cluster_id>")
     def cluster_info(cluster_id: str) -> Response[str]:

@@ -271,6 +271,12 @@ class QueryService:
         issue, stats = found
         return KnownIssueStatus(issue=issue, stats=stats, recent_hits=self._runs.issue_hits(issue_id, limit))
 
+    def clusters(self, since: datetime, until: datetime, limit: int = 20) -> list[Cluster]:
+        """The clusters of new failures seen in a period, biggest first; each with its counts and
+        its 10 newest members (`GET /clusters/{id}` has them all)."""
+        found = self._runs.clusters(since, until, limit)
+        return [c.model_copy(update={"members": c.members[:10]}) for c in found]
+
     def cluster(self, cluster_id: str, limit: int = 100) -> Cluster:
         """A cluster of new failures, from the newest `limit` of them kept (docs/clusters.md)."""
         found = self._runs.cluster(cluster_id, limit)

@@ -9,6 +9,7 @@ Written with each run's history record (`HistoryStore.record`), idempotently:
 | `TEST#<test id>` | `<when>#<run id>`      | a run the test failed in                        |
 | `ISSUE#<id>`     | `<when>#<run id>`      | a run the known issue explained                 |
 | `CLUSTER#<id>`   | `<when>#<run id>#<test>` | a new failure of the cluster (docs/clusters.md) |
+| `CLUSTERS#<day>` | `<cluster id>`         | a cluster with a new failure that day           |
 
 with the history's own `HIST#<source>#<job>` and `DAY#<date>` records. Every read here is a
 GetItem or a Query on a key: never a Scan (tests/contract/test_queries.py proves it).
@@ -88,6 +89,8 @@ def write_index(table: Any, record: RunRecord, report: RunReport, expires_at: in
                 }
             )
         for normalised, member in cluster_members([report]):
+            day = f"CLUSTERS#{record.when.astimezone(UTC).date().isoformat()}"
+            batch.put_item(Item={"pk": day, "sk": cluster_id(normalised), "expires_at": expires_at})
             batch.put_item(
                 Item={
                     "pk": f"CLUSTER#{cluster_id(normalised)}",
@@ -122,6 +125,10 @@ def _put_if_newer(table: Any, pk: str, sk: str, sort_key: str, summary: str, exp
     except ClientError as exc:
         if not _is_conditional_failure(exc):
             raise
+
+
+# A cluster is rebuilt from at most this many of its newest kept failures.
+CLUSTER_MEMBERS = 200
 
 
 class RunQueries:
@@ -219,6 +226,21 @@ class RunQueries:
             return None
         members = [ClusterMember.model_validate_json(item["member"]) for item in items]
         return cluster_of(str(items[0]["normalised"]), members)
+
+    def clusters(self, since: datetime, until: datetime, limit: int) -> list[Cluster]:
+        """The clusters with a new failure in [since, until), biggest first (each from its newest
+        kept failures); at most `limit` of them, the most recently seen first considered."""
+        ids: list[str] = []
+        day = until.astimezone(UTC).date()
+        while day >= since.astimezone(UTC).date() and len(ids) < limit:
+            for item in _query_all(
+                self._table, KeyConditionExpression=Key("pk").eq(f"CLUSTERS#{day.isoformat()}")
+            ):
+                if item["sk"] not in ids and len(ids) < limit:
+                    ids.append(str(item["sk"]))
+            day -= timedelta(days=1)
+        found = [c for c in (self.cluster(cid, CLUSTER_MEMBERS) for cid in ids) if c is not None]
+        return sorted(found, key=lambda c: (-len(c.members), c.id))
 
     def issue_hits(self, issue_id: str, limit: int) -> list[IssueHit]:
         """The runs a known issue explained, newest first."""
