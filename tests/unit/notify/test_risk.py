@@ -79,3 +79,25 @@ def test_a_failure_with_no_history_is_high_risk_and_one_broken_before_is_low():
         "risk low: it failed in all 3 runs before this one: broken before this change"
         in mails["all@example.org"].text
     )
+
+
+def test_a_failure_widespread_across_changes_is_low_risk_whatever_its_own_history():
+    from citriage.models.report import ClusterRef
+
+    history, reports, transport = FakeHistory(), FakeReports(), FakeTransport()
+    last = runs("." * 40 + "F", history)
+    # Its failure's cluster failed runs of 4 changes (this one's included)
+    cluster = ClusterRef(id="c-0123456789ab", runs=6, jobs=3, changes=4)
+    last = last.model_copy(
+        update={"failures": [f.model_copy(update={"cluster": cluster}) for f in last.failures]}
+    )
+    reports.put_report(last)
+    NotifyService(
+        reports, FakeList([GATED, EVERYTHING]), FakeDedupe(), [transport], "c@example.org",
+        history=history, policy=NotifyPolicy(ci_admins=[]),
+    ).handle(RunAnalyzed.from_report(last))  # fmt: skip
+    mails = dict(transport.sent)
+    assert sorted(mails) == ["all@example.org"]
+    text = mails["all@example.org"].text
+    assert "risk low: the same failure is in runs of 3 other changes (cluster c-0123456789ab)" in text
+    assert "Also seen: in 5 other runs of 3 jobs (cluster c-0123456789ab)" in text

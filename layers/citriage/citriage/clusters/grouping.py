@@ -29,6 +29,7 @@ def cluster_members(reports: Iterable[RunReport]) -> Iterable[tuple[str, Cluster
                 job=report.run.job,
                 test_id=failure.test_id,
                 message=line,
+                change=report.run.change,
                 when=report.analyzed_at,
             )
             yield normalise(line), member
@@ -66,6 +67,7 @@ def with_clusters(report: RunReport, stored: Callable[[str], Cluster | None]) ->
                 id=cid,
                 runs=len({m.run for m in members}) + 1,
                 jobs=len({m.job for m in members} | {report.run.job}),
+                changes=len({m.change for m in members if m.change} | ({report.run.change} - {None})),
                 first_seen=min(whens),
             )
         failures.append(failure.model_copy(update={"cluster": found[cid]}))

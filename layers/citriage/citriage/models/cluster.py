@@ -15,6 +15,7 @@ class ClusterMember(BaseModel):
     job: str
     test_id: str
     message: str = Field(description="The failure's exception line, as the run reported it")
+    change: str | None = Field(default=None, description="The change the run tested, if any")
     when: datetime | None = Field(default=None, description="When the run was analysed")
 
 

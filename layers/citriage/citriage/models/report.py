@@ -65,6 +65,7 @@ class ClusterRef(BaseModel):
     id: str
     runs: int
     jobs: int
+    changes: int = Field(default=0, description="Distinct changes its runs tested, this one's included")
     first_seen: datetime | None = None
 
 

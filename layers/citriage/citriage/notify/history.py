@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from citriage.models import Classification, RunReport, Verdict
+from citriage.models import Classification, Failure, RunReport, Verdict
 from citriage.models.query import RunSummary
 
 # How many failed tests one record keeps; a run failing more than this is broken wholesale.
@@ -214,15 +214,41 @@ def _risk(test_id: str, shown: Sequence[RunRecord], streak: int) -> dict[str, st
     }
 
 
+# A new failure whose cluster failed runs of this many changes (this one's included) is
+# widespread: probably not this change's fault, whatever the test's own history says.
+WIDESPREAD_CHANGES = 3
+
+
+def with_cluster_risk(report: RunReport, tests_history: dict[str, TestHistory]) -> dict[str, TestHistory]:
+    """The tests' histories with a widespread cluster making a new failure's risk low."""
+    judged = dict(tests_history)
+    for failure in report.failures_by(Classification.NEW):
+        cluster, history = failure.cluster, judged.get(failure.test_id)
+        if cluster is None or cluster.changes < WIDESPREAD_CHANGES or history is None:
+            continue
+        why = (
+            f"the same failure is in runs of {cluster.changes - 1} other changes (cluster {cluster.id}): "
+            "probably not this change"
+        )
+        judged[failure.test_id] = history.model_copy(update={"risk": "low", "risk_why": why})
+    return judged
+
+
 def run_risk(report: RunReport, tests_history: Mapping[str, TestHistory]) -> Literal["high", "low"] | None:
     """A run's risk: high when one of its new failures is (one with no history to judge it by
     is), low when all are low; None without new failures."""
     new = report.failures_by(Classification.NEW)
     if not new and not report.count(Classification.NEW):
         return None
-    judged = [tests_history.get(f.test_id) for f in new]
     unjudged = len(new) < report.count(Classification.NEW)  # new failures not listed one by one
-    return "high" if unjudged or any(h is None or h.risk == "high" for h in judged) else "low"
+
+    def high(failure: Failure) -> bool:
+        history = tests_history.get(failure.test_id)
+        if history is not None:
+            return history.risk == "high"
+        return failure.cluster is None or failure.cluster.changes < WIDESPREAD_CHANGES
+
+    return "high" if unjudged or any(high(f) for f in new) else "low"
 
 
 def judge_issue(issue_id: str, records: Sequence[RunRecord], window: int) -> IssueHistory:

@@ -18,7 +18,14 @@ from citriage.models import MailMessage, RunAnalyzed, RunReport, Verdict
 from citriage.models.incident import IncidentChanged, RunReleased
 from citriage.notify.alerts import alert_audience, alert_key, render_alert
 from citriage.notify.audience import NotifyPolicy, audience, released_audience
-from citriage.notify.history import RunRecord, judge_issue, judge_test, previous_run, run_risk
+from citriage.notify.history import (
+    RunRecord,
+    judge_issue,
+    judge_test,
+    previous_run,
+    run_risk,
+    with_cluster_risk,
+)
 from citriage.notify.render import MailRenderer
 from citriage.notify.unsubscribe import NO_LINKS, UnsubscribeLinks
 from citriage.notify.view import MailContext
@@ -130,7 +137,7 @@ def history_context(report: RunReport, records: list[RunRecord], window: int) ->
         if f.known_issue
     }
     return MailContext(
-        tests_history=tests,
+        tests_history=with_cluster_risk(report, tests),
         issues_history=issues,
         history_runs=min(len(records), window),
         previous=previous_run(records, current.run_id),
