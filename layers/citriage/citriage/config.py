@@ -237,6 +237,8 @@ class MailTransportName(StrEnum):
 class NotifySettings(_EnvSettings):
     """NotifyFunction: who to mail, how, and from which address."""
 
+    # The digest function's: the admins' weekly digest flags signatures to retire or fix.
+    known_issues_table: str | None = None
     runs_table: str
     subscriptions_table: str
     dedupe_table: str

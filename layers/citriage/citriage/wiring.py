@@ -219,11 +219,7 @@ def notify_service(settings: NotifySettings, aws: AwsClients) -> NotifyService:
         renderer=mail_renderer(settings, aws),
         history=HistoryStore(aws.table(settings.runs_table)),
         suppressions=SuppressionStore(aws.table(settings.suppressions_table)),
-        policy=NotifyPolicy(
-            ci_admins=settings.ci_admins,
-            fixed_mails=settings.fixed_mails,
-            admin_infra_delivery=settings.ci_admin_infra_delivery,
-        ),
+        policy=NotifyPolicy.of(settings),
         links=unsubscribe_links(settings),
         holds=HeldRunStore(aws.table(settings.incidents_table)) if settings.incidents_table else None,
     )
@@ -254,7 +250,9 @@ def mail_renderer(settings: NotifySettings, aws: AwsClients) -> MailRenderer:
 
 
 def digest_service(settings: NotifySettings, aws: AwsClients) -> DigestService:
-    """The digest sender: the notifier's tables, transports and templates."""
+    """The digest sender: the notifier's tables, transports and templates (and the signatures,
+    whose lifecycle flags the admins' weekly digest lists)."""
+    from citriage.adapters.aws.known_issues import KnownIssueStore
     from citriage.notify.digest import DigestService
 
     return DigestService(
@@ -266,7 +264,9 @@ def digest_service(settings: NotifySettings, aws: AwsClients) -> DigestService:
         renderer=mail_renderer(settings, aws),
         suppressions=SuppressionStore(aws.table(settings.suppressions_table)),
         links=unsubscribe_links(settings),
-        admins=settings.ci_admins if settings.ci_admin_infra_delivery == "daily" else (),
+        admins=settings.ci_admins,
+        admin_infra_daily=settings.ci_admin_infra_delivery == "daily",
+        known_issues=KnownIssueStore(aws.table(table)) if (table := settings.known_issues_table) else None,
     )
 
 

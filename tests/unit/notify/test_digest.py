@@ -149,3 +149,45 @@ def test_the_ci_admins_get_the_days_infra_runs_in_their_daily_digest_and_nothing
         admins=["ci-admins@example.org"],
     )
     assert quiet.send("daily", NOW).empty == ["ci-admins@example.org"]
+
+
+def test_the_admins_weekly_digest_lists_the_signatures_to_retire_or_fix():
+    from citriage.models import KnownIssue, SignatureStats
+
+    class Signatures:
+        def listed(self):
+            old = KnownIssue(id="OLD-1", title="fixed", bug_url="https://b.example.org/1", pattern="gone",
+                             bug_status="Fix Released")  # fmt: skip
+            broad = KnownIssue(
+                id="BROAD-2", title="broad", bug_url="https://b.example.org/2", pattern="Cloning"
+            )
+            fine = KnownIssue(id="FINE-3", title="fine", bug_url="https://b.example.org/3", pattern="fine")
+            recent = SignatureStats(hits=3, runs_hit=3, last_hit_at=NOW - timedelta(days=1))
+            return [
+                (old, SignatureStats()),
+                (broad, SignatureStats(passing_hits=2, last_passing_run_id="zuul:b9")),
+                (fine, recent),
+            ]
+
+    transport = FakeTransport()
+    digests = DigestService(
+        day_of_runs(), FakeList([]), FakeDedupe(), [transport], "c@example.org",
+        admins=["ci-admins@example.org"], known_issues=Signatures(),
+    )  # fmt: skip
+    # The weekly digest reaches the admin with the two signatures that need a person, saying why
+    outcome = digests.send("weekly", NOW)
+    assert outcome.sent == ["ci-admins@example.org"]
+    text = dict(transport.sent)["ci-admins@example.org"].text
+    assert "SIGNATURES TO RETIRE OR FIX" in text and "signatures that need a person" in text
+    assert "* BROAD-2: fix: it matched 2 passing run(s), last zuul:b9" in text
+    assert (
+        "* OLD-1: retire: its bug is Fix Released and it has not explained a failure for 30 days (never)"
+        in text
+    )
+    assert "FINE-3" not in text
+    # With nothing to flag, the admins get no weekly digest
+    quiet = DigestService(
+        day_of_runs(), FakeList([]), FakeDedupe(), [FakeTransport()], "c@example.org",
+        admins=["ci-admins@example.org"], known_issues=type("Nothing", (), {"listed": lambda self: []})(),
+    )  # fmt: skip
+    assert quiet.send("weekly", NOW).sent == []

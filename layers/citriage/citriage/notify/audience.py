@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from citriage.config import NotifySettings
 from citriage.errors import CitriageError
 from citriage.models import FIXED, DeliveryMode, RunReport, Subscription, Verdict, glob_match
 from citriage.notify.history import FAILED_VERDICTS, RunRecord
@@ -123,6 +124,14 @@ class NotifyPolicy(BaseModel):
         description="How the CI admins get an infra run outside any incident: in their daily digest "
         "(an outage reaches them as one incident alert), or a mail per run",
     )
+
+    @classmethod
+    def of(cls, settings: NotifySettings) -> NotifyPolicy:
+        """The policy the notifier's settings give."""
+        delivery = settings.ci_admin_infra_delivery
+        return cls(
+            ci_admins=settings.ci_admins, fixed_mails=settings.fixed_mails, admin_infra_delivery=delivery
+        )
 
 
 class Recipient(BaseModel):

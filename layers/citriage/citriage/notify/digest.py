@@ -16,12 +16,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from citriage import keys
+from citriage.known_issues.lifecycle import lifecycle_flags
 from citriage.models import Subscription, Verdict, glob_match
 from citriage.notify.history import RunRecord
 from citriage.notify.render import MailRenderer
 from citriage.notify.service import MailDelivery
 from citriage.notify.unsubscribe import NO_LINKS, UnsubscribeLinks
-from citriage.ports import Dedupe, MailTransport, RecordsByTime, Subscriptions, Suppressions
+from citriage.ports import Dedupe, KnownIssueReads, MailTransport, RecordsByTime, Subscriptions, Suppressions
 
 Period = Literal["daily", "weekly"]
 PERIOD_LENGTH: dict[str, timedelta] = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -30,6 +31,7 @@ ADMIN_REASON = (
     "you are a CI admin: the runs that failed on the infrastructure outside any incident "
     "are listed here, not mailed one by one"
 )
+ADMIN_WEEKLY_REASON = "you are a CI admin: signatures that need a person are listed here each week"
 
 
 class DigestTrigger(BaseModel):
@@ -82,6 +84,9 @@ class DigestView(BaseModel):
     issues: list[IssueLine]
     infra_runs: int
     infra_time: str
+    signatures: list[str] = Field(
+        default_factory=list, description="The CI admins' weekly digest: signatures to retire or fix, and why"
+    )
 
 
 def period_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
@@ -211,9 +216,13 @@ class DigestService:
         suppressions: Suppressions | None = None,
         links: UnsubscribeLinks = NO_LINKS,
         admins: Sequence[str] = (),
+        admin_infra_daily: bool = True,
+        known_issues: KnownIssueReads | None = None,
     ) -> None:
         self._records = records
         self._admins = list(admins)
+        self._admin_infra_daily = admin_infra_daily
+        self._known_issues = known_issues
         self._subscriptions = subscriptions
         self._delivery = MailDelivery(dedupe, transports, suppressions, links)
         self._sender = sender
@@ -231,10 +240,13 @@ class DigestService:
             if s.delivery == period or (period == "daily" and s.delivery == "immediate" and s.risk == "high")
         ]
         # The CI admins' daily digest carries the infra runs no incident took in: an outage
-        # reaches them as one alert, a lone broken run here (docs/incidents.md).
+        # reaches them as one alert, a lone broken run here (docs/incidents.md). Their weekly one
+        # lists the signatures to retire or fix (docs/clusters.md), when there are any.
+        flags = self._signature_flags(now) if period == "weekly" else []
+        wanted = (period == "daily" and self._admin_infra_daily) or bool(flags)
         admins = [
-            Subscription(email=a, jobs=["*"], delivery="daily")
-            for a in (self._admins if period == "daily" else [])
+            Subscription(email=a, jobs=["*"], delivery=period)
+            for a in (self._admins if wanted else [])
             if a not in {s.email for s in subscribers}
         ]
         if not subscribers and not admins:
@@ -244,8 +256,10 @@ class DigestService:
             email = subscription.email
             view = build_digest(subscription, records, period, start, end)
             if subscription in admins:
-                view = view.model_copy(update={"reason": ADMIN_REASON})
-            if view.total_runs == 0 or (subscription in admins and view.infra_runs == 0):
+                reason = ADMIN_REASON if period == "daily" else ADMIN_WEEKLY_REASON
+                view = view.model_copy(update={"reason": reason, "signatures": flags})
+            quiet = view.infra_runs == 0 if period == "daily" else not flags
+            if (view.total_runs == 0 and not view.signatures) or (subscription in admins and quiet):
                 outcome.empty.append(email)
                 continue
             attempt = self._delivery.deliver(
@@ -269,3 +283,13 @@ class DigestService:
             else:
                 outcome.sent.append(email)
         return outcome
+
+    def _signature_flags(self, now: datetime) -> list[str]:
+        """`<id>: retire: …` / `<id>: fix: …` for each signature that needs a person."""
+        if self._known_issues is None:
+            return []
+        return [
+            f"{issue.id}: {flag}"
+            for issue, stats in sorted(self._known_issues.listed(), key=lambda row: row[0].id)
+            for flag in lifecycle_flags(issue, stats, now)
+        ]
