@@ -218,6 +218,18 @@ def test_a_new_failure_seen_in_two_jobs_is_one_cluster_over_the_api_and_from(ser
     status, found = client(url, admin, "cluster", "search", home=home)
     assert status == 0, found
     assert found["returns"][0]["id"] == wanted and found["returns"][0]["runs"] == 2
+    # And `cluster propose` over the API replays on the jobs' passing runs, fetched from the log server
+    webhook(url, log_server, "tempest-full-py3", 23, "tempest-passing")
+    deadline, passing = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not passing:
+        passing = client(url, admin, "run", "search", "--verdict", "passed", home=home)[1]["returns"]
+        time.sleep(1)
+    status, proposed = client(url, admin, "cluster", "propose", "--id", wanted, "--allow-private", home=home)
+    assert status == 0, proposed
+    proposal = proposed["returns"]
+    assert proposal["good"] is True, proposal["why"]
+    assert proposal["replay"]["cluster_hits"] == proposal["replay"]["cluster_size"] == 2
+    assert proposal["replay"]["passing_runs"] == 1 and proposal["replay"]["lines_checked"] > 100
     # And an unknown cluster is status 2
     assert client(url, admin, "cluster", "info", "--id", "c-000000000000", home=home)[0] == 2
     # And the later run's report counts the cluster, and its mail says where else it was seen

@@ -104,8 +104,11 @@ def propose(
         if regex.search(m.message.encode("utf-8"))
     ]  # fmt: skip
     passing_hits: list[str] = []
-    passing_count = 0
+    passing_count = checked = 0
+    runs: set[str] = set()
     for run, path, number, line in passing:
+        checked += 1
+        runs.add(run)
         if regex.search(line.encode("utf-8", "replace")):
             passing_count += 1
             if len(passing_hits) < MAX_LISTED:
@@ -115,6 +118,8 @@ def propose(
         cluster_size=len(cluster.members),
         other_failures=other_hits[:MAX_LISTED],
         passing_lines=passing_hits,
+        passing_runs=len(runs),
+        lines_checked=checked,
     )
     if hits < len(cluster.members):
         why = f"it matches {hits} of the cluster's {len(cluster.members)} failures"

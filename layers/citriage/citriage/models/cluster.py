@@ -42,6 +42,8 @@ class ProposalReplay(BaseModel):
     passing_lines: list[str] = Field(
         default_factory=list, description="Lines of passing runs it matches: run, file and line"
     )
+    passing_runs: int = Field(default=0, description="Passing runs whose text it was replayed on")
+    lines_checked: int = Field(default=0, description="Lines of those runs it was replayed on")
 
 
 class Proposal(BaseModel):
