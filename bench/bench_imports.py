@@ -30,6 +30,9 @@ HANDLERS = [
     "unsubscribe",
     "query",
     "authorizer",
+    "incidents",
+    "feedback",
+    "gate",
 ]
 REPEAT = 3
 LAYER = REPO / ".aws-sam" / "build" / "CitriageLayer" / "python"
