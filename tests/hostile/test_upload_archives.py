@@ -147,6 +147,39 @@ def test_a_tar_bomb_is_refused_by_its_declared_sizes_before_it_is_inflated():
     assert report.tests.total == 50
 
 
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_a_huge_pax_or_long_name_header_is_refused_without_reading_it_into_memory(kind):
+    import gzip
+    import tracemalloc
+
+    # A 300 MiB header of zeros that tarfile would read whole, in an archive of about 300 KB,
+    # after the good members; written block by block, as an attacker's tool would
+    claimed = 300 * 2**20
+    good = io.BytesIO()
+    with tarfile.open(fileobj=good, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        good_members(tar)
+    body = good.getvalue().rstrip(b"\0")
+    body += b"\0" * (-len(body) % tarfile.BLOCKSIZE)
+    header = tarfile.TarInfo("././@LongLink" if kind == tarfile.GNUTYPE_LONGNAME else "././@PaxHeader")
+    header.type, header.size = kind, claimed
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb") as gz:
+        gz.write(body + header.tobuf(format=tarfile.USTAR_FORMAT))
+        for _ in range(claimed // 2**20):
+            gz.write(bytes(2**20))
+    assert len(out.getvalue()) < 2 * 2**20
+    tracemalloc.start()
+    try:
+        report = analyze(out.getvalue())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Then the header is refused (noted), the members before it read, and memory stays small
+    assert any("cut or corrupt after" in n for n in report.notes), report.notes
+    assert report.tests.total == 50
+    assert peak < 100 * 2**20, f"peak {peak >> 20} MiB"
+
+
 def test_too_many_members_and_a_cut_archive_keep_what_came_before():
     from citriage.analyze.logs import archive
 

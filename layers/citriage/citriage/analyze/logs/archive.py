@@ -10,23 +10,48 @@ The members are indexed once, in order, with bounds that hold before any member'
   together over the archive's content cap, and more than MAX_MEMBERS members: going past a
   member inflates its data, so a tar bomb (or a sparse 10 GiB member) is refused by its header,
   before it costs anything;
-- a cut or corrupt archive keeps what was indexed before the damage.
+- a cut or corrupt archive keeps what was indexed before the damage, and so does a header that
+  claims more than MAX_READ bytes (tarfile would read a pax or long-name header whole);
 
 The readers then read the members through the same caps as any log file (FetchBudget).
 """
 
 from __future__ import annotations
 
+import gzip
 import posixpath
 import tarfile
 import zlib
 from collections.abc import Iterator
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 from citriage.analyze.logs.streams import CHUNK, FetchBudget, maybe_inflate, open_stream
 from citriage.errors import FetchFailed
 
 MAX_MEMBERS = 10_000
+# tarfile reads a pax or GNU long-name header whole: a 200 KB archive can claim a 200 MiB one.
+# No single read may ask for more than this (members are read in CHUNK-sized pieces).
+MAX_READ = 16 * 1024 * 1024
+
+
+class _BoundedReads:
+    """The inflated archive for tarfile, refusing any one read over MAX_READ bytes."""
+
+    mode = "rb"
+
+    def __init__(self, inner: gzip.GzipFile) -> None:
+        self._inner = inner
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_READ:
+            raise tarfile.ReadError(f"a header of {size} bytes (over {MAX_READ}) is refused")
+        return self._inner.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
 
 
 def _safe_name(name: str) -> str | None:
@@ -46,7 +71,8 @@ class ArchiveLogTree:
         self._location = location
         self.budget = budget
         try:
-            self._tar = tarfile.open(fileobj=archive, mode="r:gz")  # noqa: SIM115 - kept open: members are read later
+            inflated = gzip.GzipFile(fileobj=archive, mode="rb")
+            self._tar = tarfile.TarFile(fileobj=cast(IO[bytes], _BoundedReads(inflated)), mode="r")
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise FetchFailed(f"{location}: not a readable tar.gz ({type(exc).__name__}: {exc})") from None
         self._members: dict[str, tarfile.TarInfo] = {}
@@ -102,7 +128,8 @@ class ArchiveLogTree:
         """The next member's header (the first one's the first time), or None at the end or
         where the archive is cut or corrupt (noted)."""
         try:
-            return self._tar.next()
+            member: tarfile.TarInfo | None = self._tar.next()
+            return member
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             self.budget.note(f"{self._location}: cut or corrupt after {seen} members ({type(exc).__name__})")
             return None
