@@ -273,14 +273,21 @@ def call(server: str, token: str | None, action: Action, options: Mapping[str, A
         ) from None
     if status < 300:
         return action.shape(answer, options)
-    message = answer.get("message") if isinstance(answer, dict) else None
-    message = f"HTTP {status}: {message or 'no message'}"
+    failure = refusal(status, answer.get("message") if isinstance(answer, dict) else None)
+    if failure.status is Status.NOT_AUTHORISED and not token:
+        failure = ClientFailure(
+            failure.status, f"{failure} (no token: set CITRIAGE_TOKEN or token= in the options file)"
+        )
+    raise failure
+
+
+def refusal(status: int, message: object) -> ClientFailure:
+    """The failure of an HTTP answer that is not a success, with its envelope status: 2 for 404,
+    4 for 401/403, 5 for another 4xx, 6 for the rest."""
     code = {404: Status.UNKNOWN_ID, 401: Status.NOT_AUTHORISED, 403: Status.NOT_AUTHORISED}.get(status)
     if code is None:
         code = Status.REFUSED if 400 <= status < 500 else Status.SERVER_ERROR
-    if code is Status.NOT_AUTHORISED and not token:
-        message += " (no token: set CITRIAGE_TOKEN or token= in the options file)"
-    raise ClientFailure(code, message)
+    return ClientFailure(code, f"HTTP {status}: {message or 'no message'}")
 
 
 def _read_capped(response: Any) -> bytes:

@@ -31,7 +31,7 @@ from citriage.analyze.logs.fetch import LocalLogTree
 from citriage.analyze.logs.layouts import discovery_from_paths, glob_to_regex
 from citriage.analyze.logs.streams import FetchBudget
 from citriage.cli.analyze import _fail_on
-from citriage.cli.client import ClientFailure, Status, _read_capped, options_file
+from citriage.cli.client import ClientFailure, Status, _read_capped, options_file, refusal
 from citriage.cli.exits import FAIL_ON, Exit, printable
 from citriage.config import ClientSettings
 from citriage.intake.sources.auth import CITRIAGE_SIGNATURE_HEADER, sign_timestamped
@@ -143,10 +143,7 @@ def _request(method: str, url: str, headers: dict[str, str], body: Any = None) -
             message = json.loads(raw).get("message")
         except (ValueError, AttributeError):
             message = raw[:200].decode("utf-8", "replace")
-        code = {404: Status.UNKNOWN_ID, 401: Status.NOT_AUTHORISED, 403: Status.NOT_AUTHORISED}.get(status)
-        raise ClientFailure(
-            code or (Status.REFUSED if status < 500 else Status.SERVER_ERROR), f"HTTP {status}: {message}"
-        )
+        raise refusal(status, message)
     return json.loads(raw) if raw.strip().startswith(b"{") else None
 
 
