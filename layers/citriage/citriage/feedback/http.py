@@ -11,6 +11,7 @@ the CI API tokens secret names (citriage.analyze.ci_api.credentials).
 from __future__ import annotations
 
 import json as json_module
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,11 @@ from citriage.ports import TokenSource
 
 # A CI's answer to an action is a small JSON document; more is not read.
 MAX_ANSWER_BYTES = 256 * 1024
+
+# The API URLs runs carry, as the sources write them (rechecks, reviews and sizes read them).
+GITHUB_RUN = re.compile(r"^(?P<repo>https?://[^/]+(?:/api/v3)?/repos/[^/]+/[^/]+)/actions/runs/\d+$")
+GITLAB_PIPELINE = re.compile(r"^(?P<project>https?://.+/projects/[^/]+)/pipelines/\d+$")
+OPENQA_JOB = re.compile(r"^(?P<base>https?://[^?#]+?)/tests/(?P<id>\d+)/?$")
 
 
 @dataclass(frozen=True)

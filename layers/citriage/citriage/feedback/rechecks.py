@@ -33,7 +33,7 @@ from citriage.analyze.ci_api.github import github_api_headers
 from citriage.analyze.ci_api.gitlab import gitlab_api_headers
 from citriage.analyze.ci_api.jenkins import jenkins_headers
 from citriage.errors import RecheckFailed, RecheckUnavailable
-from citriage.feedback.http import CiActions, CiApi
+from citriage.feedback.http import GITHUB_RUN, GITLAB_PIPELINE, OPENQA_JOB, CiActions, CiApi
 from citriage.models import RunEvent
 from citriage.models.incident import Recheck
 from citriage.models.run import without_credentials
@@ -41,9 +41,6 @@ from citriage.ports import TokenSource
 
 # A Jenkins build URL: the job's URL (folders included), then the build number.
 _JENKINS_BUILD = re.compile(r"^(?P<job>https?://.+/job/[^/]+/)(?P<number>\d+)/?$")
-_GITHUB_RUN = re.compile(r"^https?://[^/]+(?:/api/v3)?/repos/[^/]+/[^/]+/actions/runs/\d+$")
-_GITLAB_PIPELINE = re.compile(r"^https?://.+/projects/[^/]+/pipelines/\d+$")
-_OPENQA_JOB = re.compile(r"^(?P<base>https?://[^?#]+?)/tests/(?P<id>\d+)/?$")
 _ZUUL_TENANT = re.compile(r"^(?P<base>https?://[^?#]+?)/t/(?P<tenant>[^/]+)/")
 _ZERO = "0" * 40
 # The most of a Jenkins build's parameters passed on to its rebuild.
@@ -166,7 +163,7 @@ class CiRechecker:
         return dict(list(found.items())[:MAX_PARAMETERS])
 
     def _github(self, run: RunEvent) -> Recheck:
-        if not _GITHUB_RUN.match(run.log_url):
+        if not GITHUB_RUN.match(run.log_url):
             raise RecheckUnavailable(f"{run.log_url} is not a GitHub Actions run's API URL")
         token = self._credential("github", run.log_url)
         headers = github_api_headers(token)
@@ -179,7 +176,7 @@ class CiRechecker:
         )
 
     def _gitlab(self, run: RunEvent) -> Recheck:
-        if not _GITLAB_PIPELINE.match(run.log_url):
+        if not GITLAB_PIPELINE.match(run.log_url):
             raise RecheckUnavailable(f"{run.log_url} is not a GitLab pipeline's API URL")
         token = self._credential("gitlab", run.log_url)
         return self._send(
@@ -191,7 +188,7 @@ class CiRechecker:
         )
 
     def _openqa(self, run: RunEvent) -> Recheck:
-        match = _OPENQA_JOB.match(run.web_url or run.log_url)
+        match = OPENQA_JOB.match(run.web_url or run.log_url)
         if match is None:
             raise RecheckUnavailable(f"{run.web_url or run.log_url} is not an openQA job URL")
         url = f"{match.group('base')}/api/v1/jobs/{match.group('id')}/restart"

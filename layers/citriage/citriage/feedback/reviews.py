@@ -28,7 +28,7 @@ from citriage.analyze.ci_api.github import github_api_headers
 from citriage.analyze.ci_api.gitlab import gitlab_api_headers
 from citriage.analyze.ci_api.jenkins import jenkins_headers
 from citriage.errors import CitriageError
-from citriage.feedback.http import CiActions, CiApi
+from citriage.feedback.http import GITHUB_RUN, GITLAB_PIPELINE, CiActions, CiApi
 from citriage.feedback.rechecks import gerrit_base
 from citriage.models.buildset import (
     Answered,
@@ -49,8 +49,6 @@ MAX_SUMMARY = 60_000
 # A claimed answer that never completed (its worker died) is sent again after this.
 ANSWER_LEASE_SECONDS = 300
 
-_GITHUB_REPO = re.compile(r"^(?P<repo>https?://[^/]+(?:/api/v3)?/repos/[^/]+/[^/]+)/actions/runs/\d+$")
-_GITLAB_PROJECT = re.compile(r"^(?P<project>https?://.+/projects/[^/]+)/pipelines/\d+$")
 _PYTEST_PATH = re.compile(r"^(?P<path>[\w./-]+\.\w+)::")
 
 
@@ -135,7 +133,7 @@ class ReviewService:
         return self._answered(event, "gerrit", action, url, answer.status)
 
     def _github(self, event: BuildsetAnalyzed) -> Answered:
-        match = next((m for m in (_GITHUB_REPO.match(r.log_url) for r in event.runs) if m), None)
+        match = next((m for m in (GITHUB_RUN.match(r.log_url) for r in event.runs) if m), None)
         if match is None:
             raise FeedbackUnavailable(f"buildset {event.id} has no GitHub Actions run URL")
         url = f"{match.group('repo')}/check-runs"
@@ -158,7 +156,7 @@ class ReviewService:
         return self._answered(event, "github", f"check run on {event.revision}", url, answer.status)
 
     def _gitlab(self, event: BuildsetAnalyzed) -> Answered:
-        match = next((m for m in (_GITLAB_PROJECT.match(r.log_url) for r in event.runs) if m), None)
+        match = next((m for m in (GITLAB_PIPELINE.match(r.log_url) for r in event.runs) if m), None)
         if match is None:
             raise FeedbackUnavailable(f"buildset {event.id} has no GitLab pipeline URL")
         url = f"{match.group('project')}/merge_requests/{quote(str(event.change), safe='')}/notes"

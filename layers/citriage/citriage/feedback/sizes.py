@@ -8,18 +8,15 @@ cannot be read leaves the run out of buildset tracking, with the reason logged.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
 
 from citriage.errors import FetchFailed, FetchRefused
-from citriage.feedback.http import CiApi
+from citriage.feedback.http import OPENQA_JOB, CiApi
 from citriage.models import RunEvent, SourceName
 
 logger = Logger(child=True)
-
-_OPENQA_JOB = re.compile(r"^(?P<base>https?://[^?#]+?)/tests/\d+/?$")
 
 
 class BuildsetSizes:
@@ -37,7 +34,7 @@ class BuildsetSizes:
         return None
 
     def _openqa(self, run: RunEvent) -> int | None:
-        match = _OPENQA_JOB.match(run.log_url)
+        match = OPENQA_JOB.match(run.log_url)
         parts = (run.buildset_id or "").split("/", 2)  # instance, job group, BUILD
         if match is None or len(parts) != 3 or not parts[2]:
             return None
