@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from citriage import keys
 from citriage.analyze.ci_api.jenkins import jenkins_headers
 from citriage.errors import CitriageError, InputError
-from citriage.feedback.http import CiActions, CiApi
+from citriage.feedback.http import CiActions, CiApi, once
 from citriage.feedback.reviews import headline
 from citriage.models.buildset import BuildsetAnalyzed, BuildsetFailure
 from citriage.ports import Dedupe, TokenSource
@@ -94,33 +94,22 @@ class ReleaseGate:
         request = self.request_of(event)
         if request is None or event.incomplete:
             return None
-        key = keys.gate_decision(event.id, request)
-        if not self._dedupe.claim(key, DECISION_LEASE_SECONDS):
-            return None
         state = "accepted" if event.approvable else "declined"
         comment = gate_comment(event)[:MAX_COMMENT]
         query = urlencode(
             {"cmd": "changereviewstate", "by_group": self._group, "newstate": state, "comment": comment}
         )
         url = f"{self._base}/request/{quote(request, safe='')}?{query}"
-        try:
-            credential = self._calls.credential("obs", url)
-            answer = self._calls.send("POST", url, jenkins_headers(credential))
-        except GateUnavailable:
-            self._dedupe.complete(key)
-            raise
-        except Exception:
-            self._dedupe.release(key)
-            raise
-        self._dedupe.complete(key)
-        return GateDecision(
-            buildset=event.id,
-            request=request,
-            state=state,
-            comment=comment,
-            status=answer.status,
-            at=self._clock(),
-        )
+
+        def post() -> GateDecision:
+            answer = self._calls.send("POST", url, jenkins_headers(self._calls.credential("obs", url)))
+            at = self._clock()
+            return GateDecision(
+                buildset=event.id, request=request, state=state, comment=comment, status=answer.status, at=at
+            )
+
+        key = keys.gate_decision(event.id, request)
+        return once(self._dedupe, key, DECISION_LEASE_SECONDS, post, GateUnavailable)
 
 
 def _line(failure: BuildsetFailure) -> str:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json as json_module
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -24,7 +24,7 @@ from citriage.analyze.logs.policy import PinnedAdapter, UrlPolicy, host_header
 from citriage.config import FetchSettings
 from citriage.errors import CitriageError, FetchFailed, FetchRefused
 from citriage.models.run import without_credentials
-from citriage.ports import TokenSource
+from citriage.ports import Dedupe, TokenSource
 
 # A CI's answer to an action is a small JSON document; more is not read.
 MAX_ANSWER_BYTES = 256 * 1024
@@ -154,3 +154,26 @@ class CiActions:
         if answer.status >= 300:
             raise self._unavailable(f"{method} {shown}: HTTP {answer.status}")
         return answer
+
+
+_T = TypeVar("_T")
+
+
+def once(
+    dedupe: Dedupe, key: str, lease_seconds: int, act: Callable[[], _T], final: type[Exception]
+) -> _T | None:
+    """Do `act` once for `key` (a review, a gate decision): None when it was done, or is being
+    done, under that key. A `final` error completes the claim too (asking again would be refused
+    again); any other frees it, so a redelivery tries again."""
+    if not dedupe.claim(key, lease_seconds):
+        return None
+    try:
+        result = act()
+    except final:
+        dedupe.complete(key)
+        raise
+    except Exception:
+        dedupe.release(key)
+        raise
+    dedupe.complete(key)
+    return result

@@ -28,7 +28,7 @@ from citriage.analyze.ci_api.github import github_api_headers
 from citriage.analyze.ci_api.gitlab import gitlab_api_headers
 from citriage.analyze.ci_api.jenkins import jenkins_headers
 from citriage.errors import CitriageError
-from citriage.feedback.http import GITHUB_RUN, GITLAB_PIPELINE, CiActions, CiApi
+from citriage.feedback.http import GITHUB_RUN, GITLAB_PIPELINE, CiActions, CiApi, once
 from citriage.feedback.rechecks import gerrit_base
 from citriage.models.buildset import (
     Answered,
@@ -85,18 +85,7 @@ class ReviewService:
         (FeedbackUnavailable is raised for the latter, with the reason)."""
         way = self._way(event)
         key = keys.buildset_answer(event.id)
-        if not self._dedupe.claim(key, ANSWER_LEASE_SECONDS):
-            return None
-        try:
-            answered = way(event)
-        except FeedbackUnavailable:
-            self._dedupe.complete(key)  # asking again would be refused again
-            raise
-        except Exception:
-            self._dedupe.release(key)
-            raise
-        self._dedupe.complete(key)
-        return answered
+        return once(self._dedupe, key, ANSWER_LEASE_SECONDS, lambda: way(event), FeedbackUnavailable)
 
     def _way(self, event: BuildsetAnalyzed) -> Callable[[BuildsetAnalyzed], Answered]:
         if event.source in ("zuul", "gerrit", "jenkins") and event.change and event.patchset:
