@@ -29,7 +29,7 @@ from citriage.models import RunEvent, SourceName
 from citriage.models.query import TokenScope
 from citriage.models.upload import UploadManifest, UploadStatus, UploadTicket
 from citriage.ports import Dedupe, KeySource, Queue, ReportReader, Tokens, Uploads
-from citriage.query.auth import bearer
+from citriage.query.auth import bearer, verified
 
 # The manifest is small; the archive goes to S3, never through this function.
 MAX_MANIFEST_BYTES = 64 * 1024
@@ -61,7 +61,7 @@ class UploadService:
         """A submit (or admin) token, or the generic source's timestamped HMAC of the body."""
         token = bearer(header(headers, "Authorization"))
         if token is not None:
-            found = self._tokens.verify(token) if self._tokens is not None and len(token) < 200 else None
+            found = verified(token, self._tokens) if self._tokens is not None else None
             if found is None:
                 raise Unauthorized("unknown or revoked token")
             if found.scope not in (TokenScope.SUBMIT, TokenScope.ADMIN):
