@@ -308,5 +308,8 @@ def test_an_openqa_builds_size_is_its_overview_and_unknown_when_openqa_cannot_sa
 
     sizes = BuildsetSizes(CiApi(settings(cis)))
     assert sizes.size_of(run(":41234:kernel")) == 3
+    # Another job of the same build: openQA is not asked again
+    assert sizes.size_of(run(":41234:kernel").model_copy(update={"build_id": "x/8"})) == 3
+    assert len(openqa.requests_to("/api/v1/jobs/overview")) == 1
     assert sizes.size_of(run(":99999:other")) is None  # a 404: the run is not tracked
     assert BuildsetSizes(CiApi(FetchSettings())).size_of(run(":41234:kernel")) is None  # not a log host

@@ -17,6 +17,8 @@ from citriage.feedback.http import OPENQA_JOB, CiApi
 from citriage.models import RunEvent, SourceName
 
 logger = Logger(child=True)
+# Build sizes a warm function remembers (the oldest is forgotten first).
+KNOWN_BUILDS = 256
 
 
 class BuildsetSizes:
@@ -24,13 +26,23 @@ class BuildsetSizes:
 
     def __init__(self, api: CiApi | None) -> None:
         self._api = api
+        # Every job of a build asks for the build's size, and only the first answer is kept
+        # (the buildset's count is set once): a warm function asks openQA once per build.
+        self._known: dict[str, int] = {}
 
     def size_of(self, run: RunEvent) -> int | None:
         """How many runs the run's buildset has; None when nobody can say."""
         if run.buildset_size:
             return run.buildset_size
         if run.source == SourceName.OPENQA and run.buildset_id and self._api is not None:
-            return self._openqa(run)
+            if run.buildset_id not in self._known:
+                size = self._openqa(run)
+                if size is None:
+                    return None
+                if len(self._known) >= KNOWN_BUILDS:
+                    self._known.pop(next(iter(self._known)))
+                self._known[run.buildset_id] = size
+            return self._known[run.buildset_id]
         return None
 
     def _openqa(self, run: RunEvent) -> int | None:
